@@ -1,0 +1,253 @@
+"""Extract the code to grade: the second stage of the pipeline.
+
+From each cell this keeps what defines things (imports, functions, classes,
+constant assignments) and drops what runs things (training loops, data
+loading, demo calls), so grading never depends on a cell that takes an hour or
+raises. It only parses: nothing here executes student code.
+
+Real notebooks need some care:
+- IPython syntax (`%matplotlib inline`, `!pip install`, `x = !ls`, `%%time`)
+  is blanked line by line, keeping line numbers.
+- A cell that does not parse (a Python 2 print, say) is split at its top-level
+  statements, so only the broken definition is lost, with the reason.
+- A name defined twice keeps both blocks, in order: the later wins when the
+  sandbox runs them, as in a top-to-bottom run.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+
+CELL_MAGICS_WITH_PYTHON_BODY = {"time", "timeit", "capture", "prun", "debug"}
+CONTINUATION = re.compile(r"^(else|elif|except|finally)\b|^[)\]}]")
+
+
+@dataclass(frozen=True)
+class CodeBlock:
+    """One kept top-level statement, with where it came from."""
+
+    name: str  # the cell's name in feedback: "cell 4" or "rnn.py"
+    cell: int
+    first_line: int  # its first line, counted in its cell
+    code: str
+
+    def to_wire(self):
+        return {"name": self.name, "first_line": self.first_line, "code": self.code}
+
+
+@dataclass(frozen=True)
+class Definition:
+    """Where a function, class or method is defined (its last definition)."""
+
+    name: str  # "rnn_forward", "RNN", "RNN.forward"
+    cell: int
+    cell_name: str
+    first_line: int
+    last_line: int
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Code that could not be taken, and why."""
+
+    cell_name: str
+    line: int
+    message: str
+    lost: tuple = ()  # definitions lost with it
+
+
+@dataclass(frozen=True)
+class Program:
+    blocks: tuple
+    definitions: dict  # name -> Definition
+    problems: tuple
+    cell_sources: dict  # cell name -> its source as the student wrote it
+
+    def defines(self, name):
+        return name in self.definitions
+
+
+def neutralize_ipython(source):
+    """Blank out IPython-only syntax, keeping every line where it was. None if the cell is not Python."""
+    lines = source.split("\n")
+    first = next((line.strip() for line in lines if line.strip()), "")
+    if first.startswith("%%"):
+        magic = first[2:].split()[0] if first[2:].split() else ""
+        if magic not in CELL_MAGICS_WITH_PYTHON_BODY:
+            return None
+        lines[lines.index(next(line for line in lines if line.strip()))] = ""
+    cleaned = []
+    for line in lines:
+        stripped = line.lstrip()
+        indent = line[: len(line) - len(stripped)]
+        if stripped.startswith(("%", "!")) or re.match(r"^[A-Za-z_][\w, ]*=\s*[!%]", stripped) or (
+                stripped.endswith("?") and not stripped.startswith("#") and re.match(r"^[\w.]+\?{1,2}$", stripped)):
+            cleaned.append(indent + "pass" if indent else "")
+        else:
+            cleaned.append(line)
+    return "\n".join(cleaned)
+
+
+def _is_constant_expression(node):
+    try:
+        ast.literal_eval(node)
+        return True
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return False
+
+
+def _is_import_only_try(node):
+    return isinstance(node, ast.Try) and all(isinstance(s, (ast.Import, ast.ImportFrom)) for s in node.body)
+
+
+def keep_statement(node):
+    """Definitions are kept; anything that computes or runs at top level is not."""
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom)):
+        return True
+    if _is_import_only_try(node):
+        return True
+    if isinstance(node, ast.Assign) and all(isinstance(t, ast.Name) for t in node.targets):
+        return _is_constant_expression(node.value)
+    if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
+        return _is_constant_expression(node.value)
+    return False
+
+
+def _definitions(node, cell, cell_name, line_offset):
+    """Definitions a kept statement makes: functions, classes and their methods."""
+    found = []
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        first = min([node.lineno] + [d.lineno for d in node.decorator_list])
+        found.append(Definition(node.name, cell, cell_name, first + line_offset, node.end_lineno + line_offset))
+        if isinstance(node, ast.ClassDef):
+            for item in node.body:
+                if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    start = min([item.lineno] + [d.lineno for d in item.decorator_list])
+                    found.append(Definition("%s.%s" % (node.name, item.name), cell, cell_name,
+                                            start + line_offset, item.end_lineno + line_offset))
+    return found
+
+
+def top_level_chunks(source):
+    """Split source at its top-level statements, by indentation alone (it may not parse)."""
+    lines = source.split("\n")
+    starts = []
+    previous_decorator = False
+    for index, line in enumerate(lines):
+        if not line.strip() or line[0] in " \t#":
+            continue
+        if CONTINUATION.match(line):
+            continue
+        if not previous_decorator:
+            starts.append(index)
+        previous_decorator = line.startswith("@")
+    if not starts or starts[0] != 0:
+        starts.insert(0, 0)
+    bounds = starts + [len(lines)]
+    return [(bounds[i], "\n".join(lines[bounds[i]: bounds[i + 1]])) for i in range(len(starts))]
+
+
+def _parse_or_none(text):
+    try:
+        return ast.parse(text)
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return None
+
+
+def parse_leniently(source, cell_name):
+    """[(line offset, module AST)] for what parses, and the Problems of what does not."""
+    try:
+        return [(0, ast.parse(source))], []
+    except (SyntaxError, ValueError) as exc:
+        whole_error = exc
+    except (MemoryError, RecursionError):
+        return [], [Problem(cell_name, 1, "the code is too deeply nested to read")]
+    chunks = top_level_chunks(source)
+    parsed, problems = [], []
+    index = 0
+    while index < len(chunks):
+        offset = chunks[index][0]
+        for end in range(index + 1, min(index + 8, len(chunks)) + 1):
+            tree = _parse_or_none("\n".join(text for _, text in chunks[index:end]))
+            if tree is not None:
+                parsed.append((offset, tree))
+                index = end
+                break
+        else:
+            text = chunks[index][1]
+            try:
+                ast.parse(text)
+                error_line, message = offset + 1, "cannot be read"
+            except SyntaxError as exc:
+                error_line, message = offset + (exc.lineno or 1), exc.msg
+            except (ValueError, MemoryError, RecursionError) as exc:
+                error_line, message = offset + 1, str(exc)
+            lost = tuple(re.findall(r"^(?:def|class)\s+([A-Za-z_]\w*)", text, flags=re.M))
+            problems.append(Problem(cell_name, error_line, "SyntaxError: %s" % message, lost))
+            index += 1
+    if not parsed and not problems:
+        problems.append(Problem(cell_name, getattr(whole_error, "lineno", 1) or 1, "SyntaxError: %s" % whole_error))
+    return parsed, problems
+
+
+def extract_program(cells):
+    """The kept code of a submission's cells, the definitions it makes, and what could not be read."""
+    blocks, definitions, problems, sources = [], {}, [], {}
+    for cell in cells:
+        sources[cell.name] = cell.source
+        source = neutralize_ipython(cell.source)
+        if source is None:
+            continue
+        trees, cell_problems = parse_leniently(source, cell.name)
+        problems.extend(cell_problems)
+        source_lines = source.split("\n")
+        for offset, tree in trees:
+            for node in tree.body:
+                if not keep_statement(node):
+                    continue
+                start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+                code = "\n".join(source_lines[offset + start - 1: offset + node.end_lineno])
+                blocks.append(CodeBlock(cell.name, cell.number, offset + start, code))
+                for definition in _definitions(node, cell.number, cell.name, offset):
+                    definitions[definition.name] = definition
+    return Program(tuple(blocks), definitions, tuple(problems), sources)
+
+
+def definition_source(program, definition):
+    lines = program.cell_sources[definition.cell_name].split("\n")
+    return "\n".join(lines[definition.first_line - 1: definition.last_line])
+
+
+def reference_blocks(source, name, include, exclude):
+    """Blocks of a reference module: its imports and helpers, plus the definitions in `include`.
+
+    Definitions in `exclude` (the units a student is graded on) are left out
+    unless included, so the reference of the unit being graded never reaches
+    the sandbox. A method in `include` ("RNN.forward") comes as a function.
+    """
+    import textwrap
+
+    tree = ast.parse(source)
+    lines = source.split("\n")
+    blocks = []
+
+    def block(node, dedent=False):
+        start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+        code = "\n".join(lines[start - 1: node.end_lineno])
+        return CodeBlock(name, 1, start, textwrap.dedent(code) if dedent else code)
+
+    for node in tree.body:
+        if isinstance(node, (ast.Import, ast.ImportFrom)) or _is_import_only_try(node):
+            blocks.append(block(node))
+        elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            if node.name in include or node.name not in exclude:
+                blocks.append(block(node))
+            elif isinstance(node, ast.ClassDef):
+                for item in node.body:
+                    if isinstance(item, ast.FunctionDef) and "%s.%s" % (node.name, item.name) in include:
+                        blocks.append(block(item, dedent=True))
+        elif keep_statement(node):
+            blocks.append(block(node))
+    return blocks

@@ -1,0 +1,153 @@
+"""The pipeline, in one place: load -> extract -> sandbox -> check -> score -> report.
+
+`Grader` holds what is the same for every submission of a run (the spec, the
+trials, the reference's results, the encoded inputs) and grades one
+submission at a time; `grade_all` runs many in parallel threads, each
+waiting on its own sandbox worker.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from . import check, extract, load, score, trials
+from .results import SubmissionResult, UnitResult, UnitVerdict
+from .sandbox import Session, describe_mode
+from .sandbox.inside import wire
+from .spec import callee_closure, substitution_target, units_of
+
+
+class Grader:
+    def __init__(self, assignment, seed, sandbox):
+        self.assignment = assignment
+        self.seed = seed
+        self.sandbox = sandbox
+        self.plans = trials.plan_assignment(assignment, seed)
+        reference_source = assignment.reference.read_text()
+        unit_definitions = {unit.defines.split(".")[0] for unit in assignment.units.values()}
+        provided = set(assignment.provides)
+        self.provided = [b.to_wire() for b in extract.reference_blocks(
+            reference_source, "<provided>", provided, unit_definitions | _top_level_names(reference_source) - provided)]
+        self.buffers = []
+        self.references = {}
+        self.jobs = {}
+        for name, plan in self.plans.items():
+            self.jobs[name] = self._job(plan, None)
+            callees = callee_closure(assignment.units, name)
+            if callees:
+                targets = sorted(substitution_target(assignment.units, c) for c in callees)
+                self.references[name] = [b.to_wire() for b in extract.reference_blocks(
+                    reference_source, "<reference>", set(targets), unit_definitions)]
+                self.jobs[name, "reference"] = self._job(plan, {"set": name, "targets": targets})
+
+    def _encode(self, value):
+        return wire.encode_value(value, self.buffers)
+
+    def _job(self, plan, substitute):
+        unit = plan.unit
+        report = list(unit.checked) + sorted(set(unit.upstream.values()) - set(unit.checked))
+        return {
+            "unit": unit.name, "steps": [s.to_wire() for s in unit.steps], "forward_steps": unit.forward_steps,
+            "globals": unit.global_names, "upstream": unit.upstream, "loss": unit.loss, "report": report,
+            "substitute": substitute,
+            "trials": [{"inputs": {k: self._encode(v) for k, v in trial.inputs.items()},
+                        "directions": {k: self._encode(v) for k, v in trial.directions.items()},
+                        "seed": trial.seed, "repeat": index == 0}
+                       for index, trial in enumerate(plan.trials)],
+        }
+
+    def grade_path(self, submission_id, path):
+        return self.grade(load.load_submission(submission_id, path))
+
+    def grade(self, submission):
+        started = time.perf_counter()
+        base = dict(id=submission.id, path=str(submission.path), assignment=self.assignment.name,
+                    title=self.assignment.title, seed=self.seed, sandbox_mode=describe_mode(self.sandbox.mode))
+        if submission.load_error:
+            units = tuple(UnitResult(u.name, "missing", 0.0, u.points, "not graded: the file could not be read",
+                                     UnitVerdict("missing", "not graded"), public=u.public)
+                          for u in self.assignment.units.values())
+            return SubmissionResult(**base, units=units, load_error=submission.load_error,
+                                    seconds=time.perf_counter() - started)
+        program = extract.extract_program(submission.cells)
+        context = check.Context(
+            cell_names=frozenset(program.cell_sources), definitions=tuple(program.definitions),
+            unit_names=frozenset(u.defines.split(".")[-1] for u in self.assignment.units.values()),
+            limits=self.sandbox.limits)
+        defined = [name for name, unit in self.assignment.units.items() if program.defines(unit.defines)]
+        outcomes = self._run(program, [(name, self.jobs[name]) for name in defined])
+        verdicts = {name: check.judge_unit(self.plans[name], outcomes[name], context, self.plans[name].unit.after)
+                    for name in defined}
+        retry = [name for name in defined if verdicts[name].status != "passed" and (name, "reference") in self.jobs]
+        reference_outcomes = self._run(program, [(name, self.jobs[name, "reference"]) for name in retry])
+        program_errors = next((o.program_errors for o in outcomes.values() if o.status == "ok"), ())
+
+        units = []
+        for name, unit in self.assignment.units.items():
+            definition = program.definitions.get(unit.defines)
+            if name not in verdicts:
+                units.append(score.unit_result(unit, self._missing(unit, program)))
+                continue
+            with_reference = None
+            if name in reference_outcomes:
+                with_reference = check.judge_unit(self.plans[name], reference_outcomes[name], context, unit.after)
+            failing = [u for c in sorted(callee_closure(self.assignment.units, name))
+                       for u in units_of(self.assignment.units, c)
+                       if u in self.assignment.units and (u not in verdicts or verdicts[u].status != "passed")]
+            units.append(score.unit_result(unit, verdicts[name], with_reference, failing, definition,
+                                           extract.definition_source(program, definition)))
+        return SubmissionResult(**base, units=tuple(units), problems=self._problems(program, program_errors),
+                                seconds=time.perf_counter() - started)
+
+    def _run(self, program, jobs):
+        if not jobs:
+            return {}
+        session = Session(program=[b.to_wire() for b in program.blocks], provided=self.provided,
+                          references=self.references, jobs=[job for _, job in jobs], buffers=self.buffers)
+        return dict(zip([name for name, _ in jobs], self.sandbox.run(session)))
+
+    def _missing(self, unit, program):
+        wanted = unit.defines.split(".")
+        for problem in program.problems:
+            if wanted[-1] in problem.lost or wanted[0] in problem.lost:
+                return UnitVerdict("missing", "could not be read: %s at %s, line %d"
+                                   % (problem.message, problem.cell_name, problem.line))
+        kind = "method" if len(wanted) == 2 else "function or class"
+        summary = "not found: the submission defines no %s `%s`" % (kind, unit.defines)
+        others = {u.defines for u in self.assignment.units.values()}
+        near = check.difflib.get_close_matches(
+            unit.defines, [d for d in program.definitions if d not in others], n=1, cutoff=0.8)
+        if near:
+            summary += " (is `%s` meant to be it?)" % near[0]
+        return UnitVerdict("missing", summary)
+
+    @staticmethod
+    def _problems(program, program_errors):
+        lines = ["%s, line %d: %s%s" % (p.cell_name, p.line, p.message,
+                                        " (not graded: %s)" % ", ".join(p.lost) if p.lost else "")
+                 for p in program.problems]
+        for error in program_errors:
+            if 0 <= error.step < len(program.blocks):
+                block = program.blocks[error.step]
+                lines.append("%s, line %d: %s: %s (this line was skipped)" % (
+                    block.name, block.first_line, error.type, error.message))
+        return tuple(lines)
+
+
+def _top_level_names(source):
+    import ast
+
+    return {node.name for node in ast.parse(source).body if isinstance(node, (ast.FunctionDef, ast.ClassDef))}
+
+
+def grade_all(grader, found, jobs, on_result):
+    """Grade (id, path) pairs in parallel; `on_result` is called as each finishes, in the caller's thread."""
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        futures = [pool.submit(grader.grade_path, submission_id, path) for submission_id, path in found]
+        results = []
+        for future in futures:
+            result = future.result()
+            on_result(result)
+            results.append(result)
+    return results

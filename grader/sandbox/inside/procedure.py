@@ -1,0 +1,168 @@
+"""Run a unit's steps: call what the spec says, with the trial's inputs, and name what comes back.
+
+The same code runs the student's code in the sandbox and the reference in the
+grader, so both are driven in exactly the same way. A step is plain data:
+
+    {"expr": "layer.backward(dh_next)", "returns": {"kind": "tuple", "names": ["dx", "dh_prev"]}}
+
+`expr` is a small expression (names, attributes, constant subscripts, calls);
+names are looked up first among the trial's values (inputs, dimensions, what
+earlier steps returned), then in the code's own namespace.
+"""
+
+import ast
+import copy
+
+import numpy as np
+
+
+class StepFailure(Exception):
+    """A step could not produce its values: the code raised, or returned the wrong thing."""
+
+    def __init__(self, step, kind, exception=None, description="", value=None):
+        super().__init__(description or repr(exception))
+        self.step = step
+        self.kind = kind  # "exception" or "bad_return"
+        self.exception = exception
+        self.description = description
+        self.value = value
+
+
+_PARSED = {}
+
+
+def parse_expression(text):
+    tree = _PARSED.get(text)
+    if tree is None:
+        tree = ast.parse(text, mode="eval").body
+        _PARSED[text] = tree
+    return tree
+
+
+def evaluate(node, values, namespace):
+    if isinstance(node, ast.Name):
+        if node.id in values:
+            return values[node.id]
+        if node.id in namespace:
+            return namespace[node.id]
+        raise NameError("name %r is not defined" % node.id)
+    if isinstance(node, ast.Constant):
+        return node.value
+    if isinstance(node, ast.Attribute):
+        return getattr(evaluate(node.value, values, namespace), node.attr)
+    if isinstance(node, ast.Subscript):
+        return evaluate(node.value, values, namespace)[evaluate(node.slice, values, namespace)]
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        return -evaluate(node.operand, values, namespace)
+    if isinstance(node, ast.Call):
+        function = evaluate(node.func, values, namespace)
+        args = [evaluate(arg, values, namespace) for arg in node.args]
+        kwargs = {kw.arg: evaluate(kw.value, values, namespace) for kw in node.keywords}
+        return function(*args, **kwargs)
+    raise ValueError("unsupported expression: %s" % ast.dump(node))
+
+
+def describe_value(value):
+    """How a returned value reads in feedback: 'None', 'a tuple of 2 values', 'a list'."""
+    if value is None:
+        return "None"
+    if isinstance(value, (tuple, list)):
+        return "a %s of %d value%s" % (type(value).__name__, len(value), "" if len(value) == 1 else "s")
+    if isinstance(value, dict):
+        return "a dict with keys %s" % ", ".join(sorted(map(str, value)))
+    if isinstance(value, np.ndarray):
+        return "an array of shape %s" % (value.shape,)
+    return "a %s" % type(value).__name__
+
+
+def unpack(step_index, returns, value, values):
+    kind = returns["kind"]
+    if kind == "none":
+        return
+    if kind == "value":
+        values[returns["name"]] = value
+        return
+    names = returns["names"]
+    if kind == "tuple":
+        if not isinstance(value, (tuple, list)) or len(value) != len(names):
+            raise StepFailure(step_index, "bad_return", value=value, description=(
+                "returned %s; expected a tuple of %d: (%s)" % (describe_value(value), len(names), ", ".join(names))))
+        values.update(zip(names, value))
+        return
+    if kind == "dict":
+        if not isinstance(value, dict):
+            raise StepFailure(step_index, "bad_return", value=value, description=(
+                "returned %s; expected a dict with keys %s" % (describe_value(value), ", ".join(names))))
+        missing = [name for name in names if name not in value]
+        if missing:
+            raise StepFailure(step_index, "bad_return", value=value, description=(
+                "returned a dict without the key%s %s" % ("" if len(missing) == 1 else "s", ", ".join(map(repr, missing)))))
+        for name in names:
+            values[name] = value[name]
+        return
+    raise ValueError("unknown returns kind %r" % kind)
+
+
+def run_steps(steps, namespace, values, global_names=None):
+    """Run each step in order, adding what it returns to `values` (changed in place)."""
+    for index, step in enumerate(steps):
+        for name, source in (global_names or {}).items():
+            namespace[name] = values[source]
+        try:
+            result = evaluate(parse_expression(step["expr"]), values, namespace)
+        except BaseException as exc:  # students raise SystemExit and KeyboardInterrupt too
+            raise StepFailure(index, "exception", exception=exc) from exc
+        unpack(index, step["returns"], result, values)
+    return values
+
+
+def fresh_copy(value):
+    """Every call gets its own copy, so a student's in-place change cannot spoil a later check."""
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    if isinstance(value, dict):
+        return {key: fresh_copy(item) for key, item in value.items()}
+    return copy.copy(value)
+
+
+def same_value(a, b):
+    if isinstance(a, np.ndarray):
+        return isinstance(b, np.ndarray) and a.shape == b.shape and bool(np.array_equal(a, b, equal_nan=a.dtype.kind == "f"))
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(same_value(a[k], b[k]) for k in a)
+    return True
+
+
+def split_target(target):
+    """'parameters[Wax]' -> ('parameters', 'Wax'); 'x' -> ('x', None)."""
+    if target.endswith("]") and "[" in target:
+        name, key = target[:-1].split("[", 1)
+        return name, key
+    return target, None
+
+
+def get_target(inputs, target):
+    name, key = split_target(target)
+    return inputs[name] if key is None else inputs[name][key]
+
+
+def with_perturbation(inputs, target, delta):
+    """A copy of the inputs with `delta` added to one of them."""
+    perturbed = {name: fresh_copy(value) for name, value in inputs.items()}
+    name, key = split_target(target)
+    if key is None:
+        perturbed[name] = perturbed[name] + delta
+    else:
+        perturbed[name][key] = perturbed[name][key] + delta
+    return perturbed
+
+
+def scalar_loss(values, upstream, loss_name):
+    """The scalar whose gradient the backward computes: sum of <output, upstream>, or the loss itself."""
+    if loss_name is not None:
+        return float(np.asarray(values[loss_name], dtype=np.float64))
+    total = 0.0
+    for gradient_input, output_name in upstream.items():
+        output = np.asarray(values[output_name], dtype=np.float64)
+        total += float(np.sum(output * np.asarray(values[gradient_input], dtype=np.float64)))
+    return total

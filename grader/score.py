@@ -1,0 +1,46 @@
+"""Scores from verdicts: the fifth stage of the pipeline. Pure functions, no I/O.
+
+The credit policy, in full:
+- A unit earns its points in proportion to the returned values (outputs and
+  gradients) that match the reference on every trial, edge cases included.
+  A unit that raises, times out or crashes on any trial earns nothing; one
+  that is missing, or returns None, earns nothing.
+- A bug is charged once. A unit that calls other units (rnn_forward calls
+  rnn_step_forward) is also run with the reference versions of what it calls;
+  it earns the better of the two runs, so a wrong step function costs the
+  step function's points only, and the feedback says "correct once
+  rnn_step_forward is fixed".
+- A backward unit runs on the cache its own submission's forward made. When
+  that forward fails, the backward cannot be checked ("blocked") and earns
+  nothing: no credit rests on anything but agreement with the reference.
+- Warnings (inputs changed in place, output that differs between two runs)
+  cost nothing.
+"""
+
+from __future__ import annotations
+
+from .results import UnitResult
+
+
+def choose_verdict(as_written, with_reference):
+    """The run the score comes from: the better one, the student's own code on a tie."""
+    if with_reference is None or with_reference.fraction <= as_written.fraction:
+        return as_written, False
+    return with_reference, True
+
+
+def unit_result(unit, as_written, with_reference=None, failing_callees=(), definition=None, source=None):
+    verdict, from_reference = choose_verdict(as_written, with_reference)
+    fixed_by = ()
+    summary = verdict.summary
+    if from_reference and verdict.status == "passed":
+        fixed_by = tuple(failing_callees)
+        summary = "correct once %s %s fixed" % (" and ".join(fixed_by) or "what it calls", "is" if len(fixed_by) <= 1 else "are")
+    elif from_reference:
+        summary = "%s (with the reference %s)" % (verdict.summary, " and ".join(failing_callees) or "callees")
+    return UnitResult(
+        name=unit.name, status=verdict.status, score=round(unit.points * verdict.fraction, 4),
+        max_score=unit.points, summary=summary, verdict=verdict, fixed_by=fixed_by,
+        as_written=as_written if from_reference else None,
+        cell_name=definition.cell_name if definition else None,
+        first_line=definition.first_line if definition else None, source=source, public=unit.public)
