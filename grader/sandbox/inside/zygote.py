@@ -84,45 +84,58 @@ def prepare_child(result_fd, scratch, limits):
     set_limit(resource.RLIMIT_CPU, limits.get("cpu_seconds"))
     set_limit(resource.RLIMIT_FSIZE, limits["file_size_mb"] * mib if limits.get("file_size_mb") else None)
     set_limit(resource.RLIMIT_CORE, 0)
-    if limits.get("processes"):
+    if limits.get("processes") and os.getuid() != 0:
         # RLIMIT_NPROC counts every process of the user, so the allowance is on top of those running now.
-        set_limit(resource.RLIMIT_NPROC, count_processes(os.getuid()) + limits["processes"])
+        set_limit(resource.RLIMIT_NPROC, limits["running"] + limits["processes"])
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 
 
-def kill_leftovers(pgid):
-    """Kill the job's process group and anything it orphaned (we are their subreaper)."""
+def orphans():
+    """Processes our jobs left behind: as their subreaper, they are our children now."""
+    me = os.getpid()
     try:
-        os.killpg(pgid, signal.SIGKILL)
+        with open("/proc/%d/task/%d/children" % (me, me)) as listing:
+            return [int(pid) for pid in listing.read().split()]
+    except OSError:  # a kernel without that file: look at every process
+        found = []
+        for entry in os.listdir("/proc"):
+            if entry.isdigit() and int(entry) != me:
+                try:
+                    with open("/proc/%s/stat" % entry) as stat:
+                        if int(stat.read().rsplit(")", 1)[1].split()[1]) == me:
+                            found.append(int(entry))
+                except (OSError, ValueError, IndexError):
+                    pass
+        return found
+
+
+def kill_leftovers(job_pid):
+    """Kill the job's process group, then anything it orphaned. Returns the job process's exit status."""
+    try:
+        os.killpg(job_pid, signal.SIGKILL)
     except OSError:
         pass
-    me = os.getpid()
-    for _ in range(3):
-        found = False
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit() or int(entry) == me:
-                continue
+    try:
+        _, status = os.waitpid(job_pid, 0)
+    except ChildProcessError:
+        status = 0
+    for _ in range(100):
+        left = orphans()
+        if not left:
+            break
+        for pid in left:
             try:
-                with open("/proc/%s/stat" % entry) as stat:
-                    fields = stat.read().rsplit(")", 1)[1].split()
+                os.kill(pid, signal.SIGKILL)
             except OSError:
-                continue
-            if int(fields[1]) == me:
-                found = True
-                try:
-                    os.kill(int(entry), signal.SIGKILL)
-                except OSError:
-                    pass
+                pass
         while True:
             try:
-                pid, _ = os.waitpid(-1, os.WNOHANG)
+                if os.waitpid(-1, os.WNOHANG)[0] == 0:
+                    break
             except ChildProcessError:
                 break
-            if pid == 0:
-                break
-        if not found:
-            break
-        time.sleep(0.01)
+        time.sleep(0.001)
+    return status
 
 
 def describe_exit(status):
@@ -193,11 +206,7 @@ def run_job_in_child(session, job, buffers, limits, scratch_root, index):
             break
     finally:
         os.close(read_fd)
-        kill_leftovers(pid)
-        try:
-            _, exit_status = os.waitpid(pid, 0)
-        except ChildProcessError:
-            exit_status = 0
+        exit_status = kill_leftovers(pid)
         shutil.rmtree(scratch, ignore_errors=True)
     if status == "crashed":
         detail = describe_exit(exit_status)
@@ -205,12 +214,34 @@ def run_job_in_child(session, job, buffers, limits, scratch_root, index):
 
 
 def run_session(header, buffers, out_fd, scratch_root):
-    limits = header["limits"]
+    limits = dict(header["limits"])
+    uid = limits["drop_to_uid"] if limits.get("drop_to_uid") is not None else os.getuid()
+    limits["running"] = count_processes(uid) if uid != 0 and limits.get("processes") else 0
     for index, job in enumerate(header["jobs"]):
         status, detail, result = run_job_in_child(header, job, buffers, limits, scratch_root, index)
         message = wire.pack({"job": index, "status": status, "detail": detail}, [result] if result else [])
         wire.write_all(out_fd, message)
     wire.write_all(out_fd, wire.pack({"done": True}))
+
+
+def warm_up():
+    """Run a tiny job here once, so every fork starts with numpy's lazy parts already loaded."""
+    import numpy as np
+
+    buffers = []
+    inputs = {"x": wire.encode_value(np.ones((2, 3)), buffers), "n": wire.encode_value(2, buffers)}
+    session = {"program": [{"name": "warm-up", "first_line": 1, "code": "import numpy as np\ndef f(x, n):\n    return np.tanh(x @ x.T) * n, np.sum(x, axis=0)\n"}],
+               "provided": [], "references": {}}
+    job = {"steps": [{"expr": "f(x, n)", "returns": {"kind": "tuple", "names": ["y", "s"]}}], "forward_steps": 1,
+           "globals": {}, "upstream": {}, "loss": None, "report": ["y", "s"], "substitute": None,
+           "trials": [{"inputs": inputs, "directions": {}, "seed": 1, "repeat": True}]}
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    saved = sys.stdout, sys.stderr
+    try:
+        child.run_job(session, job, buffers, devnull)
+    finally:
+        sys.stdout, sys.stderr = saved
+        os.close(devnull)
 
 
 def main():
@@ -224,6 +255,7 @@ def main():
     devnull = os.open(os.devnull, os.O_RDWR)
     os.dup2(devnull, 0)
     os.dup2(devnull, 1)
+    warm_up()
     wire.write_all(out_fd, wire.pack({"ready": True, "pid": os.getpid()}))
     while True:
         frame = wire.read_frame(in_fd)

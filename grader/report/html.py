@@ -1,0 +1,292 @@
+"""HTML reports: a feedback page per submission and a class summary for TAs.
+
+Both pages are self-contained: inline CSS, no script, no image, no link to
+anything outside the page (the summary links only to the feedback pages next
+to it). Everything a submission wrote (code, names, exception messages) is
+untrusted: the Jinja environment autoescapes, and the only markup made in
+Python is the highlighted code, built from escaped pieces.
+
+Templates only render. The context is prepared here from the finished
+results (`feedback_context`, `summary_context`) and the templates get the
+pure functions of `FILTERS` (after nbconvert's `default_filters`).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup, escape
+from pygments.formatters import HtmlFormatter
+from pygments.lexers import PythonLexer
+from pygments.token import STANDARD_TYPES
+
+from ..load import safe_id
+from .formatting import (anchor, error_text, fixed_by_text, place, plural, score_pair, score_text, status_class,
+                         status_label, status_letter, STATUS_LABELS)
+from .grades import assignment_max, row_max, unit_columns
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+CODE_CLASS = "code"
+
+
+# ---------------------------------------------------------------- code listing
+
+def _token_class(token_type):
+    while token_type not in STANDARD_TYPES:
+        token_type = token_type.parent
+    return STANDARD_TYPES[token_type]
+
+
+def highlight_lines(source):
+    """Python source as a list of highlighted lines (Markup), one per source line.
+
+    Tokens are split at newlines so every line is complete on its own (a
+    multi-line string keeps its colour on each line) and every piece of text
+    is escaped before it is wrapped in a span.
+    """
+    source = (source or "").replace("\r\n", "\n").replace("\r", "\n")
+    lines = [[]]
+    lexer = PythonLexer(stripnl=False, ensurenl=False)
+    for token_type, value in lexer.get_tokens(source):
+        css = _token_class(token_type)
+        for index, part in enumerate(value.split("\n")):
+            if index:
+                lines.append([])
+            if not part:
+                continue
+            if css:
+                lines[-1].append(Markup('<span class="%s">%s</span>') % (css, part))
+            else:
+                lines[-1].append(escape(part))
+    while len(lines) > 1 and not lines[-1]:
+        lines.pop()
+    return [Markup("").join(pieces) for pieces in lines]
+
+
+@lru_cache(maxsize=1)
+def code_css():
+    """Pygments' colours for the `.code` listing, without its global rules."""
+    rules = HtmlFormatter(style="default").get_style_defs("." + CODE_CLASS).splitlines()
+    keep = [rule for rule in rules
+            if rule.startswith("." + CODE_CLASS + " .") and not rule.startswith(".%s .err" % CODE_CLASS)]
+    return Markup("\n".join(keep))
+
+
+@dataclass(frozen=True)
+class Mark:
+    """The line of the student's code to point at, and why."""
+
+    line: int
+    label: str  # "ValueError raised here"
+    inside: bool  # within the unit's own lines shown on the page
+
+
+@dataclass(frozen=True)
+class CodeLine:
+    number: int
+    html: Markup
+    marked: bool
+
+
+def error_to_mark(unit):
+    """The error of the graded run, else of the run as written, when it is in this unit's cell."""
+    candidates = [(unit.verdict.error, "raised here")]
+    if unit.as_written is not None:
+        candidates.append((unit.as_written.error, "raised here (as written)"))
+    for error, words in candidates:
+        if error is not None and error.line is not None and error.cell_name is not None \
+                and error.cell_name == unit.cell_name:
+            return error, words
+    return None, None
+
+
+def mark_for(unit):
+    error, words = error_to_mark(unit)
+    if error is None:
+        return None
+    inside = False
+    if unit.source is not None and unit.first_line is not None:
+        count = len(highlight_lines(unit.source))
+        inside = unit.first_line <= error.line < unit.first_line + count
+    return Mark(error.line, "%s %s" % (error.type, words), inside)
+
+
+def code_listing(unit, mark=None):
+    """The unit's own code, numbered as in the student's cell, with the marked line flagged."""
+    if not unit.source:
+        return []
+    first = unit.first_line if unit.first_line is not None else 1
+    return [CodeLine(first + index, html, mark is not None and mark.inside and first + index == mark.line)
+            for index, html in enumerate(highlight_lines(unit.source))]
+
+
+# ---------------------------------------------------------------- filters
+
+def percent(score, max_score):
+    """Share of the points as a whole percentage, for bar widths (0 when nothing is possible)."""
+    if not max_score:
+        return 0
+    return max(0, min(100, int(round(100.0 * float(score) / float(max_score)))))
+
+
+def lines_range(listing):
+    if not listing:
+        return ""
+    if len(listing) == 1:
+        return "line %d" % listing[0].number
+    return "lines %d–%d" % (listing[0].number, listing[-1].number)
+
+
+FILTERS = {
+    "score": score_text,
+    "score_pair": score_pair,
+    "rel_error": error_text,
+    "status_label": status_label,
+    "status_class": status_class,
+    "status_letter": status_letter,
+    "place": lambda error: place(error.cell_name, error.line, error.function),
+    "anchor": anchor,
+    "plural": plural,
+    "fixed_by": fixed_by_text,
+    "percent": percent,
+    "lines_range": lines_range,
+}
+
+
+@lru_cache(maxsize=1)
+def environment():
+    env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=True, undefined=StrictUndefined,
+                      trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    env.filters.update(FILTERS)
+    return env
+
+
+# ---------------------------------------------------------------- feedback page
+
+def needs_section(unit):
+    """Whether a unit gets its own detailed section (anything to say beyond 'correct')."""
+    verdict = unit.verdict
+    return (unit.status != "passed" or unit.score < unit.max_score or bool(unit.fixed_by)
+            or unit.as_written is not None or bool(verdict.warnings) or bool(verdict.notes)
+            or any(check.notes or (check.is_gradient and check.numerical == "disagrees") for check in verdict.checks))
+
+
+def unit_view(unit):
+    mark = mark_for(unit)
+    verdict = unit.verdict
+    return {
+        "unit": unit,
+        "anchor": anchor(unit.name),
+        "detailed": needs_section(unit),
+        "wrong": [check for check in verdict.checks if not check.passed],
+        "right": [check for check in verdict.checks if check.passed],
+        "as_written_wrong": [check for check in unit.as_written.checks if not check.passed]
+        if unit.as_written is not None else [],
+        "mark": mark,
+        "listing": code_listing(unit, mark),
+    }
+
+
+def feedback_context(result):
+    views = [unit_view(unit) for unit in result.units]
+    return {
+        "result": result,
+        "units": views,
+        "detailed": [view for view in views if view["detailed"]],
+        "score": 0.0 if result.load_error else result.score,
+        "max_score": result.max_score,
+        "full": [view for view in views if view["unit"].max_score and view["unit"].score >= view["unit"].max_score],
+        "css": code_css(),
+    }
+
+
+def feedback_html(result):
+    """The student's feedback page for one submission, as one self-contained HTML document."""
+    return environment().get_template("feedback.html.j2").render(**feedback_context(result))
+
+
+# ---------------------------------------------------------------- class summary
+
+def failure_key(unit):
+    """What went wrong in a unit, in words that group well across a class (no cell or line numbers)."""
+    if unit.fixed_by:
+        return fixed_by_text(unit.fixed_by)
+    verdict = unit.verdict
+    error = verdict.error
+    if unit.status == "failed":
+        return verdict.summary or unit.summary
+    if unit.status == "error" and error is not None:
+        return "raises %s" % error.type
+    if unit.status == "blocked":
+        return "blocked: what it needs raises %s" % error.type if error is not None else "blocked: what it needs fails"
+    return unit.summary or status_label(unit.status)
+
+
+def unit_stats(results, name, top=3):
+    graded = [unit for result in results if not result.load_error for unit in result.units if unit.name == name]
+    statuses = Counter(unit.status for unit in graded)
+    problems = Counter(failure_key(unit) for unit in graded if unit.status != "passed" or unit.score < unit.max_score)
+    wrong_values = Counter(check.name for unit in graded for check in unit.verdict.checks if not check.passed)
+    return {
+        "name": name,
+        "anchor": anchor(name),
+        "graded": len(graded),
+        "full": sum(1 for unit in graded if unit.max_score and unit.score >= unit.max_score),
+        "passed": statuses.get("passed", 0),
+        "not_passed": len(graded) - statuses.get("passed", 0),
+        "statuses": [(status, statuses[status]) for status in list(STATUS_LABELS) + sorted(set(statuses) - set(STATUS_LABELS))
+                     if statuses.get(status)],
+        "problems": problems.most_common(top),
+        "more_problems": max(0, len(problems) - top),
+        "wrong_values": wrong_values.most_common(4),
+        "mean": (sum(unit.score for unit in graded) / len(graded)) if graded else 0.0,
+        "max_score": max((unit.max_score for unit in graded), default=0.0),
+    }
+
+
+def submission_row(result, names, maxima):
+    units = {unit.name: unit for unit in result.units}
+    return {
+        "result": result,
+        "folder": safe_id(result.id),
+        "cells": [units.get(name) for name in names],
+        "score": 0.0 if result.load_error else result.score,
+        "max_score": row_max(result, maxima),
+    }
+
+
+def summary_context(results, assignment_title):
+    results = list(results)
+    names = unit_columns(results)
+    maxima = assignment_max(results)
+    rows = [submission_row(result, names, maxima) for result in results]
+    readable = [row for row in rows if not row["result"].load_error]
+    totals = sorted(row["score"] for row in readable)
+    median = 0.0
+    if totals:
+        middle = len(totals) // 2
+        median = totals[middle] if len(totals) % 2 else (totals[middle - 1] + totals[middle]) / 2
+    class_max = max((row["max_score"] for row in rows), default=0.0)
+    return {
+        "title": assignment_title,
+        "names": names,
+        "rows": rows,
+        "stats": [unit_stats(results, name) for name in names],
+        "count": len(rows),
+        "unreadable": len(rows) - len(readable),
+        "full_marks": sum(1 for row in readable if row["max_score"] and row["score"] >= row["max_score"]),
+        "mean": (sum(totals) / len(totals)) if totals else 0.0,
+        "median": median,
+        "class_max": class_max,
+        "seeds": sorted({result.seed for result in results}),
+        "legend": [(status, status_letter(status), status_label(status)) for status in STATUS_LABELS],
+    }
+
+
+def summary_html(results, assignment_title):
+    """The TA's class summary: a row per submission and, per unit, what the class got wrong."""
+    return environment().get_template("summary.html.j2").render(**summary_context(results, assignment_title))
