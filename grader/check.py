@@ -185,7 +185,7 @@ def numerical_agreement(gradient, trial, target, numeric):
     rtol, atol = NUMERICAL_TOLERANCES.get(numeric["eps"], (1e-2, 5e-3))
     if not (math.isfinite(analytic) and math.isfinite(slope)):
         return False
-    return abs(analytic - slope) <= atol * max(1.0, abs(numeric["plus"])) + rtol * abs(slope)
+    return bool(abs(analytic - slope) <= atol * max(1.0, abs(numeric["plus"])) + rtol * abs(slope))
 
 
 EXCEPTION_HINTS = [
@@ -277,7 +277,7 @@ def sandbox_verdict(outcome, limits):
     return UnitVerdict("crashed", "its process stopped: %s" % detail.get("reason", "unknown reason"))
 
 
-def judge_unit(plan, outcome, context, upstream_unit_name=None):
+def judge_unit(plan, outcome, context):
     """The verdict for one unit from one job's outcome."""
     unit = plan.unit
     if outcome.status != "ok":
@@ -287,12 +287,14 @@ def judge_unit(plan, outcome, context, upstream_unit_name=None):
     seconds = sum(trial.seconds for trial in outcome.trials)
     check_states = {name: {"passed": True, "first": None, "error": 0.0, "notes": [], "numerical": None}
                     for name in unit.checked}
+    forward_ever_wrong = False
     for trial, result in zip(plan.trials, outcome.trials):
         if result.failure is not None:
-            verdict = failure_verdict(unit, trial, result.failure, context, upstream_unit_name)
+            verdict = failure_verdict(unit, trial, result.failure, context)
             return UnitVerdict(verdict.status, verdict.summary, error=verdict.error, stdout=stdout, seconds=seconds)
         forward_wrong = any(not compare(result.outputs.get(name), value).passed
                             for name, value in trial.forward_expected.items())
+        forward_ever_wrong = forward_ever_wrong or forward_wrong
         for name, expected in trial.expected.items():
             state = check_states[name]
             comparison = compare(result.outputs.get(name), expected)
@@ -306,13 +308,16 @@ def judge_unit(plan, outcome, context, upstream_unit_name=None):
                     state["numerical"] = "agrees" if agrees else "disagrees"
             if comparison.relative_error is not None:
                 state["error"] = max(state["error"], comparison.relative_error)
-            if not comparison.passed and state["passed"]:
-                state["passed"] = False
+            if not comparison.passed and (state["passed"] or trial.zero_upstream):
                 hint = diagnose(name, comparison.aligned, expected, trial, list(unit.upstream), trial.dims)
                 if target is not None and agrees and forward_wrong:
                     hint = ("it is consistent with your forward, which is wrong: fix %s first"
-                            % (upstream_unit_name or "the forward"))
-                state["first"] = (comparison, trial, hint)
+                            % (unit.after or "the forward"))
+                if state["passed"]:
+                    state["first"] = (comparison, trial, hint)
+                elif hint:  # the zero-upstream probe names the mistake more surely than any other trial
+                    state["first"] = state["first"][:2] + (hint,)
+                state["passed"] = False
         for name in result.mutated:
             message = "changes its input `%s` in place (no deduction: every call here gets a fresh copy)" % name
             if message not in warnings:
@@ -330,6 +335,11 @@ def judge_unit(plan, outcome, context, upstream_unit_name=None):
         return UnitVerdict("passed", "correct", checks, warnings=tuple(warnings), notes=tuple(notes), stdout=stdout,
                            seconds=seconds)
     summary = "%s %s wrong" % (_join(wrong), "is" if len(wrong) == 1 else "are")
+    if forward_ever_wrong:
+        # The backward ran on a cache its own, wrong, forward made: the forward's bug is charged there.
+        return UnitVerdict("blocked", "not checked reliably: %s returns wrong values, so this backward got a wrong "
+                           "cache; fix %s first (as it stands, %s)" % (unit.after, unit.after, summary),
+                           checks, warnings=tuple(warnings), notes=tuple(notes), stdout=stdout, seconds=seconds)
     return UnitVerdict("failed", summary, checks, warnings=tuple(warnings), notes=tuple(notes), stdout=stdout,
                        seconds=seconds)
 
@@ -357,14 +367,14 @@ def _value_check(unit, name, state):
                       state["numerical"], tuple(state["notes"]))
 
 
-def failure_verdict(unit, trial, failure, context, upstream_unit_name):
+def failure_verdict(unit, trial, failure, context):
     """An exception or unusable return, in the unit itself or in the forward it needs."""
     in_forward = unit.after is not None and failure.step < unit.forward_steps
     if in_forward:
         report = error_report(failure, trial, context) if failure.kind == "exception" else None
         reason = ("raises %s%s" % (report.type, where(report))) if report else failure.description
         return UnitVerdict("blocked", "not checked: %s, which makes what it needs, %s"
-                           % (upstream_unit_name or unit.after, reason), error=report)
+                           % (unit.after, reason), error=report)
     if failure.kind == "bad_return":
         if failure.value is None:
             return UnitVerdict("missing", "returns None: not implemented yet, or a missing `return`?")

@@ -82,7 +82,7 @@ class Grader:
             limits=self.sandbox.limits)
         defined = [name for name, unit in self.assignment.units.items() if program.defines(unit.defines)]
         outcomes = self._run(program, [(name, self.jobs[name]) for name in defined])
-        verdicts = {name: check.judge_unit(self.plans[name], outcomes[name], context, self.plans[name].unit.after)
+        verdicts = {name: check.judge_unit(self.plans[name], outcomes[name], context)
                     for name in defined}
         retry = [name for name in defined if verdicts[name].status != "passed" and (name, "reference") in self.jobs]
         reference_outcomes = self._run(program, [(name, self.jobs[name, "reference"]) for name in retry])
@@ -96,7 +96,7 @@ class Grader:
                 continue
             with_reference = None
             if name in reference_outcomes:
-                with_reference = check.judge_unit(self.plans[name], reference_outcomes[name], context, unit.after)
+                with_reference = check.judge_unit(self.plans[name], reference_outcomes[name], context)
             failing = [u for c in sorted(callee_closure(self.assignment.units, name))
                        for u in units_of(self.assignment.units, c)
                        if u in self.assignment.units and (u not in verdicts or verdicts[u].status != "passed")]

@@ -298,7 +298,9 @@ def load_spec(folder):
         raise SpecError(str(exc).split(": ", 1)[-1], path, exc.line) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        raise SpecError("not valid YAML: %s" % getattr(exc, "problem", exc), path, mark.line + 1 if mark else None)
+        context = " (%s, line %d)" % (exc.context, exc.context_mark.line + 1) if getattr(exc, "context_mark", None) else ""
+        raise SpecError("not valid YAML: %s%s" % (getattr(exc, "problem", exc), context), path,
+                        mark.line + 1 if mark else None)
     reader = _Reader(path)
     reader.mapping(raw, "the spec")
     reader.known_fields(raw, ASSIGNMENT_FIELDS, "the spec")

@@ -50,7 +50,7 @@ _COMPILED = {}
 
 def compile_block(block):
     """Code with the student's own line numbers and a file name that says where it came from."""
-    key = id(block)
+    key = (block["name"], block["first_line"], block["code"])
     if key not in _COMPILED:
         padded = "\n" * (block["first_line"] - 1) + block["code"]
         try:

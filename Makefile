@@ -1,0 +1,31 @@
+# The two commands of the README. Everything they need is installed here.
+VENV := .venv
+PYTHON := $(VENV)/bin/python
+
+.PHONY: demo test system-deps bench
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e '.[test]'
+	touch $@
+
+## Grade the bundled examples of every assignment into feedback/<assignment>/.
+demo: $(VENV)/.installed
+	@for folder in examples/*/; do \
+		name=$$(basename $$folder); \
+		$(VENV)/bin/grader run --assignment $$name --out feedback/$$name $$folder || exit 1; \
+	done
+	@echo "open feedback/*/summary.html"
+
+## bubblewrap (the strict sandbox) and Chromium (the HTML tests), when missing.
+system-deps:
+	@scripts/install-system-deps
+
+## The whole test suite, in both sandbox modes.
+test: $(VENV)/.installed system-deps
+	$(PYTHON) -m pytest -q
+
+## The speed benchmark (run by hand; see benchmarks/README.md).
+bench: $(VENV)/.installed
+	$(PYTHON) benchmarks/grade_batch.py

@@ -1,0 +1,101 @@
+"""The comparison layers: type, then shape, then NaN/inf, then values; tolerances by dtype; diagnoses."""
+
+import numpy as np
+import pytest
+
+from grader import check
+from grader.sandbox.inside.wire import Float32Scalar, Other
+from grader.trials import Trial
+
+
+def trial(zero_upstream=False):
+    return Trial("trial 1 (N=3, T=4)", {"N": 3, "T": 4}, 0, {}, {}, {}, {}, zero_upstream)
+
+
+EXPECTED = np.arange(1.0, 13.0).reshape(3, 4)
+
+
+@pytest.mark.parametrize("actual, reason, words", [
+    (None, "type", "is None"),
+    ([[1.0] * 4] * 3, "type", "a list of 3 items, not a numpy array"),
+    (Other("Weird", "<Weird>"), "type", "a Weird"),
+    (EXPECTED.T.copy(), "shape", "has shape (4, 3), expected (3, 4): transposed?"),
+    (EXPECTED.reshape(2, 6), "shape", "wrong layout"),
+    (np.zeros((3, 5)), "shape", "has shape (3, 5), expected (3, 4)"),
+    (np.where(EXPECTED > 6, np.nan, EXPECTED), "nonfinite", "contains NaN in 6 of 12 entries"),
+    (EXPECTED + (EXPECTED > 10), "values", "differs in 2 of 12 entries"),
+])
+def test_the_first_failing_layer_gives_the_message(actual, reason, words):
+    result = check.compare(actual, EXPECTED)
+    assert not result.passed
+    assert result.reason == reason
+    assert words in result.message
+
+
+def test_singleton_axes_are_accepted_with_a_note():
+    result = check.compare(np.arange(4.0).reshape(4, 1), np.arange(4.0))
+    assert result.passed and "differ only by axes of size one" in result.note
+
+
+def test_float32_work_passes_at_float32_precision_and_float64_is_held_tighter():
+    expected = np.random.default_rng(0).standard_normal((5, 6))
+    as_float32 = expected.astype(np.float32) * np.float32(1 + 3e-7)
+    assert check.compare(as_float32, expected).passed
+    # The same relative difference returned in float64 is a real difference.
+    wrong = expected * (1 + 3e-4)
+    assert check.compare(wrong.astype(np.float32), expected).passed
+    assert not check.compare(wrong, expected).passed
+
+
+def test_scalars_compare_as_zero_dimensional_arrays():
+    assert check.compare(2.5, np.float64(2.5)).passed
+    assert check.compare(Float32Scalar(2.5000001), np.float64(2.5)).passed
+    assert not check.compare(2.0, np.float64(2.5)).passed
+    assert check.compare(np.array([2.5]), np.float64(2.5)).passed
+
+
+def test_relative_error_is_cs231n_s():
+    assert check.relative_error(np.array([1.0, 2.0]), np.array([1.0, 2.0])) == 0.0
+    assert check.relative_error(np.array([3.0]), np.array([1.0])) == pytest.approx(0.5)
+
+
+def test_worst_entries_are_listed_with_their_index():
+    actual = EXPECTED.copy()
+    actual[2, 1] += 5
+    result = check.compare(actual, EXPECTED)
+    assert result.detail[0] == "at [2, 1]: yours 15, expected 10"
+
+
+@pytest.mark.parametrize("make, words", [
+    (lambda e: np.zeros_like(e), "all zeros"),
+    (lambda e: -e, "opposite sign"),
+    (lambda e: 3 * e, "constant factor of 3 (N = 3"),
+    (lambda e: 2 * e, "constant factor of 2"),
+])
+def test_diagnoses_name_the_likely_mistake(make, words):
+    expected = np.random.default_rng(1).standard_normal((3, 4))
+    assert words in check.diagnose("dWh", make(expected), expected, trial(), ["dnext_h"], {"N": 3, "T": 4})
+
+
+def test_a_gradient_right_only_at_the_last_time_step_is_not_carried_back():
+    expected = np.random.default_rng(2).standard_normal((3, 4, 5))
+    actual = expected.copy()
+    actual[:, :-1] *= 0.5
+    assert "last time step only" in check.diagnose("dx", actual, expected, trial(), ["dh"], {"N": 3, "T": 4})
+
+
+def test_the_zero_upstream_probe_says_to_multiply_by_the_upstream_gradient():
+    hint = check.diagnose("dWx", np.ones((2, 2)), np.zeros((2, 2)), trial(zero_upstream=True), ["dh_next"], {})
+    assert "is it multiplied by dh_next" in hint
+
+
+def test_numerical_agreement_uses_the_directional_derivative():
+    direction = np.array([0.6, 0.8])
+    probe = Trial("t", {}, 0, {}, {}, {}, {"x": direction})
+    gradient = np.array([2.0, 3.0])  # L(x) = 2 x0 + 3 x1
+    slope = gradient @ direction
+    eps = 1e-6
+    numeric = {"eps": eps, "plus": 1.0 + eps * slope, "minus": 1.0 - eps * slope}
+    assert check.numerical_agreement(gradient, probe, "x", numeric) is True
+    assert check.numerical_agreement(gradient * 2, probe, "x", numeric) is False
+    assert check.numerical_agreement(gradient, probe, "x", {"error": "raised"}) is None

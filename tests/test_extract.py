@@ -1,0 +1,204 @@
+"""Loading and extraction: what real notebooks and modules throw at the grader."""
+
+import textwrap
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from grader import extract, load
+
+
+def cells_of(*sources):
+    return [load.SourceCell(i, "cell %d" % i, textwrap.dedent(s)) for i, s in enumerate(sources, start=1)]
+
+
+def kept_code(program):
+    return "\n".join(block.code for block in program.blocks)
+
+
+def test_keeps_definitions_imports_and_constants_and_drops_what_runs():
+    program = extract.extract_program(cells_of("""
+        import numpy as np
+        from math import pi
+        H = 10
+        data = np.load('train.npz')
+        def f(x):
+            return x + H
+        class Layer:
+            def forward(self, x):
+                return x
+        for epoch in range(100):
+            train()
+        f(3)
+    """))
+    code = kept_code(program)
+    assert "import numpy as np" in code and "from math import pi" in code and "H = 10" in code
+    assert "def f(x)" in code and "class Layer" in code
+    assert "np.load" not in code and "train()" not in code and "f(3)" not in code
+    assert set(program.definitions) == {"f", "Layer", "Layer.forward"}
+
+
+def test_ipython_magics_and_shell_lines_are_blanked_keeping_line_numbers():
+    program = extract.extract_program(cells_of(
+        "%matplotlib inline\n!pip install numpy\nfiles = !ls\nimport numpy as np\ndef f(x):\n    return x\n",
+        "%%bash\necho hello\n",
+        "%%time\ndef g():\n    return 1\n",
+    ))
+    assert program.definitions["f"].first_line == 5
+    assert "g" in program.definitions
+    assert not program.problems
+    assert "echo" not in kept_code(program)
+
+
+def test_python2_print_in_one_function_loses_only_that_function():
+    source = textwrap.dedent("""\
+        import numpy as np
+
+        def good_one(x):
+            return x
+
+        def old_style(x):
+            print "debug", x
+            return x
+
+        def good_two(x):
+            return 2 * x
+        """)
+    program = extract.extract_program([load.SourceCell(1, "rnn_layers.py", source)])
+    assert set(program.definitions) == {"good_one", "good_two"}
+    assert len(program.problems) == 1
+    problem = program.problems[0]
+    assert problem.lost == ("old_style",)
+    assert problem.line == 7 and problem.cell_name == "rnn_layers.py"
+    assert "print" in problem.message
+
+
+def test_a_later_definition_wins_and_both_blocks_are_kept_in_order():
+    program = extract.extract_program(cells_of("def f():\n    return 1\n", "x = f()\n", "def f():\n    return 2\n"))
+    assert program.definitions["f"].cell == 3
+    assert [block.cell for block in program.blocks] == [1, 3]
+
+
+def test_decorated_function_and_multiline_string_with_column_zero_text():
+    program = extract.extract_program(cells_of('''
+        def helper():
+            """
+        text at column zero inside a docstring
+            """
+            return 1
+
+        @staticmethod
+        def decorated():
+            return 2
+        print "broken"
+    '''))
+    assert {"helper", "decorated"} <= set(program.definitions)
+    assert program.definitions["decorated"].first_line == 8  # the decorator's line
+    assert len(program.problems) == 1
+
+
+def test_syntax_error_everywhere_is_a_problem_not_a_crash():
+    program = extract.extract_program(cells_of("def (:\n  ]]]\n"))
+    assert program.blocks == ()
+    assert program.problems
+
+
+def test_definition_source_is_the_students_own_text():
+    program = extract.extract_program(cells_of("import numpy as np\n\ndef f(x):\n    # mine\n    return x\n"))
+    assert extract.definition_source(program, program.definitions["f"]) == "def f(x):\n    # mine\n    return x"
+
+
+def test_reference_blocks_leave_out_the_units_not_included():
+    source = textwrap.dedent("""\
+        import numpy as np
+        def sigmoid(x):
+            return 1 / (1 + np.exp(-x))
+        def step(x):
+            return sigmoid(x)
+        def whole(x):
+            return step(x)
+        class Layer:
+            def forward(self, x):
+                return x
+            def backward(self, d):
+                return d
+        """)
+    blocks = extract.reference_blocks(source, "<reference>", {"step", "Layer.forward"}, {"step", "whole", "Layer"})
+    code = "\n".join(b.code for b in blocks)
+    assert "def sigmoid" in code and "def step" in code and "def forward(self, x)" in code
+    assert "def whole" not in code and "def backward" not in code and "class Layer" not in code
+
+
+# -- loading ------------------------------------------------------------------------------------------------
+
+
+def write_notebook(path, *cells):
+    notebook = new_notebook(cells=list(cells))
+    nbformat.write(notebook, str(path))
+
+
+def test_notebook_cells_are_numbered_as_the_student_sees_them(tmp_path):
+    write_notebook(tmp_path / "hw.ipynb", new_markdown_cell("# title"), new_code_cell("def f():\n    return 1"))
+    submission = load.load_submission("hw", tmp_path / "hw.ipynb")
+    assert submission.load_error is None
+    assert [(c.number, c.name) for c in submission.cells] == [(2, "cell 2")]
+
+
+@pytest.mark.parametrize("content, reason", [
+    (b"{ this is not json", "not a valid notebook"),
+    (b'{"cells": 3}', "could not be read"),
+    (b"", "not a valid notebook"),
+])
+def test_a_corrupt_notebook_is_a_load_error_with_the_reason(tmp_path, content, reason):
+    (tmp_path / "broken.ipynb").write_bytes(content)
+    submission = load.load_submission("broken", tmp_path / "broken.ipynb")
+    assert submission.cells == ()
+    assert reason in submission.load_error and "broken.ipynb" in submission.load_error
+
+
+def test_a_latin1_module_is_read(tmp_path):
+    (tmp_path / "old.py").write_bytes("# -*- coding: latin-1 -*-\n# caf\xe9\ndef f():\n    return 1\n".encode("latin-1"))
+    submission = load.load_submission("old", tmp_path / "old.py")
+    assert submission.load_error is None and "def f" in submission.cells[0].source
+
+
+def test_discover_folder_files_subfolders_and_zip(tmp_path):
+    import zipfile
+
+    folder = tmp_path / "subs"
+    folder.mkdir()
+    (folder / "alice.py").write_text("def f():\n    return 1\n")
+    write_notebook(folder / "bob.ipynb", new_code_cell("x = 1"))
+    (folder / "carol").mkdir()
+    (folder / "carol" / "layers.py").write_text("def f():\n    return 1\n")
+    (folder / "notes.txt").write_text("not a submission")
+    (folder / ".ipynb_checkpoints").mkdir()
+    found = load.discover([folder])
+    assert [(i, p.name) for i, p in found] == [("alice", "alice.py"), ("bob", "bob.ipynb"), ("carol", "carol")]
+
+    archive = tmp_path / "lms.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("submissions/dave_123_rnn.ipynb", (folder / "bob.ipynb").read_text())
+        zf.writestr("submissions/../../evil.py", "def f():\n    return 1\n")
+    found = load.discover([archive], workdir=tmp_path)
+    assert sorted(i for i, _ in found) == ["dave_123_rnn", "evil"]
+    assert all(tmp_path in p.parents for _, p in found)
+    assert not (tmp_path.parent / "evil.py").exists()
+
+
+def test_discover_names_a_missing_path():
+    from grader.errors import GraderError
+
+    with pytest.raises(GraderError, match="no such file"):
+        load.discover(["/nonexistent/submissions"])
+
+
+def test_a_folder_submission_joins_its_files_with_their_names(tmp_path):
+    sub = tmp_path / "erin"
+    sub.mkdir()
+    (sub / "a.py").write_text("def f():\n    return 1\n")
+    (sub / "b.py").write_text("def g():\n    return 2\n")
+    submission = load.load_submission("erin", sub)
+    assert [c.name for c in submission.cells] == ["a.py", "b.py"]
+    assert {"f", "g"} <= set(extract.extract_program(submission.cells).definitions)

@@ -1,0 +1,230 @@
+"""Verdicts of the whole pipeline on cs231n-rnn submissions with realistic mistakes.
+
+Each submission is the reference with one student-like edit, so each test
+says exactly which unit and which value must fail, and that every other unit
+still passes (a bug is charged once).
+"""
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from grader.load import SourceCell, Submission
+from grader.pipeline import Grader
+from grader.sandbox import Limits, Sandbox
+from grader.spec import SOLUTIONS_DIR, find_assignment
+
+REFERENCE = (SOLUTIONS_DIR / "cs231n_rnn.py").read_text()
+
+
+@pytest.fixture(scope="module")
+def grader():
+    with Sandbox(jobs=2, limits=Limits(call_seconds=5)) as sandbox:
+        yield Grader(find_assignment("cs231n-rnn"), seed=20261122, sandbox=sandbox)
+
+
+def edited(*replacements):
+    source = REFERENCE
+    for old, new in replacements:
+        assert old in source, old
+        source = source.replace(old, new, 1)
+    return source
+
+
+def grade(grader, source, name="student.py"):
+    result = grader.grade(Submission("student", Path(name), (SourceCell(1, name, source),)))
+    return result, {unit.name: unit for unit in result.units}
+
+
+def statuses(units):
+    return {name: unit.status for name, unit in units.items()}
+
+
+def only(units, **expected):
+    """Every unit passed except those named, which have the given status."""
+    wanted = {name: expected.get(name, "passed") for name in units}
+    assert statuses(units) == wanted
+
+
+def wrong_values(unit):
+    return [check.name for check in unit.verdict.checks if not check.passed]
+
+
+def test_the_reference_scores_full_marks_and_agrees_with_numerical_gradients(grader):
+    result, units = grade(grader, REFERENCE)
+    only(units)
+    assert result.score == result.max_score == 18
+    gradients = [check for unit in units.values() for check in unit.verdict.checks if check.is_gradient]
+    assert len(gradients) == 26
+    assert all(check.numerical == "agrees" for check in gradients), [
+        (c.name, c.numerical) for c in gradients if c.numerical != "agrees"]
+
+
+def test_forgetting_the_upstream_gradient_fails_every_gradient_of_that_unit_only(grader):
+    result, units = grade(grader, edited(("da = dnext_h * (1 - next_h ** 2)", "da = (1 - next_h ** 2)")))
+    only(units, rnn_step_backward="failed")
+    unit = units["rnn_step_backward"]
+    assert wrong_values(unit) == ["dx", "dprev_h", "dWx", "dWh", "db"]
+    assert unit.score == 0
+    assert "is it multiplied by dnext_h" in " ".join(c.message for c in unit.verdict.checks)
+    # rnn_backward calls it: it passes with the reference step, and says so.
+    assert units["rnn_backward"].fixed_by == ("rnn_step_backward",)
+    assert units["rnn_backward"].summary == "correct once rnn_step_backward is fixed"
+    assert units["rnn_backward"].as_written.status == "failed"
+    assert result.score == 16
+
+
+def test_one_wrong_gradient_costs_its_share_and_is_named(grader):
+    result, units = grade(grader, edited(("dWh = prev_h.T @ da", "dWh = next_h.T @ da")))
+    only(units, rnn_step_backward="failed")
+    unit = units["rnn_step_backward"]
+    assert wrong_values(unit) == ["dWh"]
+    assert unit.score == pytest.approx(2 * 4 / 5)
+    check = next(c for c in unit.verdict.checks if c.name == "dWh")
+    assert check.relative_error > 1e-2 and check.numerical == "disagrees"
+    assert "differs in" in check.message and check.trial.startswith("trial 1")
+
+
+def test_a_wrong_step_forward_is_charged_once(grader):
+    result, units = grade(grader, edited(("next_h = np.tanh(x @ Wx + prev_h @ Wh + b)",
+                                          "next_h = sigmoid(x @ Wx + prev_h @ Wh + b)")))
+    assert units["rnn_step_forward"].status == "failed"
+    assert units["rnn_forward"].fixed_by == ("rnn_step_forward",)
+    assert units["rnn_backward"].status == "passed"  # with the reference steps
+    # Its backward ran on the wrong forward's cache: not a second charge, a pointer to the forward.
+    assert units["rnn_step_backward"].status == "blocked"
+    assert "fix rnn_step_forward first" in units["rnn_step_backward"].summary
+    assert {n for n, s in statuses(units).items() if s != "passed"} == {"rnn_step_forward", "rnn_step_backward"}
+
+
+def test_dh_not_carried_back_through_time(grader):
+    result, units = grade(grader, edited((
+        "rnn_step_backward(dh[:, t, :] + dprev_h, cache[t])", "rnn_step_backward(dh[:, t, :], cache[t])")))
+    only(units, rnn_backward="failed")
+    unit = units["rnn_backward"]
+    assert set(wrong_values(unit)) == {"dx", "dh0", "dWx", "dWh", "db"}
+    dx = next(c for c in unit.verdict.checks if c.name == "dx")
+    assert "last time step only" in dx.message
+
+
+def test_softmax_loss_not_divided_by_n(grader):
+    result, units = grade(grader, edited(("loss = -np.sum(mask * log_probs[n_idx, t_idx, y]) / N",
+                                          "loss = -np.sum(mask * log_probs[n_idx, t_idx, y])"),
+                                         ("dx *= mask[:, :, None] / N", "dx *= mask[:, :, None]")))
+    only(units, temporal_softmax_loss="failed")
+    messages = " ".join(c.message for c in units["temporal_softmax_loss"].verdict.checks)
+    assert wrong_values(units["temporal_softmax_loss"]) == ["loss", "dx"]
+    assert "constant factor" in messages and "N = " in messages
+
+
+def test_word_embedding_backward_losing_repeated_words(grader):
+    result, units = grade(grader, edited(("np.add.at(dW, x, dout)", "dW[x] += dout")))
+    only(units, word_embedding_backward="failed")
+
+
+def test_lstm_gates_in_the_wrong_order(grader):
+    result, units = grade(grader, edited(("i = sigmoid(a[:, :H])\n    f = sigmoid(a[:, H:2 * H])",
+                                          "f = sigmoid(a[:, :H])\n    i = sigmoid(a[:, H:2 * H])")))
+    assert units["lstm_step_forward"].status == "failed"
+    assert units["lstm_forward"].fixed_by == ("lstm_step_forward",)
+    assert units["lstm_step_backward"].status == "blocked"
+    assert units["lstm_backward"].status == "passed"
+
+
+def test_python2_xrange_in_one_function(grader):
+    result, units = grade(grader, edited(("for t in range(x.shape[1]):\n        h_prev, step_cache",
+                                          "for t in xrange(x.shape[1]):\n        h_prev, step_cache")))
+    only(units, rnn_forward="error", rnn_backward="blocked")
+    error = units["rnn_forward"].verdict.error
+    assert error.type == "NameError" and error.hint == "`xrange` is Python 2: use `range`."
+    assert error.cell_name == "student.py" and error.line == REFERENCE.splitlines().index(
+        "    for t in range(x.shape[1]):") + 1
+
+
+def test_python2_print_statement_loses_that_function_only(grader):
+    source = edited(("def word_embedding_forward(x, W):\n",
+                     "def word_embedding_forward(x, W):\n    print \"embedding\", x.shape\n"))
+    result, units = grade(grader, source)
+    only(units, word_embedding_forward="missing", word_embedding_backward="blocked")
+    assert "could not be read: SyntaxError" in units["word_embedding_forward"].summary
+    assert any("not graded: word_embedding_forward" in line for line in result.problems)
+
+
+@pytest.mark.parametrize("old, new, status, words", [
+    ("    return dx, dw, db\n", "    pass\n", "missing", "returns None"),
+    ("    return dx, dw, db\n", "    raise NotImplementedError\n", "missing", "NotImplementedError"),
+    ("    return dx, dw, db\n", "    return dx, dw\n", "failed", "returned a tuple of 2 values; expected a tuple of 3"),
+    ("    return dx, dw, db\n", "    return dx.tolist(), dw, db\n", "failed", "not a numpy array"),
+    ("    return dx, dw, db\n", "    return dx / 0 * 0, dw, db\n", "failed", "contains NaN"),
+    ("    return dx, dw, db\n", "    return dx, dw.T, db\n", "failed", "transposed?"),
+])
+def test_the_usual_wrong_results_have_clear_messages(grader, old, new, status, words):
+    result, units = grade(grader, edited((old, new)))
+    only(units, temporal_affine_backward=status)
+    unit = units["temporal_affine_backward"]
+    text = unit.summary + " ".join(c.message for c in unit.verdict.checks)
+    assert words in text
+
+
+def test_in_place_mutation_is_a_warning_not_a_deduction(grader):
+    result, units = grade(grader, edited(("    dc = dnext_c + dnext_h * o * (1 - tanh_c ** 2)\n",
+                                          "    dnext_c += dnext_h * o * (1 - tanh_c ** 2)\n    dc = dnext_c\n")))
+    only(units)
+    assert any("changes its input `dnext_c` in place" in w for w in units["lstm_step_backward"].verdict.warnings)
+
+
+def test_output_that_differs_between_identical_calls_is_a_warning(grader):
+    result, units = grade(grader, edited(("return W[x], (x, W.shape)",
+                                          "return W[x] + 1e-12 * np.random.randn(), (x, W.shape)")))
+    only(units)
+    assert any("different out for the same inputs" in w for w in units["word_embedding_forward"].verdict.warnings)
+
+
+def test_a_crash_in_an_edge_case_only_is_named(grader):
+    result, units = grade(grader, edited(("next_h = np.tanh(x @ Wx + prev_h @ Wh + b)",
+                                          "next_h = np.tanh(x @ Wx + np.einsum('nh,hk->nk', prev_h, Wh.squeeze()) + b)")))
+    unit = units["rnn_step_forward"]
+    assert unit.status == "error"
+    assert "in the edge case H=1, though not on the other trials" in unit.summary
+
+
+def test_float32_work_passes(grader):
+    source = REFERENCE.replace("def rnn_step_forward(x, prev_h, Wx, Wh, b):\n",
+                               "def rnn_step_forward(x, prev_h, Wx, Wh, b):\n"
+                               "    x, prev_h, Wx, Wh, b = (a.astype(np.float32) for a in (x, prev_h, Wx, Wh, b))\n")
+    source = source.replace("    x, prev_h, Wx, Wh, next_h = cache\n", "    x, prev_h, Wx, Wh, next_h = cache\n"
+                            "    dnext_h = dnext_h.astype(np.float32)\n", 1)
+    result, units = grade(grader, source)
+    only(units)
+
+
+def test_singleton_axes_in_a_returned_value_pass_with_a_note(grader):
+    result, units = grade(grader, edited(("    db = dout.sum(axis=(0, 1))\n", "    db = dout.sum(axis=(0, 1))[None, :]\n")))
+    only(units)
+    db = next(c for c in units["temporal_affine_backward"].verdict.checks if c.name == "db")
+    assert db.notes and "axes of size one" in db.notes[0]
+
+
+def test_a_notebook_with_magics_a_failing_cell_and_a_redefinition(grader, tmp_path):
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    cells = [new_code_cell("%matplotlib inline\nimport numpy as np\n!pip install tqdm"),
+             new_code_cell(textwrap.dedent("""\
+                 def temporal_affine_forward(x, w, b):
+                     return x @ w, (x, w)   # first try: forgot b
+                 """)),
+             new_code_cell("data = np.load('/data/coco.npz')\nfor epoch in range(1000):\n    train(data)"),
+             new_code_cell(REFERENCE)]
+    nbformat.write(new_notebook(cells=cells), str(tmp_path / "hw.ipynb"))
+    result = grader.grade_path("hw", tmp_path / "hw.ipynb")
+    assert {u.name: u.status for u in result.units} == {name: "passed" for name in grader.plans}
+    assert result.units[0].cell_name == "cell 4"
+
+
+def test_a_corrupt_notebook_is_graded_zero_with_the_reason(grader, tmp_path):
+    (tmp_path / "broken.ipynb").write_text("{\"cells\": [")
+    result = grader.grade_path("broken", tmp_path / "broken.ipynb")
+    assert result.load_error and "not a valid notebook" in result.load_error
+    assert result.score == 0 and len(result.units) == 13

@@ -1,0 +1,113 @@
+"""Specs are validated when read: a typo names its file and line instead of becoming a strange verdict."""
+
+import pytest
+
+from grader.errors import SpecError
+from grader.spec import available_assignments, callee_closure, find_assignment, load_spec
+
+GOOD = """\
+name: tiny
+reference: cs231n_rnn.py
+dimensions:
+  N: [2, 4]
+  D: [2, 5]
+  H: [2, 6]
+inputs:
+  x: {shape: [N, D]}
+  prev_h: {shape: [N, H]}
+  Wx: {shape: [D, H]}
+  Wh: {shape: [H, H]}
+  b: {shape: [H]}
+opaque: [cache]
+units:
+  rnn_step_forward:
+    call: rnn_step_forward(x, prev_h, Wx, Wh, b)
+    returns: [next_h, cache]
+  rnn_step_backward:
+    points: 2
+    after: rnn_step_forward
+    call: rnn_step_backward(dnext_h, cache)
+    returns: [dx, dprev_h, dWx, dWh, db]
+    upstream: {dnext_h: next_h}
+    gradients: {dx: x, dprev_h: prev_h, dWx: Wx, dWh: Wh, db: b}
+"""
+
+
+def write_spec(tmp_path, text):
+    folder = tmp_path / "tiny"
+    folder.mkdir(exist_ok=True)
+    (folder / "spec.yaml").write_text(text)
+    return folder
+
+
+def test_a_good_spec_reads_into_units(tmp_path):
+    spec = load_spec(write_spec(tmp_path, GOOD))
+    backward = spec.units["rnn_step_backward"]
+    assert backward.forward_steps == 1 and len(backward.steps) == 2
+    assert backward.checked == ("dx", "dprev_h", "dWx", "dWh", "db")
+    assert spec.units["rnn_step_forward"].checked == ("next_h",)
+    assert spec.max_score == 3
+
+
+@pytest.mark.parametrize("old, new, message, line", [
+    ("    points: 2\n", "    pionts: 2\n", "unknown field 'pionts'", 19),
+    ("  b: {shape: [H]}", "  b: {shape: [K]}", "shape symbol K is not among the dimensions", 12),
+    ("db: b}", "db: bias}", "gradient 'db' names no input: 'bias'", 24),
+    ("upstream: {dnext_h: next_h}", "upstream: {dnext_h: next_c}", "which the forward does not return", 23),
+    ("after: rnn_step_forward", "after: rnn_step_foward", "`after` names no unit", 20),
+    ("call: rnn_step_backward(dnext_h, cache)", "call: rnn_step_backward(dnext_h, cahce)",
+     "'cahce' is not an input, a dimension or an earlier result", 21),
+    ("  N: [2, 4]", "  N: [4, 2]", "dimension 'N' must be [low, high]", 4),
+    ("call: rnn_step_forward(x, prev_h, Wx, Wh, b)", "call: rnn_step_forward(x, prev_h, Wx, Wh, b",
+     "cannot read", 16),
+])
+def test_a_bad_spec_names_the_file_and_line(tmp_path, old, new, message, line):
+    assert old in GOOD
+    folder = write_spec(tmp_path, GOOD.replace(old, new, 1))
+    with pytest.raises(SpecError) as caught:
+        load_spec(folder)
+    text = str(caught.value)
+    assert message in text
+    assert text.startswith("%s:%d: " % (folder / "spec.yaml", line)), text
+
+
+def test_invalid_yaml_and_a_duplicate_key_are_located(tmp_path):
+    with pytest.raises(SpecError, match=r"spec.yaml:4: not valid YAML: .*flow"):
+        load_spec(write_spec(tmp_path, "name: tiny\nunits:\n  a: [\n"))
+    with pytest.raises(SpecError, match=r"spec.yaml:2: 'name' is given twice"):
+        load_spec(write_spec(tmp_path, "name: tiny\nname: again\n"))
+
+
+def test_a_missing_reference_is_named(tmp_path):
+    with pytest.raises(SpecError, match="reference solution .*nope.py not found"):
+        load_spec(write_spec(tmp_path, GOOD.replace("cs231n_rnn.py", "nope.py")))
+
+
+def test_unknown_assignment_lists_the_known_ones():
+    with pytest.raises(SpecError, match="unknown assignment 'cs231-rnn' .*cs231n-rnn"):
+        find_assignment("cs231-rnn")
+
+
+def test_every_bundled_spec_reads():
+    names = available_assignments()
+    assert "cs231n-rnn" in names
+    for name in names:
+        assert find_assignment(name).units
+
+
+def test_callee_closure_brings_the_forward_of_a_backward_callee():
+    spec = find_assignment("cs231n-rnn")
+    assert callee_closure(spec.units, "rnn_backward") == {"rnn_step_backward", "rnn_step_forward"}
+    assert callee_closure(spec.units, "rnn_forward") == {"rnn_step_forward"}
+    assert callee_closure(spec.units, "rnn_step_backward") == set()
+
+
+def test_the_cs231n_spec_has_the_thirteen_units_of_the_contract():
+    spec = find_assignment("cs231n-rnn")
+    assert list(spec.units) == [
+        "rnn_step_forward", "rnn_step_backward", "rnn_forward", "rnn_backward", "lstm_step_forward",
+        "lstm_step_backward", "lstm_forward", "lstm_backward", "word_embedding_forward", "word_embedding_backward",
+        "temporal_affine_forward", "temporal_affine_backward", "temporal_softmax_loss"]
+    assert spec.units["lstm_step_backward"].checked == ("dx", "dprev_h", "dprev_c", "dWx", "dWh", "db")
+    assert spec.units["word_embedding_backward"].checked == ("dW",)
+    assert spec.units["temporal_softmax_loss"].loss == "loss"
