@@ -12,7 +12,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from . import check, extract, load, score, trials
-from .results import SubmissionResult, UnitResult, UnitVerdict
+from .results import StageTimes, SubmissionResult, UnitResult, UnitVerdict
 from .sandbox import Session, describe_mode
 from .sandbox.inside import wire
 from .spec import callee_closure, expression_names, substitution_target, units_of
@@ -63,10 +63,13 @@ class Grader:
         }
 
     def grade_path(self, submission_id, path):
-        return self.grade(load.load_submission(submission_id, path))
-
-    def grade(self, submission):
         started = time.perf_counter()
+        submission = load.load_submission(submission_id, path)
+        return self.grade(submission, load_seconds=time.perf_counter() - started)
+
+    def grade(self, submission, load_seconds=0.0):
+        started = time.perf_counter()
+        clock = StageClock()
         base = dict(id=submission.id, path=str(submission.path), assignment=self.assignment.name,
                     title=self.assignment.title, seed=self.seed, sandbox_mode=describe_mode(self.sandbox.mode))
         if submission.load_error:
@@ -74,18 +77,24 @@ class Grader:
                                      UnitVerdict("missing", "not graded"), public=u.public)
                           for u in self.assignment.units.values())
             return SubmissionResult(**base, units=units, load_error=submission.load_error,
-                                    seconds=time.perf_counter() - started)
+                                    seconds=time.perf_counter() - started + load_seconds,
+                                    stage_seconds=StageTimes(load=load_seconds))
         program = extract.extract_program(submission.cells)
+        clock.lap("extract")
         context = check.Context(
             cell_names=frozenset(program.cell_sources), definitions=tuple(program.definitions),
             unit_names=frozenset(u.defines.split(".")[-1] for u in self.assignment.units.values()),
             limits=self.sandbox.limits)
-        defined = [name for name, unit in self.assignment.units.items() if program.defines(unit.defines)]
+        defined = [name for name, unit in self.assignment.units.items() if program.defines(unit.defines)
+                   and not extract.stub_reason(program, program.definitions[unit.defines])]
         outcomes = self._run(program, [(name, self.jobs[name]) for name in defined])
+        clock.lap("sandbox")
         verdicts = {name: check.judge_unit(self.plans[name], outcomes[name], context)
                     for name in defined}
+        clock.lap("check")
         retry = [name for name in defined if verdicts[name].status != "passed" and (name, "reference") in self.jobs]
         reference_outcomes = self._run(program, [(name, self.jobs[name, "reference"]) for name in retry])
+        clock.lap("sandbox")
         program_errors = next((o.program_errors for o in outcomes.values() if o.status == "ok"), ())
 
         units = []
@@ -97,13 +106,16 @@ class Grader:
             with_reference = None
             if name in reference_outcomes:
                 with_reference = check.judge_unit(self.plans[name], reference_outcomes[name], context)
+                clock.lap("check")
             failing = [u for c in sorted(callee_closure(self.assignment.units, name))
                        for u in units_of(self.assignment.units, c)
                        if u in self.assignment.units and (u not in verdicts or verdicts[u].status != "passed")]
             units.append(score.unit_result(unit, verdicts[name], with_reference, failing, definition,
                                            extract.definition_source(program, definition)))
+            clock.lap("score")
         return SubmissionResult(**base, units=tuple(units), problems=self._problems(program, program_errors),
-                                seconds=time.perf_counter() - started)
+                                seconds=time.perf_counter() - started + load_seconds,
+                                stage_seconds=StageTimes(load=load_seconds, **clock.totals))
 
     def _run(self, program, jobs):
         if not jobs:
@@ -113,6 +125,9 @@ class Grader:
         return dict(zip([name for name, _ in jobs], self.sandbox.run(session)))
 
     def _missing(self, unit, program):
+        stub = extract.stub_reason(program, program.definitions.get(unit.defines))
+        if stub:
+            return UnitVerdict("missing", "not implemented yet: %s" % stub)
         wanted = unit.defines.split(".")
         for problem in program.problems:
             if wanted[-1] in problem.lost or wanted[0] in problem.lost:
@@ -138,6 +153,19 @@ class Grader:
                 lines.append("%s, line %d: %s: %s (this line was skipped)" % (
                     block.name, block.first_line, error.type, error.message))
         return tuple(lines)
+
+
+class StageClock:
+    """Adds the time since the last lap to a stage's total."""
+
+    def __init__(self):
+        self.totals = {"extract": 0.0, "sandbox": 0.0, "check": 0.0, "score": 0.0}
+        self.last = time.perf_counter()
+
+    def lap(self, stage):
+        now = time.perf_counter()
+        self.totals[stage] += now - self.last
+        self.last = now
 
 
 def _top_level_names(source):

@@ -75,6 +75,17 @@ class UnitResult:
 
 
 @dataclass(frozen=True)
+class StageTimes:
+    """Seconds one submission spent in each stage of the pipeline (the run's shared set-up excluded)."""
+
+    load: float = 0.0
+    extract: float = 0.0
+    sandbox: float = 0.0
+    check: float = 0.0
+    score: float = 0.0
+
+
+@dataclass(frozen=True)
 class SubmissionResult:
     id: str
     path: str
@@ -87,7 +98,7 @@ class SubmissionResult:
     sandbox_mode: str = ""
     seconds: float = 0.0
     auto_assignment_note: str | None = None
-    extra: dict = field(default_factory=dict)
+    stage_seconds: StageTimes = field(default_factory=StageTimes)
 
     @property
     def score(self):

@@ -214,6 +214,10 @@ def run_job_in_child(session, job, buffers, limits, scratch_root, index):
 
 
 def run_session(header, buffers, out_fd, scratch_root):
+    # Compiled once here, so no job's process compiles the same code again; compiling runs nothing.
+    child.forget_compiled()
+    for block in header["program"] + header["provided"] + [b for blocks in header["references"].values() for b in blocks]:
+        child.compile_block(block)
     limits = dict(header["limits"])
     uid = limits["drop_to_uid"] if limits.get("drop_to_uid") is not None else os.getuid()
     limits["running"] = count_processes(uid) if uid != 0 and limits.get("processes") else 0

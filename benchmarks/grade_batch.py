@@ -1,0 +1,103 @@
+"""Grade a generated batch of cs231n-rnn submissions and report the speed, per stage.
+
+    .venv/bin/python benchmarks/grade_batch.py [--count 200] [--jobs N] [--mode bwrap|fallback]
+
+The batch mixes correct submissions with realistic buggy ones (one edit of the
+reference each), as modules and as notebooks, so the sandbox runs both the
+first pass and the reruns with reference callees that buggy composites need.
+It grades them exactly as `grader run` does, reports included, and prints
+submissions per second and where the time went. Run by hand; never a test.
+"""
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_notebook
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from grader import load, report  # noqa: E402
+from grader.pipeline import Grader, grade_all  # noqa: E402
+from grader.sandbox import Sandbox, describe_mode  # noqa: E402
+from grader.spec import SOLUTIONS_DIR, find_assignment  # noqa: E402
+
+REFERENCE = (SOLUTIONS_DIR / "cs231n_rnn.py").read_text()
+EDITS = [
+    None,
+    ("da = dnext_h * (1 - next_h ** 2)", "da = (1 - next_h ** 2)"),
+    ("dWh = prev_h.T @ da", "dWh = next_h.T @ da"),
+    ("rnn_step_backward(dh[:, t, :] + dprev_h, cache[t])", "rnn_step_backward(dh[:, t, :], cache[t])"),
+    ("np.add.at(dW, x, dout)", "dW[x] += dout"),
+    ("dx *= mask[:, :, None] / N", "dx *= mask[:, :, None]"),
+    ("next_h = np.tanh(x @ Wx + prev_h @ Wh + b)", "next_h = sigmoid(x @ Wx + prev_h @ Wh + b)"),
+    ("    return dx, dw, db\n", "    pass\n"),
+    ("for t in range(x.shape[1]):\n        h_prev, step_cache", "for t in xrange(x.shape[1]):\n        h_prev, step_cache"),
+    None,
+]
+
+
+def make_batch(folder, count):
+    for index in range(count):
+        edit = EDITS[index % len(EDITS)]
+        source = REFERENCE if edit is None else REFERENCE.replace(*edit)
+        if index % 2:
+            nbformat.write(new_notebook(cells=[new_code_cell("%matplotlib inline\nimport numpy as np"),
+                                               new_code_cell(source)]), str(folder / ("student_%03d.ipynb" % index)))
+        else:
+            (folder / ("student_%03d.py" % index)).write_text(source)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=200)
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--mode", choices=["bwrap", "fallback"], default=None)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as workdir:
+        submissions, out = Path(workdir, "submissions"), Path(workdir, "feedback")
+        submissions.mkdir()
+        make_batch(submissions, args.count)
+        spec = find_assignment("cs231n-rnn")
+        started = time.perf_counter()
+        with Sandbox(jobs=args.jobs, mode=args.mode) as sandbox:
+            setup_started = time.perf_counter()
+            grader = Grader(spec, 2026, sandbox)
+            setup = time.perf_counter() - setup_started
+            found = load.discover([submissions])
+            report_seconds = []
+
+            def write(result):
+                begun = time.perf_counter()
+                report.write_submission_reports(result, out)
+                report_seconds.append(time.perf_counter() - begun)
+
+            results = grade_all(grader, found, args.jobs, write)
+            begun = time.perf_counter()
+            report.write_class_reports(results, out, spec.title)
+            class_reports = time.perf_counter() - begun
+            mode = sandbox.mode
+        elapsed = time.perf_counter() - started
+
+    count = len(results)
+    print("cs231n-rnn, %d units, %d submissions, %d jobs, %s" % (len(spec.units), count, args.jobs, describe_mode(mode)))
+    print("wall time: %.2f s  ->  %.1f submissions per second" % (elapsed, count / elapsed))
+    print("shared set-up (trials and reference, once per run): %.3f s" % setup)
+    print("per submission, mean over the batch (stages overlap across %d parallel jobs):" % args.jobs)
+    stages = ["load", "extract", "sandbox", "check", "score"]
+    for stage in stages:
+        total = sum(getattr(r.stage_seconds, stage) for r in results)
+        print("  %-8s %7.1f ms" % (stage, 1000 * total / count))
+    print("  %-8s %7.1f ms" % ("report", 1000 * sum(report_seconds) / count))
+    print("class summary and grades.csv: %.3f s" % class_reports)
+    scores = sorted({r.score for r in results})
+    print("scores seen: %s (max %g)" % (", ".join("%g" % s for s in scores), results[0].max_score))
+
+
+if __name__ == "__main__":
+    main()
