@@ -10,13 +10,14 @@ $(VENV)/.installed: pyproject.toml
 	$(VENV)/bin/pip install --quiet -e '.[test]'
 	touch $@
 
-## Grade the bundled examples of every assignment into feedback/<assignment>/.
+## Grade the bundled examples of every assignment (examples/<assignment>/) into feedback/<assignment>/.
 demo: $(VENV)/.installed
-	@for folder in examples/*/; do \
-		name=$$(basename $$folder); \
-		$(VENV)/bin/grader run --assignment $$name --out feedback/$$name $$folder || exit 1; \
+	@for spec in assignments/*/spec.yaml; do \
+		name=$$(basename $$(dirname $$spec)); \
+		[ -d examples/$$name ] || continue; \
+		$(VENV)/bin/grader run --assignment $$name --out feedback/$$name examples/$$name || exit 1; \
 	done
-	@echo "open feedback/*/summary.html"
+	@echo "Feedback written: open feedback/<assignment>/summary.html, and each student's feedback.html beside it"
 
 ## bubblewrap (the strict sandbox) and Chromium (the HTML tests), when missing.
 system-deps:

@@ -14,6 +14,7 @@ Tolerances follow the dtype the student returns (see `TOLERANCES`).
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import math
 import re
@@ -24,6 +25,7 @@ import numpy as np
 from .results import ErrorReport, UnitVerdict, ValueCheck
 from .sandbox.inside.procedure import get_target
 from .sandbox.inside.wire import Float32Scalar, Other
+from .spec import expression_names
 
 
 @dataclass(frozen=True)
@@ -54,12 +56,14 @@ def tolerance_for(value):
     return TOLERANCES[8]
 
 
-def relative_error(actual, expected):
+def relative_error(actual, expected, differences=None):
     """CS231n's relative error: max |a - b| / max(1e-8, |a| + |b|)."""
     actual, expected = np.asarray(actual, dtype=np.float64), np.asarray(expected, dtype=np.float64)
     if actual.size == 0:
         return 0.0
-    return float(np.max(np.abs(actual - expected) / np.maximum(1e-8, np.abs(actual) + np.abs(expected))))
+    if differences is None:
+        differences = np.abs(actual - expected)
+    return float(np.max(differences / np.maximum(1e-8, np.abs(actual) + np.abs(expected))))
 
 
 @dataclass(frozen=True)
@@ -86,7 +90,7 @@ def describe(value):
 
 
 def _shape_text(shape):
-    return "(%s)" % ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "")
+    return "(%s%s)" % (", ".join(map(str, shape)), "," if len(shape) == 1 else "")
 
 
 def compare(actual, expected):
@@ -119,12 +123,13 @@ def compare(actual, expected):
         kinds = " and ".join(k for k, present in (("NaN", np.isnan(values).any()), ("inf", np.isinf(values).any())) if present)
         return Comparison(False, "contains %s in %d of %d entries" % (kinds, int(bad.sum()), values.size), "nonfinite",
                           aligned=values)
-    close = np.isclose(values, expected_array, rtol=tolerance.rtol, atol=tolerance.atol)
-    error = relative_error(values, expected_array)
+    differences = np.abs(values - expected_array)
+    # np.isclose's rule, written out: it costs several times more, and this runs for every value of every trial.
+    close = differences <= tolerance.atol + tolerance.rtol * np.abs(expected_array)
+    error = relative_error(values, expected_array, differences)
     if close.all():
         return Comparison(True, "", relative_error=error, note=note, aligned=values)
     wrong = int((~close).sum())
-    differences = np.abs(values - expected_array)
     message = "differs in %d of %d entries (max abs diff %.3g, relative error %.2g)" % (
         wrong, values.size, float(differences[~close].max()), error)
     return Comparison(False, message, "values", error, _worst_entries(values, expected_array, close), note, values)
@@ -194,6 +199,8 @@ EXCEPTION_HINTS = [
     (r"matmul: Input operand|shapes .* not aligned|operands could not be broadcast",
      "a product or sum of arrays with mismatched shapes: a missing or extra transpose, or the wrong axis?"),
     (r"'NoneType' object", "a value used here is None: does a function it calls lack a `return`?"),
+    (r"tuple indices must be|'tuple' object (has no attribute|does not support item assignment)",
+     "a value used as an array here is a tuple: a trailing comma (`x = np.zeros(...),`)?"),
     (r"object has no attribute", "an attribute that was never set (in __init__?) or is misspelt."),
     (r"too many values to unpack|not enough values to unpack", "unpacking a tuple of another length than it has: "
      "does the cache hold what the backward expects?"),
@@ -292,13 +299,17 @@ def judge_unit(plan, outcome, context):
         if result.failure is not None:
             verdict = failure_verdict(unit, trial, result.failure, context)
             return UnitVerdict(verdict.status, verdict.summary, error=verdict.error, stdout=stdout, seconds=seconds)
+        if any(name in result.outputs and result.outputs[name] is None for name in _called_values(unit)):
+            # A function whose one result is None: as for a tuple of results, a stub or a missing `return`.
+            return UnitVerdict("missing", "returns None: not implemented yet, or a missing `return`?",
+                               stdout=stdout, seconds=seconds)
         forward_wrong = any(not compare(result.outputs.get(name), value).passed
                             for name, value in trial.forward_expected.items())
         forward_ever_wrong = forward_ever_wrong or forward_wrong
         for name, expected in trial.expected.items():
             state = check_states[name]
             comparison = compare(result.outputs.get(name), expected)
-            if comparison.note and comparison.note not in state["notes"]:
+            if comparison.note and not state["notes"]:  # the same note on every trial, with other sizes
                 state["notes"].append(comparison.note)
             target = unit.gradients.get(name)
             agrees = None
@@ -335,13 +346,42 @@ def judge_unit(plan, outcome, context):
         return UnitVerdict("passed", "correct", checks, warnings=tuple(warnings), notes=tuple(notes), stdout=stdout,
                            seconds=seconds)
     summary = "%s %s wrong" % (_join(wrong), "is" if len(wrong) == 1 else "are")
-    if forward_ever_wrong:
+    if forward_ever_wrong and _takes_from_forward(unit):
         # The backward ran on a cache its own, wrong, forward made: the forward's bug is charged there.
         return UnitVerdict("blocked", "not checked reliably: %s returns wrong values, so this backward got a wrong "
                            "cache; fix %s first (as it stands, %s)" % (unit.after, unit.after, summary),
                            checks, warnings=tuple(warnings), notes=tuple(notes), stdout=stdout, seconds=seconds)
     return UnitVerdict("failed", summary, checks, warnings=tuple(warnings), notes=tuple(notes), stdout=stdout,
                        seconds=seconds)
+
+
+def with_random_warning(verdict, calls, cell_name):
+    """Add a warning for calls to np.random in the unit's code, unless the two-run check already gave one.
+
+    The two-run check needs a result to compare; this one also speaks when the unit raised or
+    returned the wrong thing, where random numbers are often the reason (a sum started from randn)."""
+    if not calls or any("np.random" in warning for warning in verdict.warnings):
+        return verdict
+    name, line = calls[0]
+    warning = ("calls %s (%s, line %d)%s: its results change from run to run, and a forward or backward "
+               "must return the same values for the same inputs" % (
+                   name, cell_name, line, " and %d more random call%s" % (len(calls) - 1, "s" if len(calls) > 2 else "")
+                   if len(calls) > 1 else ""))
+    return dataclasses.replace(verdict, warnings=verdict.warnings + (warning,))
+
+
+def _takes_from_forward(unit):
+    """Whether the unit's own steps use something its forward made (a cache, a layer object)."""
+    made = {name for step in unit.steps[:unit.forward_steps] for name in step.returns.names}
+    used = {name for step in unit.steps[unit.forward_steps:] for name in expression_names(step.expr)}
+    return bool(made & used)
+
+
+def _called_values(unit):
+    """Compared outputs that are the whole result of one of the unit's own calls (not of a `read:`)."""
+    own = unit.steps[unit.forward_steps:] if unit.after else unit.steps
+    return [step.returns.names[0] for step in own
+            if step.returns.kind == "value" and not step.reads and step.returns.names[0] in unit.checked]
 
 
 def _join(names):
@@ -353,18 +393,30 @@ def _value_check(unit, name, state):
     if state["passed"]:
         message = "correct (relative error %.1e)" % state["error"]
         if is_gradient and state["numerical"] == "disagrees":
-            message += "; it does not match the numerical gradient of your own forward, which must be wrong"
+            message += "; it does not match the numerical gradient of your own %s, which must be wrong" % (
+                "loss" if unit.loss else "forward")
         return ValueCheck(name, is_gradient, True, message, state["error"], numerical=state["numerical"],
                           notes=tuple(state["notes"]))
     comparison, trial, hint = state["first"]
+    hint = hint or unit.hints.get(name)
     message = "%s %s" % (name, comparison.message)
     if hint:
-        message += ". " + hint[0].upper() + hint[1:]
+        message = _sentence(message, hint, set(unit.checked) | set(unit.upstream))
     if is_gradient and state["numerical"] == "disagrees" and comparison.reason == "values" and not (
             hint and "consistent with your forward" in hint):
-        message += ". It also disagrees with the numerical gradient of your own forward"
+        message = _sentence(message, "it also disagrees with the numerical gradient of your own %s"
+                            % ("loss" if unit.loss else "forward"))
+    # No notes on a wrong value: "shape accepted" on one trial would only blur what is wrong on another.
     return ValueCheck(name, is_gradient, False, message, comparison.relative_error, trial.label, comparison.detail,
-                      state["numerical"], tuple(state["notes"]))
+                      state["numerical"])
+
+
+def _sentence(text, more, names=()):
+    """`text` followed by the sentence `more`, capitalised unless it starts with a name (dx, dWx, h_next)."""
+    first = more.split(" ", 1)[0]
+    if first.isalpha() and first.islower() and first not in names:
+        more = more[0].upper() + more[1:]
+    return "%s%s %s" % (text, "" if text.endswith((".", "?", "!")) else ".", more)
 
 
 def failure_verdict(unit, trial, failure, context):

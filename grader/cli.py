@@ -68,13 +68,15 @@ def run(submissions, assignment, out_dir, seed, jobs, **options):
 
     limits = make_limits(options)
     try:
-        if not assignment:
-            _fail("--assignment is required (see `grader list`)")
-        spec = find_assignment(assignment)
         found = load.discover(submissions)
         if not found:
             _fail("no submissions found in %s (expected .ipynb or .py files, folders of them, or a .zip)"
                   % ", ".join(submissions))
+        if assignment:
+            specs, choices = {assignment: find_assignment(assignment)}, {}
+        else:
+            specs, choices = _detect_assignments(found)
+        spec = next(iter(specs.values())) if len(specs) == 1 else _Several(specs)
         out = Path(out_dir)
         try:
             out.mkdir(parents=True, exist_ok=True)
@@ -89,7 +91,7 @@ def run(submissions, assignment, out_dir, seed, jobs, **options):
             click.echo("grader: %s, %d submission%s, seed %d" % (
                 spec.name, len(found), "" if len(found) == 1 else "s", seed), err=True)
             click.echo("grader: %s" % describe_mode(sandbox.mode), err=True)
-            grader = Grader(spec, seed, sandbox)
+            grader = _Dispatch({name: Grader(one, seed, sandbox) for name, one in specs.items()}, choices)
             with Progress(len(found)) as progress:
                 def finished(result):
                     report.write_submission_reports(result, out)
@@ -103,6 +105,55 @@ def run(submissions, assignment, out_dir, seed, jobs, **options):
     click.echo(report.score_table(results))
     click.echo("grader: graded %d submission%s in %.1f s; feedback in %s/ (summary.html, grades.csv)" % (
         len(results), "" if len(results) == 1 else "s", elapsed, out), err=True)
+
+
+def _detect_assignments(found):
+    """({name: spec} of the assignments chosen, {submission id: detect.Choice}); refuses when one cannot be told."""
+    from . import detect
+    from .spec import available_assignments
+
+    assignments = []
+    for name in available_assignments():
+        try:
+            assignments.append(find_assignment(name))
+        except GraderError as exc:
+            click.echo("grader: not considering %s, whose spec is broken: %s" % (name, exc), err=True)
+    choices = detect.choose_all([load.load_submission(i, path) for i, path in found], assignments)
+    undecided = [(i, choice.note) for i, choice in choices.items() if choice.assignment is None]
+    if undecided:
+        _fail("cannot tell which assignment %s for; name it with --assignment (see `grader list`):\n%s" % (
+            "this submission is" if len(undecided) == 1 else "%d submissions are" % len(undecided),
+            "\n".join("  %s: %s" % item for item in undecided)))
+    for submission_id, choice in choices.items():
+        click.echo("grader: %s: %s" % (submission_id, choice.note), err=True)
+    chosen = {choice.assignment for choice in choices.values()}
+    return {a.name: a for a in assignments if a.name in chosen}, choices
+
+
+class _Several:
+    """Names a run whose submissions are for several assignments, for its banner and summary."""
+
+    def __init__(self, specs):
+        self.name = ", ".join(specs) + " (chosen per submission)"
+        self.title = " / ".join(spec.title for spec in specs.values())
+
+
+class _Dispatch:
+    """Grades each submission with the Grader of its assignment, noting an automatic choice in its result."""
+
+    def __init__(self, graders, choices):
+        self.graders = graders
+        self.choices = choices  # submission id -> detect.Choice; empty when --assignment named one
+
+    def grade_path(self, submission_id, path):
+        import dataclasses
+
+        choice = self.choices.get(submission_id)
+        if choice is None:
+            grader, = self.graders.values()
+            return grader.grade_path(submission_id, path)
+        result = self.graders[choice.assignment].grade_path(submission_id, path)
+        return dataclasses.replace(result, auto_assignment_note=choice.note)
 
 
 class Progress:
@@ -144,3 +195,150 @@ def list_assignments():
             click.echo("%-16s %s (%d units, %g points)" % (name, spec.title, len(spec.units), spec.max_score))
         except GraderError as exc:
             click.echo("%-16s BROKEN: %s" % (name, exc))
+
+
+# --- Authoring: new, validate, release, check (docs/authoring.md) ---------------------------------------
+
+@main.command("new")
+@click.argument("slug")
+@click.option("--title", help="The assignment's title, shown in feedback (default: the slug).")
+def new_assignment(slug, title):
+    """Start assignment SLUG from a template that grades as it is: a spec and a reference to edit."""
+    from .authoring.new import scaffold
+    from .spec import ASSIGNMENTS_DIR, SOLUTIONS_DIR
+
+    try:
+        paths = scaffold(slug, ASSIGNMENTS_DIR, SOLUTIONS_DIR, title)
+    except GraderError as exc:
+        _fail(str(exc))
+    for path in paths:
+        click.echo("created %s" % path)
+    click.echo("next: edit both to your assignment, then run `grader validate %s` (docs/authoring.md)" % slug)
+
+
+@main.command("validate")
+@click.argument("assignments", nargs=-1)
+@click.option("--all", "all_assignments", is_flag=True, help="Every assignment in assignments/.")
+@click.option("--markdown", is_flag=True,
+              help="Print the mutation-score table as Markdown (as in docs/mutation-scores.md) instead.")
+@click.option("--unit", "units", multiple=True, help="Only this unit's mutants (repeatable).")
+@click.option("--kind", "kinds", multiple=True, help="Only mutants of this kind (repeatable; see docs/authoring.md).")
+@click.option("--verbose", "-v", is_flag=True, help="List every mutant and how it was caught.")
+@click.option("--seed", type=click.IntRange(min=0), default=None, help="The trials' seed (default: a fixed one).")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=os.cpu_count() or 1, show_default=True,
+              help="Mutants graded at once.")
+@click.option("--call-timeout", "call_seconds", type=click.FloatRange(min=0.1), default=5.0, show_default=True,
+              help="Wall time, in seconds, for one call of a mutant's function.")
+def validate_command(assignments, all_assignments, markdown, units, kinds, verbose, seed, jobs, call_seconds):
+    """Check ASSIGNMENTS' specs: the reference must score full marks, and the checks must catch its mutants.
+
+    Exit status: 0 when every reference scores full marks and every mutant is caught or accepted by the
+    spec with a reason; 1 otherwise; 2 when a spec cannot be read (the message names its file and line).
+    """
+    from .authoring import mutants, validate
+    from .spec import available_assignments
+
+    names = list(assignments) + (available_assignments() if all_assignments else [])
+    if not names:
+        _fail("name an assignment, or give --all (see `grader list`)")
+    unknown_kinds = [k for k in kinds if k not in mutants.KINDS]
+    if unknown_kinds:
+        _fail("unknown mutant kind %s (kinds: %s)" % (", ".join(unknown_kinds), ", ".join(mutants.KINDS)))
+    specs, broken = [], []
+    for name in dict.fromkeys(names):
+        try:
+            spec = find_assignment(name)
+        except GraderError as exc:
+            click.echo("grader: %s" % exc, err=True)
+            broken.append(name)
+            continue
+        missing = [u for u in units if u not in spec.units]
+        if missing:
+            _fail("%s has no unit %s (units: %s)" % (name, ", ".join(missing), ", ".join(spec.units)))
+        specs.append(spec)
+    results = []
+    with Sandbox(jobs=jobs, limits=Limits(call_seconds=call_seconds)) as sandbox:
+        for spec in specs:
+            click.echo("grader: validating %s (%s)" % (spec.name, describe_mode(sandbox.mode).split(":")[0]), err=True)
+
+            def progress(done, total):
+                if sys.stderr.isatty():
+                    click.echo("\r  %d/%d mutants" % (done, total), err=True, nl=done == total)
+
+            results.append(validate.validate(spec, sandbox, seed=validate.DEFAULT_SEED if seed is None else seed,
+                                             units=list(units) or None, kinds=list(kinds) or None, jobs=jobs,
+                                             progress=progress))
+    if markdown:
+        click.echo(validate.render_markdown(results), nl=False)
+    else:
+        click.echo("\n\n".join(validate.render_text(v, verbose) for v in results))
+    if broken:
+        sys.exit(2)
+    sys.exit(0 if all(v.ok for v in results) else 1)
+
+
+@main.command("release")
+@click.argument("notebook", type=click.Path(exists=True, dir_okay=False))
+@click.option("--out", type=click.Path(dir_okay=False),
+              help="The student notebook to write (default: beside NOTEBOOK, 'solution' -> 'student' in its name).")
+@click.option("--assignment", "-a",
+              help="Also grade both: the solution must score full marks, the student notebook no unit.")
+def release_command(notebook, out, assignment):
+    """Write the student notebook from the instructor's solution NOTEBOOK.
+
+    `### BEGIN SOLUTION` ... `### END SOLUTION` regions become a stub raising NotImplementedError,
+    `### BEGIN HIDDEN TESTS` ... `### END HIDDEN TESTS` regions and cells tagged `hidden` are dropped,
+    and every output is cleared.
+    """
+    from .authoring.release import grade_release, release
+
+    try:
+        spec = find_assignment(assignment) if assignment else None
+        path, summary = release(notebook, out)
+    except GraderError as exc:
+        _fail(str(exc))
+    click.echo("wrote %s: %d solution region%s stubbed, %d hidden-test region%s and %d hidden cell%s dropped, "
+               "outputs cleared" % (path, summary.solutions, "" if summary.solutions == 1 else "s",
+                                    summary.hidden_tests, "" if summary.hidden_tests == 1 else "s",
+                                    summary.hidden_cells, "" if summary.hidden_cells == 1 else "s"))
+    if spec is None:
+        return
+    from .pipeline import Grader
+
+    with Sandbox(jobs=1) as sandbox:
+        solution, _, problems = grade_release(Grader(spec, secrets.randbelow(2 ** 31), sandbox), notebook, path)
+    for problem in problems:
+        click.echo("grader: %s" % problem, err=True)
+    if problems:
+        sys.exit(1)
+    click.echo("checked against %s: the solution scores %g/%g, the student notebook passes no unit"
+               % (spec.name, solution.score, solution.max_score))
+
+
+@main.command("check")
+@click.argument("submission", type=click.Path(exists=True))
+@click.option("--assignment", "-a", required=True, help="The assignment's name (see `grader list`).")
+@click.option("--seed", type=click.IntRange(min=0), help="The trials' seed (default: a new one each time).")
+@limits_options
+def check_command(submission, assignment, seed, **options):
+    """Run the public checks on SUBMISSION (a notebook or module): what to run before submitting.
+
+    Prints a short report: a line per public unit and what is wrong with it. Hidden units are
+    not run; nothing of the reference is shown. Exit status 0 when every public unit passes.
+    """
+    from .authoring import selfcheck
+    from .pipeline import Grader
+
+    limits = make_limits(options)
+    try:
+        spec = find_assignment(assignment)
+        public = selfcheck.public_assignment(spec)
+        if not public.units:
+            _fail("%s has no public checks: its spec marks every unit `public: false`" % spec.name)
+        with Sandbox(jobs=1, limits=limits) as sandbox:
+            grader = Grader(public, secrets.randbelow(2 ** 31) if seed is None else seed, sandbox)
+            result = grader.grade_path(Path(submission).stem, submission)
+    except GraderError as exc:
+        _fail(str(exc))
+    click.echo(selfcheck.render(result, spec, submission))
+    sys.exit(0 if selfcheck.all_passed(result) else 1)

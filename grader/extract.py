@@ -224,14 +224,17 @@ def reference_blocks(source, name, include, exclude):
     """Blocks of a reference module: its imports and helpers, plus the definitions in `include`.
 
     Definitions in `exclude` (the units a student is graded on) are left out
-    unless included, so the reference of the unit being graded never reaches
-    the sandbox. A method in `include` ("RNN.forward") comes as a function.
+    unless included, or needed by an included one (the reference
+    rnn_step_forward calls the reference sigmoid, itself a unit), so the
+    reference of the unit being graded never reaches the sandbox. A method in
+    `include` ("RNN.forward") comes as a function.
     """
     import textwrap
 
     tree = ast.parse(source)
     lines = source.split("\n")
     blocks = []
+    include = _with_dependencies(tree, set(include))
 
     def block(node, dedent=False):
         start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
@@ -251,3 +254,110 @@ def reference_blocks(source, name, include, exclude):
         elif keep_statement(node):
             blocks.append(block(node))
     return blocks
+
+
+def _with_dependencies(tree, include):
+    """`include` and the module's top-level functions and classes that what it includes uses, transitively."""
+    top = {node.name: node for node in tree.body if isinstance(node, (ast.FunctionDef, ast.ClassDef))}
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef):
+            for item in node.body:
+                if isinstance(item, ast.FunctionDef):
+                    top["%s.%s" % (node.name, item.name)] = item
+    wanted, todo = set(include), list(include)
+    while todo:
+        node = top.get(todo.pop())
+        if node is None:
+            continue
+        for used in ast.walk(node):
+            if isinstance(used, ast.Name) and used.id in top and used.id not in wanted and used.id != node.name:
+                wanted.add(used.id)
+                todo.append(used.id)
+    return wanted
+
+
+def _is_none(node):
+    if isinstance(node, ast.Constant) and node.value is None:
+        return True
+    return isinstance(node, ast.Tuple) and all(_is_none(item) for item in node.elts)
+
+
+def stub_reason(program, definition):
+    """Why a function or method is an unfinished stub ("its body is only `pass`"), or None if it is not.
+
+    A stub does nothing but `pass`, `...`, set names to None and return them (the CS231n starter
+    code), or raise NotImplementedError. Graded as missing: calling it could only say so less clearly.
+    """
+    import textwrap
+
+    if definition is None:
+        return None
+    try:
+        tree = ast.parse(textwrap.dedent(definition_source(program, definition)))
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return None
+    if len(tree.body) != 1 or not isinstance(tree.body[0], (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return None
+    body = tree.body[0].body
+    none_names = set()
+    kinds = []
+    for statement in body:
+        if isinstance(statement, ast.Pass):
+            kinds.append("pass")
+        elif isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant):
+            continue  # a docstring or `...`
+        elif isinstance(statement, ast.Raise) and statement.exc is not None and "NotImplementedError" in ast.unparse(statement.exc):
+            kinds.append("raise")
+        elif isinstance(statement, ast.Assign) and _is_none(statement.value):
+            for target in statement.targets:
+                for node in ast.walk(target):
+                    if isinstance(node, ast.Name):
+                        none_names.add(node.id)
+        elif isinstance(statement, ast.Return) and (
+                statement.value is None or _is_none(statement.value) or all(
+                    isinstance(node, ast.Name) and node.id in none_names
+                    for node in (statement.value.elts if isinstance(statement.value, ast.Tuple) else [statement.value]))):
+            kinds.append("return")
+        else:
+            return None
+    if "raise" in kinds:
+        return "it only raises NotImplementedError"
+    if "return" in kinds:
+        return "it only returns None"
+    return "its body is only `pass`"
+
+
+RANDOM_MODULES = ("np.random.", "numpy.random.", "random.")
+
+
+def _dotted_name(node):
+    """'np.random.randn' for that chain of attributes; None for anything else."""
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return None
+    return ".".join([node.id] + parts[::-1])
+
+
+def random_calls(program, definition):
+    """Calls to a random number generator in a definition: [(`np.random.randn`, line in its cell)]."""
+    import textwrap
+
+    if definition is None:
+        return []
+    try:
+        tree = ast.parse(textwrap.dedent(definition_source(program, definition)))
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return []
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            name = _dotted_name(node.func)
+            if name is None:  # a method of something computed: np.random.default_rng(0).normal is seeded
+                continue
+            seeded = name.endswith(("default_rng", "RandomState", "Generator")) and (node.args or node.keywords)
+            if name.startswith(RANDOM_MODULES) and not name.endswith("seed") and not seeded:
+                found.append((name, definition.first_line + node.lineno - 1))
+    return sorted(found, key=lambda item: item[1])

@@ -89,8 +89,7 @@ class Grader:
                    and not extract.stub_reason(program, program.definitions[unit.defines])]
         outcomes = self._run(program, [(name, self.jobs[name]) for name in defined])
         clock.lap("sandbox")
-        verdicts = {name: check.judge_unit(self.plans[name], outcomes[name], context)
-                    for name in defined}
+        verdicts = {name: self._judge(name, outcomes[name], context, program) for name in defined}
         clock.lap("check")
         retry = [name for name in defined if verdicts[name].status != "passed" and (name, "reference") in self.jobs]
         reference_outcomes = self._run(program, [(name, self.jobs[name, "reference"]) for name in retry])
@@ -105,17 +104,24 @@ class Grader:
                 continue
             with_reference = None
             if name in reference_outcomes:
-                with_reference = check.judge_unit(self.plans[name], reference_outcomes[name], context)
+                with_reference = self._judge(name, reference_outcomes[name], context, program)
                 clock.lap("check")
+            # A class comes whole, but only its forward methods can be what a forward unit needed.
             failing = [u for c in sorted(callee_closure(self.assignment.units, name))
                        for u in units_of(self.assignment.units, c)
-                       if u in self.assignment.units and (u not in verdicts or verdicts[u].status != "passed")]
+                       if u in self.assignment.units and (u not in verdicts or verdicts[u].status != "passed")
+                       and (unit.is_backward or not self.assignment.units[u].is_backward)]
             units.append(score.unit_result(unit, verdicts[name], with_reference, failing, definition,
                                            extract.definition_source(program, definition)))
             clock.lap("score")
         return SubmissionResult(**base, units=tuple(units), problems=self._problems(program, program_errors),
                                 seconds=time.perf_counter() - started + load_seconds,
                                 stage_seconds=StageTimes(load=load_seconds, **clock.totals))
+
+    def _judge(self, name, outcome, context, program):
+        definition = program.definitions[self.assignment.units[name].defines]
+        verdict = check.judge_unit(self.plans[name], outcome, context)
+        return check.with_random_warning(verdict, extract.random_calls(program, definition), definition.cell_name)
 
     def _run(self, program, jobs):
         if not jobs:

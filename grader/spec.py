@@ -45,6 +45,7 @@ class Returns:
 class Step:
     expr: str
     returns: Returns
+    reads: bool = False  # a `read:` step (an attribute), not a `call:`
 
     def to_wire(self):
         return {"expr": self.expr, "returns": {"kind": self.returns.kind, "names": list(self.returns.names),
@@ -66,10 +67,22 @@ class Unit:
     checked: tuple = ()  # outputs compared with the reference
     global_names: dict = field(default_factory=dict)  # notebook global -> the value it is set to
     public: bool = True  # shown to students by `grader check`
+    hints: dict = field(default_factory=dict)  # output -> what to say when it is wrong and nothing more specific is
 
     @property
     def is_backward(self):
         return bool(self.gradients)
+
+
+@dataclass(frozen=True)
+class AcceptedMutant:
+    """A mutant `grader validate` may let through, and why (the spec's `mutants:` section)."""
+
+    unit: str
+    kind: str
+    site: str  # the code the mutant changes, as in the reference: "x - x.max(axis=-1, keepdims=True)"
+    reason: str
+    line: int | None = None  # where the spec says so
 
 
 @dataclass(frozen=True)
@@ -85,6 +98,7 @@ class Assignment:
     inputs: dict  # name -> InputSpec
     units: dict  # name -> Unit, in the spec's order
     opaque: tuple = ()
+    accepted_mutants: tuple = ()  # AcceptedMutant, for `grader validate`
 
     @property
     def max_score(self):
@@ -117,9 +131,10 @@ def _construct_mapping(loader, node):
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 ASSIGNMENT_FIELDS = {"name", "title", "reference", "provides", "dimensions", "trials", "edge_cases", "inputs",
-                     "units", "opaque", "globals"}
+                     "units", "opaque", "globals", "mutants"}
+MUTANT_FIELDS = {"unit", "kind", "site", "reason"}
 UNIT_FIELDS = {"points", "defines", "call", "returns", "steps", "after", "calls", "upstream", "loss", "gradients",
-               "compare", "globals", "public"}
+               "compare", "globals", "public", "hints"}
 STEP_FIELDS = {"call", "read", "returns"}
 INPUT_FIELDS = {"shape", "dtype", "scale", "high", "dict"}
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -280,7 +295,8 @@ def _read_steps(reader, unit_name, raw):
         except SyntaxError as exc:
             reader.fail("unit %r: cannot read %r: %s" % (unit_name, expr, exc.msg if hasattr(exc, "msg") else exc),
                         item, keys[0])
-        steps.append((Step(str(expr), _read_returns(reader, item.get("returns"), item, "returns")), item, keys[0]))
+        steps.append((Step(str(expr), _read_returns(reader, item.get("returns"), item, "returns"), keys[0] == "read"),
+                      item, keys[0]))
     return steps
 
 
@@ -411,6 +427,13 @@ def load_spec(folder):
             if source not in inputs and source not in dimensions:
                 reader.fail("global %r is set from %r, which is no input or dimension" % (global_name, source),
                             unit_raw if global_name in unit_raw.get("globals", {}) else raw, "globals")
+        hints = reader.mapping(unit_raw.get("hints", {}), "hints", unit_raw, "hints")
+        for output, text in hints.items():
+            if output not in checked:
+                reader.fail("unit %r: hints names %r, which is not among its compared outputs (%s)"
+                            % (name, output, ", ".join(checked)), hints, output)
+            if not isinstance(text, str) or not text.strip():
+                reader.fail("unit %r: the hint for %r must be a sentence" % (name, output), hints, output)
         points = unit_raw.get("points", 1)
         if not isinstance(points, (int, float)) or points < 0:
             reader.fail("unit %r: points must be a number >= 0" % name, unit_raw, "points")
@@ -418,7 +441,7 @@ def load_spec(folder):
             name=name, points=float(points), defines=str(unit_raw.get("defines", name)),
             steps=tuple(step for step, _, _ in steps), forward_steps=forward_steps, after=unit_raw.get("after"),
             calls=calls, upstream=dict(upstream), loss=loss, gradients=dict(gradients), checked=checked,
-            global_names=global_names, public=bool(unit_raw.get("public", True)))
+            global_names=global_names, public=bool(unit_raw.get("public", True)), hints=dict(hints))
 
     for name in units:
         try:
@@ -430,7 +453,32 @@ def load_spec(folder):
     return Assignment(
         name=str(raw["name"]), title=str(raw.get("title", raw["name"])), folder=folder, reference=reference,
         provides=provides, dimensions=dimensions, trials=trials, edge_cases=tuple(dict(c) for c in edge_cases),
-        inputs=inputs, units=units, opaque=opaque)
+        inputs=inputs, units=units, opaque=opaque, accepted_mutants=_read_mutants(reader, raw, units))
+
+
+def _read_mutants(reader, raw, units):
+    """The `mutants:` section: survivors of `grader validate` the instructor accepts, each with a reason."""
+    from .authoring.mutants import KINDS, parse_fragment
+
+    entries = raw.get("mutants", [])
+    if not isinstance(entries, list):
+        reader.fail("mutants must be a list of {unit, kind, site, reason}", raw, "mutants")
+    accepted = []
+    for entry in entries:
+        reader.mapping(entry, "a mutants entry", raw, "mutants")
+        reader.known_fields(entry, MUTANT_FIELDS, "a mutants entry")
+        for required in sorted(MUTANT_FIELDS):
+            if not isinstance(entry.get(required), str) or not entry[required].strip():
+                reader.fail("a mutants entry needs `%s` (text)" % required, entry, required if required in entry else None)
+        if entry["unit"] not in units:
+            reader.fail("mutants: %r names no unit" % entry["unit"], entry, "unit")
+        if entry["kind"] not in KINDS:
+            reader.fail("mutants: unknown kind %r (kinds: %s)" % (entry["kind"], ", ".join(KINDS)), entry, "kind")
+        if parse_fragment(entry["site"]) is None:
+            reader.fail("mutants: the site %r is not Python code" % entry["site"], entry, "site")
+        accepted.append(AcceptedMutant(entry["unit"], entry["kind"], entry["site"].strip(), " ".join(entry["reason"].split()),
+                                       getattr(entry, "line", None)))
+    return tuple(accepted)
 
 
 def _namespace_names(units_raw):

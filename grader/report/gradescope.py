@@ -30,6 +30,7 @@ Choices:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 from .formatting import json_number, place, plural, score_pair, score_text
@@ -101,7 +102,7 @@ def _not_graded_test(unit, reason):
         "score": 0.0,
         "max_score": json_number(unit.max_score),
         "status": "failed",
-        "output": "Not graded: your submission could not be read (%s)." % reason,
+        "output": "Not graded: your submission could not be read: %s" % reason,
         "output_format": "text",
         "visibility": "visible" if unit.public else "after_published",
         "extra_data": {"status": "not graded", "summary": reason},
@@ -166,6 +167,6 @@ def results_json(result):
             "score_text": score_text(score),
             "unit_status": {unit.name: unit.status for unit in result.units},
             "locations": {unit.name: place(unit.cell_name, unit.first_line) for unit in result.units},
-            "extra": _json_safe(result.extra),
+            "stage_seconds": _json_safe(dataclasses.asdict(result.stage_seconds)),
         },
     }

@@ -13,6 +13,11 @@ pure functions of `FILTERS` (after nbconvert's `default_filters`).
 
 from __future__ import annotations
 
+import builtins
+import io
+import keyword
+import re
+import tokenize
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
@@ -21,8 +26,6 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup, escape
 from pygments.formatters import HtmlFormatter
-from pygments.lexers import PythonLexer
-from pygments.token import STANDARD_TYPES
 
 from ..load import safe_id
 from .formatting import (anchor, error_text, fixed_by_text, place, plural, score_pair, score_text, status_class,
@@ -35,36 +38,69 @@ CODE_CLASS = "code"
 
 # ---------------------------------------------------------------- code listing
 
-def _token_class(token_type):
-    while token_type not in STANDARD_TYPES:
-        token_type = token_type.parent
-    return STANDARD_TYPES[token_type]
+_BUILTINS = frozenset(dir(builtins))
+
+
+def _token_class(token, previous):
+    """Pygments' short CSS class for a token of Python's own tokenizer ('' for plain text)."""
+    kind, text = token.type, token.string
+    if kind == tokenize.NAME:
+        if keyword.iskeyword(text):
+            return "kc" if text in ("True", "False", "None") else "k"
+        if previous is not None and previous.string in ("def", "class"):
+            return "nf" if previous.string == "def" else "nc"
+        return "nb" if text in _BUILTINS else ""
+    if kind == tokenize.STRING:
+        return "s"
+    if kind == tokenize.NUMBER:
+        return "m"
+    if kind == tokenize.COMMENT:
+        return "c1"
+    if kind == tokenize.OP:
+        return "o"
+    return ""
 
 
 def highlight_lines(source):
     """Python source as a list of highlighted lines (Markup), one per source line.
 
-    Tokens are split at newlines so every line is complete on its own (a
-    multi-line string keeps its colour on each line) and every piece of text
-    is escaped before it is wrapped in a span.
+    Python's own tokenizer (pygments' regex lexer costs about ten times more,
+    and this runs for every failing unit of every student) with pygments' CSS
+    classes. Every piece of text is escaped before it is wrapped in a span;
+    code that does not tokenize is shown escaped, without colours.
     """
     source = (source or "").replace("\r\n", "\n").replace("\r", "\n")
-    lines = [[]]
-    lexer = PythonLexer(stripnl=False, ensurenl=False)
-    for token_type, value in lexer.get_tokens(source):
-        css = _token_class(token_type)
-        for index, part in enumerate(value.split("\n")):
-            if index:
-                lines.append([])
-            if not part:
-                continue
-            if css:
-                lines[-1].append(Markup('<span class="%s">%s</span>') % (css, part))
-            else:
-                lines[-1].append(escape(part))
+    lines = source.split("\n")
     while len(lines) > 1 and not lines[-1]:
         lines.pop()
-    return [Markup("").join(pieces) for pieces in lines]
+    spans = {}  # (row, start column) -> (end column, css class), rows from 1
+    try:
+        previous = None
+        for token in tokenize.generate_tokens(io.StringIO(source).readline):
+            css = _token_class(token, previous)
+            if token.type not in (tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT):
+                previous = token
+            if not css:
+                continue
+            (row, col), (end_row, end_col) = token.start, token.end
+            for line_number in range(row, end_row + 1):
+                start = col if line_number == row else 0
+                stop = end_col if line_number == end_row else len(lines[line_number - 1]) if line_number <= len(lines) else 0
+                spans[line_number, start] = (stop, css)
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        spans = {}
+    result = []
+    for number, line in enumerate(lines, start=1):
+        pieces, column = [], 0
+        for (row, start), (stop, css) in sorted(item for item in spans.items() if item[0][0] == number):
+            if start < column:
+                continue
+            pieces.append(escape(line[column:start]))
+            pieces.append(Markup('<span class="%s">%s</span>') % (css, line[start:stop]))
+            column = stop
+        pieces.append(escape(line[column:]))
+        result.append(Markup("").join(piece for piece in pieces if piece))
+    return result
 
 
 @lru_cache(maxsize=1)
@@ -110,7 +146,7 @@ def mark_for(unit):
         return None
     inside = False
     if unit.source is not None and unit.first_line is not None:
-        count = len(highlight_lines(unit.source))
+        count = len(unit.source.rstrip("\n").split("\n"))
         inside = unit.first_line <= error.line < unit.first_line + count
     return Mark(error.line, "%s %s" % (error.type, words), inside)
 
@@ -141,7 +177,14 @@ def lines_range(listing):
     return "lines %d–%d" % (listing[0].number, listing[-1].number)
 
 
+def ticks(text):
+    """Escape a message and show its `backticked` names as code (the checks write names that way)."""
+    escaped = str(escape("" if text is None else text))
+    return Markup(re.sub(r"`([^`\n]+)`", r"<code>\1</code>", escaped))
+
+
 FILTERS = {
+    "ticks": ticks,
     "score": score_text,
     "score_pair": score_pair,
     "rel_error": error_text,
@@ -175,28 +218,30 @@ def needs_section(unit):
             or any(check.notes or (check.is_gradient and check.numerical == "disagrees") for check in verdict.checks))
 
 
-def unit_view(unit):
+def unit_view(unit, loaded_badly=False):
     mark = mark_for(unit)
     verdict = unit.verdict
+    detailed = needs_section(unit) and not loaded_badly
     return {
         "unit": unit,
         "anchor": anchor(unit.name),
-        "detailed": needs_section(unit),
+        "detailed": detailed,
         "wrong": [check for check in verdict.checks if not check.passed],
         "right": [check for check in verdict.checks if check.passed],
         "as_written_wrong": [check for check in unit.as_written.checks if not check.passed]
         if unit.as_written is not None else [],
         "mark": mark,
-        "listing": code_listing(unit, mark),
+        # Highlighting is the page's one costly step: only code that is shown gets it.
+        "listing": code_listing(unit, mark) if detailed else [],
     }
 
 
 def feedback_context(result):
-    views = [unit_view(unit) for unit in result.units]
+    views = [unit_view(unit, bool(result.load_error)) for unit in result.units]
     return {
         "result": result,
         "units": views,
-        "detailed": [view for view in views if view["detailed"]],
+        "detailed": [] if result.load_error else [view for view in views if view["detailed"]],
         "score": 0.0 if result.load_error else result.score,
         "max_score": result.max_score,
         "full": [view for view in views if view["unit"].max_score and view["unit"].score >= view["unit"].max_score],
@@ -211,8 +256,15 @@ def feedback_html(result):
 
 # ---------------------------------------------------------------- class summary
 
+LOCATION = re.compile(r" at [^,]+, line \d+(?: \(in [^)]*\))?")
+
+
 def failure_key(unit):
     """What went wrong in a unit, in words that group well across a class (no cell or line numbers)."""
+    return LOCATION.sub("", _failure_words(unit))
+
+
+def _failure_words(unit):
     if unit.fixed_by:
         return fixed_by_text(unit.fixed_by)
     verdict = unit.verdict
@@ -229,7 +281,8 @@ def failure_key(unit):
 def unit_stats(results, name, top=3):
     graded = [unit for result in results if not result.load_error for unit in result.units if unit.name == name]
     statuses = Counter(unit.status for unit in graded)
-    problems = Counter(failure_key(unit) for unit in graded if unit.status != "passed" or unit.score < unit.max_score)
+    problems = Counter(failure_key(unit) for unit in graded
+                       if unit.status != "passed" or unit.score < unit.max_score or unit.fixed_by)
     wrong_values = Counter(check.name for unit in graded for check in unit.verdict.checks if not check.passed)
     return {
         "name": name,
@@ -238,7 +291,8 @@ def unit_stats(results, name, top=3):
         "full": sum(1 for unit in graded if unit.max_score and unit.score >= unit.max_score),
         "passed": statuses.get("passed", 0),
         "not_passed": len(graded) - statuses.get("passed", 0),
-        "statuses": [(status, statuses[status]) for status in list(STATUS_LABELS) + sorted(set(statuses) - set(STATUS_LABELS))
+        "statuses": [(status, statuses[status])
+                     for status in list(STATUS_LABELS) + sorted(set(statuses) - set(STATUS_LABELS))
                      if statuses.get(status)],
         "problems": problems.most_common(top),
         "more_problems": max(0, len(problems) - top),

@@ -4,6 +4,8 @@
 process started by `sandbox.inside.zygote`, under bubblewrap where it is
 installed) and returns one `JobOutcome` per job, decoded from untrusted bytes
 into plain data. Nothing here judges the results.
+
+What each mode isolates, and what it does not, is in docs/threat-model.md.
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import pwd
 import queue
+import secrets
 import shutil
 import signal
 import subprocess
@@ -28,6 +32,7 @@ from ..errors import HarnessError
 from .inside import wire
 
 INSIDE = Path(__file__).parent / "inside"
+REPO = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)
@@ -36,18 +41,22 @@ class Limits:
 
     call_seconds: float = 10.0  # wall time for one call of the student's code
     cpu_seconds: int = 60  # CPU time for one job
-    memory_mb: int = 2048  # address space of the job's process
-    processes: int = 8  # processes the job may start
-    file_size_mb: int = 16  # largest file it may write (its captured output included)
+    memory_mb: int = 2048  # address space of each process of the job
+    processes: int = 8  # processes (and threads) the job may start besides its own
+    file_size_mb: int = 16  # largest file it may write; its scratch folder holds 4 such files (strict mode)
     output_chars: int = 4000  # printed output kept per trial
     message_mb: int = 64  # largest result it may send back
 
-    def to_wire(self, drop_to_uid):
+    def to_wire(self):
         return {
             "call_seconds": self.call_seconds, "cpu_seconds": self.cpu_seconds, "memory_mb": self.memory_mb,
             "processes": self.processes, "file_size_mb": self.file_size_mb, "output_chars": self.output_chars,
-            "message_bytes": self.message_mb * 1024 * 1024, "drop_to_uid": drop_to_uid,
+            "message_bytes": self.message_mb * 1024 * 1024,
         }
+
+    @property
+    def scratch_mb(self):
+        return 4 * self.file_size_mb + 16
 
 
 @dataclass(frozen=True)
@@ -93,30 +102,75 @@ class Session:
     buffers: list  # array bytes the jobs' inputs refer to
 
 
+# --- What this machine offers -------------------------------------------------------------------
+
+_PROBES = {}
+_PROBE_LOCK = threading.Lock()
+
+
+def _probe(name, function):
+    with _PROBE_LOCK:
+        if name not in _PROBES:
+            _PROBES[name] = function()
+        return _PROBES[name]
+
+
 def bwrap_available():
-    return shutil.which("bwrap") is not None and _bwrap_works()
-
-
-_BWRAP_CHECK = {}
+    return shutil.which("bwrap") is not None and _probe("bwrap", _bwrap_works)
 
 
 def _bwrap_works():
-    if "ok" not in _BWRAP_CHECK:
+    try:
+        probe = subprocess.run(["bwrap", "--ro-bind", "/", "/", "--unshare-all", "true"],
+                               capture_output=True, timeout=20)
+        return probe.returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def _bwrap_options():
+    """The options this bubblewrap knows (`--perms` and `--size` came with 0.5 and 0.7)."""
+    try:
+        text = subprocess.run(["bwrap", "--help"], capture_output=True, text=True, timeout=20).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return frozenset()
+    return frozenset(word for word in text.split() if word.startswith("--"))
+
+
+def _can_isolate_network():
+    """Whether a process of ours may take a network namespace of its own (root with CAP_SYS_ADMIN)."""
+    if os.getuid() != 0:
+        return False
+    import ctypes
+
+    pid = os.fork()
+    if pid == 0:
         try:
-            probe = subprocess.run(["bwrap", "--ro-bind", "/", "/", "--unshare-all", "true"],
-                                   capture_output=True, timeout=20)
-            _BWRAP_CHECK["ok"] = probe.returncode == 0
-        except (OSError, subprocess.TimeoutExpired):
-            _BWRAP_CHECK["ok"] = False
-    return _BWRAP_CHECK["ok"]
+            os._exit(0 if ctypes.CDLL(None, use_errno=True).unshare(0x40000000) == 0 else 1)
+        finally:
+            os._exit(1)
+    _, status = os.waitpid(pid, 0)
+    return os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+
+
+def network_isolated(mode):
+    return mode == "bwrap" or _probe("netns", _can_isolate_network)
 
 
 def describe_mode(mode):
+    """One line: which sandbox runs student code, and what it keeps from it."""
+    root = os.getuid() == 0
     if mode == "bwrap":
-        return ("strict sandbox (bubblewrap): student code runs with no network and sees only Python, numpy "
-                "and a scratch folder of its own")
-    return ("process sandbox (bubblewrap not found): student code runs in separate processes with resource "
-            "limits, but can read files the grader's user can read")
+        who = "as a throwaway user " if root else ""
+        return ("strict sandbox (bubblewrap): student code runs %swith limits and no network; it sees only the "
+                "system's libraries, Python and numpy, read-only, and writes only to a scratch folder removed after "
+                "each unit" % who)
+    if root:
+        network = "no network" if network_isolated(mode) else "the network"
+        return ("process sandbox (bubblewrap not found): student code runs as a throwaway user with limits and %s; "
+                "it can read files every user may read, and what it writes is removed after each unit" % network)
+    return ("process sandbox (bubblewrap not found, not root): student code runs with limits but as the grader's "
+            "own user, with the network: it can read and write whatever the grader can")
 
 
 def _python_paths():
@@ -125,19 +179,38 @@ def _python_paths():
     return Path(os.path.realpath(sys.executable)), numpy_dir
 
 
-NOBODY = 65534
+def throwaway_uid():
+    """A user id no account and no process uses: the job processes of one worker run as it."""
+    while True:
+        uid = 1_000_000_000 + secrets.randbelow(1_000_000_000)
+        try:
+            pwd.getpwuid(uid)
+            continue
+        except KeyError:
+            pass
+        if not any(os.stat("/proc/" + entry).st_uid == uid for entry in _proc_entries()):
+            return uid
 
 
-def _readable_by_all(*paths):
-    """Whether an unprivileged user could load Python and numpy from these paths."""
-    for path in paths:
-        for folder in [path] + list(path.parents):
-            if folder.is_dir() and not folder.stat().st_mode & 0o001:
-                return False
-    return True
+def _proc_entries():
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                os.stat("/proc/" + entry)
+                yield entry
+            except OSError:
+                pass
 
 
-def worker_command(mode, scratch):
+def _hide_if_visible(path, bound):
+    """`--tmpfs path` when a read-only bind would otherwise show it (a repo cloned under /usr, say)."""
+    path = Path(path)
+    if any(path == Path(source) or Path(source) in path.parents for source in bound):
+        return ["--tmpfs", str(path)]
+    return []
+
+
+def worker_command(mode, scratch, config, limits=Limits()):
     python, numpy_dir = _python_paths()
     site = numpy_dir.parent
     if mode == "bwrap":
@@ -145,31 +218,49 @@ def worker_command(mode, scratch):
     else:
         lib_dir, site_dir = str(INSIDE.parent), str(site)
     boot = ("import sys; sys.path[:0] = [%r, %r]; from inside import zygote; zygote.main()" % (lib_dir, site_dir))
-    config = json.dumps({"scratch": scratch})
-    command = [str(python), "-I", "-S", "-c", boot, config]
+    command = [str(python), "-I", "-S", "-c", boot, json.dumps(dict(config, scratch=scratch))]
     if mode != "bwrap":
         return command
+    options = _probe("bwrap-options", _bwrap_options)
     if os.getuid() == 0:
-        # Every namespace but the user one, so that each job's process can drop to a real unprivileged
-        # user (the worker alone keeps the right to): root is exempt from the process limit.
+        # Every namespace but the user one, so that each job's process can become a real throwaway user
+        # (the worker alone keeps the right to): root is exempt from the process limit.
         unshare = ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
                    "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
     else:
         unshare = ["--unshare-all"]
-    prefix = ["bwrap"] + unshare + ["--die-with-parent", "--new-session", "--proc", "/proc", "--dev", "/dev",
-              "--tmpfs", "/tmp", "--dir", "/sandbox"]
-    for system_dir in ("/usr", "/lib", "/lib64", "/bin", "/etc/alternatives"):
-        if os.path.exists(system_dir):
-            prefix += ["--ro-bind", system_dir, system_dir]
+    prefix = ["bwrap"] + unshare + ["--die-with-parent", "--new-session", "--proc", "/proc", "--dev", "/dev"]
+    if "--size" in options:
+        prefix += ["--size", str(limits.scratch_mb * 1024 * 1024)]
+    prefix += ["--tmpfs", "/tmp"]
     base = Path(sys.base_prefix).resolve()
-    prefix += ["--ro-bind", str(base), str(base)]
-    # The interpreter's own site-packages may hold anything, the grader included: hide it.
-    for base_site in sorted(base.glob("lib/python3*/site-packages")):
-        prefix += ["--tmpfs", str(base_site)]
-    prefix += ["--ro-bind", str(INSIDE), lib_dir + "/inside", "--ro-bind", str(numpy_dir), site_dir + "/numpy"]
-    libs = site / "numpy.libs"
-    if libs.exists():
-        prefix += ["--ro-bind", str(libs), site_dir + "/numpy.libs"]
+    binds = [(d, d) for d in ("/usr", "/lib", "/lib64", "/bin", "/etc/alternatives") if os.path.exists(d)]
+    binds += [(str(base), str(base)), (str(INSIDE), lib_dir + "/inside"), (str(numpy_dir), site_dir + "/numpy")]
+    if (site / "numpy.libs").exists():
+        binds.append((str(site / "numpy.libs"), site_dir + "/numpy.libs"))
+    # The folders bubblewrap would make for these mounts, made first and readable, so that the throwaway
+    # user can still import what the worker has not (bubblewrap makes them 0700 otherwise).
+    made = set()
+    for _, target in binds:
+        for parent in reversed(Path(target).parents):
+            if str(parent) != "/" and str(parent) not in made and not any(
+                    parent == Path(t) or Path(t) in parent.parents for _, t in binds):
+                made.add(str(parent))
+                prefix += (["--perms", "0755"] if "--perms" in options else []) + ["--dir", str(parent)]
+    for source, target in binds:
+        prefix += ["--ro-bind", source, target]
+    # Python's own site-packages may hold anything, the grader included: hide them, and the repository,
+    # the grader's working folder and its home if a bind shows them.
+    same_path = [source for source, target in binds if source == target]
+    hidden = sorted(set(base.glob("lib/python3*/site-packages")) | set(base.glob("lib/python3*/dist-packages")) |
+                    set(Path("/usr").glob("lib/python3*/dist-packages")) |
+                    set(Path("/usr/local").glob("lib/python3*/*-packages")))
+    hidden += [REPO, Path.cwd(), Path.home()]
+    seen = set()
+    for path in hidden:
+        if path.is_dir() and str(path) not in seen:
+            seen.add(str(path))
+            prefix += _hide_if_visible(path, same_path)
     prefix += ["--chdir", "/tmp"]
     return prefix + command
 
@@ -191,6 +282,15 @@ def _worker_log():
     return open(path, "ab") if path else subprocess.DEVNULL
 
 
+# Seconds for a worker's own work on one job (fork, encode, kill what is left), besides the student's calls.
+JOB_OVERHEAD_SECONDS = 10.0
+
+
+def job_budget(job, limits):
+    """The longest a job may take before its worker is declared stuck: each call's clock, plus overhead."""
+    return (wire.job_calls(job) + 2) * limits.call_seconds + JOB_OVERHEAD_SECONDS
+
+
 class Worker:
     """One sandbox worker process; one session at a time."""
 
@@ -199,15 +299,21 @@ class Worker:
         self.limits = limits
         self.process = None
         self.scratch_parent = None
+        self.uid = None
 
     def start(self):
         self.scratch_parent = tempfile.mkdtemp(prefix="grader-sandbox-")
         os.chmod(self.scratch_parent, 0o755)
         scratch = "/tmp/jobs" if self.mode == "bwrap" else os.path.join(self.scratch_parent, "jobs")
+        root = os.getuid() == 0
+        self.uid = throwaway_uid() if root else None
+        config = {"uid": self.uid,
+                  # A throwaway user may not be able to read Python's files (a Python under /root): load first.
+                  "preload": self.mode != "bwrap" and root,
+                  "isolate_network": self.mode != "bwrap" and network_isolated(self.mode)}
         self.process = subprocess.Popen(
-            worker_command(self.mode, scratch), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=_worker_log(), env=sandbox_env(), cwd=self.scratch_parent,
-            start_new_session=True)
+            worker_command(self.mode, scratch, config, self.limits), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=_worker_log(), env=sandbox_env(), cwd=self.scratch_parent, start_new_session=True)
         ready = self._read(time.monotonic() + 60)
         if ready is None or not ready[0].get("ready"):
             self.stop()
@@ -216,9 +322,9 @@ class Worker:
     def _read(self, deadline):
         try:
             frame = wire.read_frame(self.process.stdout.fileno(), deadline, limit=self.limits.message_mb << 21)
+            return None if frame is None else wire.unpack(frame)
         except wire.WireError:
             return None
-        return None if frame is None else wire.unpack(frame)
 
     def stop(self):
         if self.process is not None:
@@ -238,14 +344,18 @@ class Worker:
         """Run every job of the session; restart the worker if it stops answering."""
         if self.process is None:
             self.start()
-        drop = NOBODY if os.getuid() == 0 and (self.mode == "bwrap" or _readable_by_all(*_python_paths())) else None
+        wanted = {job["substitute"]["set"] for job in session.jobs if job.get("substitute")}
+        # Reference code goes only to the sessions whose jobs run it.
+        references = {key: blocks for key, blocks in session.references.items() if key in wanted}
         header = {"op": "session", "program": session.program, "provided": session.provided,
-                  "references": session.references, "jobs": session.jobs, "limits": self.limits.to_wire(drop)}
+                  "references": references, "jobs": session.jobs, "limits": self.limits.to_wire()}
         outcomes = [JobOutcome("crashed", {"reason": "the sandbox worker stopped"}) for _ in session.jobs]
-        calls = sum(len(job["trials"]) * 8 for job in session.jobs) + 10
-        deadline = time.monotonic() + calls * self.limits.call_seconds
         try:
             wire.write_all(self.process.stdin.fileno(), wire.pack(header, session.buffers))
+            # A clock per job: a job that uses all its time cannot take the next job's.
+            reported = 0
+            deadline = time.monotonic() + JOB_OVERHEAD_SECONDS + (
+                job_budget(session.jobs[0], self.limits) if session.jobs else 0)
             while True:
                 message = self._read(deadline)
                 if message is None:
@@ -254,38 +364,50 @@ class Worker:
                 if reply.get("done"):
                     break
                 index = reply.get("job")
-                if isinstance(index, int) and 0 <= index < len(outcomes):
-                    outcomes[index] = decode_job(reply, inner)
+                if type(index) is int and 0 <= index < len(outcomes):
+                    outcome = decode_job(reply, inner)
+                    outcomes[index] = conceal(outcome) if session.jobs[index].get("substitute") else outcome
+                    reported = index + 1
+                following = session.jobs[reported] if reported < len(session.jobs) else None
+                deadline = time.monotonic() + (job_budget(following, self.limits) if following else JOB_OVERHEAD_SECONDS)
         except (HarnessError, OSError):
             self.stop()
         return outcomes
 
 
 def decode_job(reply, inner):
-    status, detail = reply.get("status"), reply.get("detail") or {}
+    status, detail = reply.get("status"), reply.get("detail")
+    detail = detail if type(detail) is dict else {}
     if status != "ok":
         return JobOutcome(status if status in ("timeout", "crashed", "protocol") else "crashed", detail)
     try:
         header, buffers = wire.unpack(inner[0])
         result = header.get("result")
-        if not isinstance(result, dict):
-            raise wire.WireError(str(header.get("error", "no result")))
+        if type(result) is not dict:
+            raise wire.WireError(str(header.get("error", "no result"))[:200])
         trials = tuple(decode_trial(trial, buffers) for trial in result["trials"])
         errors = tuple(decode_error(error) for error in result.get("program_errors", [])[:50])
-    except (wire.WireError, KeyError, TypeError, IndexError, ValueError, AttributeError) as exc:
+    except (wire.WireError, KeyError, TypeError, IndexError, ValueError, AttributeError, RecursionError) as exc:
         return JobOutcome("protocol", {"reason": "unreadable result: %s" % str(exc)[:200]})
     return JobOutcome("ok", {}, trials, errors)
 
 
 def _text(value, limit=4000):
-    if not isinstance(value, str):
+    if type(value) is not str:
         raise wire.WireError("expected text")
     return value[:limit]
 
 
+def _int(value):
+    if type(value) is not int:
+        raise wire.WireError("expected an integer")
+    return value
+
+
 def decode_error(obj):
-    frames = tuple((_text(f["file"], 200), int(f["line"]), _text(f["function"], 200)) for f in obj.get("frames", [])[:10])
-    return Failure(step=int(obj.get("block", obj.get("step", 0))), kind=_text(obj.get("kind", "exception")),
+    frames = tuple((_text(f["file"], 200), _int(f["line"]), _text(f["function"], 200))
+                   for f in obj.get("frames", [])[:10])
+    return Failure(step=_int(obj.get("block", obj.get("step", 0))), kind=_text(obj.get("kind", "exception")),
                    type=_text(obj.get("type", ""), 200), message=_text(obj.get("message", ""), 1000), frames=frames,
                    description=_text(obj.get("description", ""), 1000),
                    value=None)
@@ -313,10 +435,52 @@ def decode_trial(obj, buffers):
                         stdout=_text(obj.get("stdout", "")))
 
 
+HIDDEN = "not shown: a run with the reference versions of the functions it calls"
+
+
+def _conceal_value(value):
+    if isinstance(value, wire.Other):
+        return wire.Other("object", HIDDEN)
+    if isinstance(value, (tuple, list)):
+        return type(value)(_conceal_value(item) for item in value)
+    if isinstance(value, dict):
+        return {key: _conceal_value(item) for key, item in value.items()}
+    return value
+
+
+def conceal(outcome):
+    """The outcome of a job that ran the reference versions of the unit's callees, without its free text.
+
+    Those reference functions were in the student's process, so anything it reports in words (printed
+    output, messages, reprs, type names) could carry them out: only the values, which are compared with
+    the reference, are kept."""
+    if outcome.status != "ok":
+        detail = {key: value for key, value in outcome.detail.items() if key != "reason"}
+        if "reason" in outcome.detail:
+            detail["reason"] = HIDDEN
+        return JobOutcome(outcome.status, detail)
+    trials = []
+    for trial in outcome.trials:
+        failure = trial.failure
+        if failure is not None:
+            failure = Failure(step=failure.step, kind=failure.kind, type="Exception" if failure.type else "",
+                              message=HIDDEN if failure.message else "",
+                              description=HIDDEN if failure.description else "",
+                              value=_conceal_value(failure.value))
+        trials.append(dataclasses.replace(
+            trial, outputs=_conceal_value(trial.outputs), failure=failure, numeric={},
+            repeat=_conceal_value(trial.repeat), stdout=""))
+    return JobOutcome("ok", {}, tuple(trials), ())
+
+
 class Sandbox:
     """A pool of sandbox workers shared by the threads that grade submissions."""
 
     def __init__(self, jobs, limits=Limits(), mode=None):
+        if mode not in (None, "bwrap", "fallback"):
+            raise HarnessError("unknown sandbox mode %r (bwrap or fallback)" % mode)
+        if mode == "bwrap" and not bwrap_available():
+            raise HarnessError("bubblewrap (bwrap) is not installed or cannot create namespaces here")
         self.mode = mode or ("bwrap" if bwrap_available() else "fallback")
         self.limits = limits
         self._idle = queue.Queue()

@@ -3,20 +3,29 @@
 Nothing here decides anything: it reports what the student's code returned,
 raised or printed, and the grader judges. A job is one unit in one variant
 (as written, or with the reference versions of what it calls).
+
+Student code runs in this process, so everything here that touches what it
+returned (or raised) expects a fight: types are read by identity, every
+method call on a student object is guarded, and what cannot be read is
+described as such instead of failing the job. The functions used here are
+bound at import, before any student code, so replacing `np.random.seed`,
+`time.perf_counter` or a builtin does not change what this module does.
 """
 
 import io
-import os
 import sys
 import time
-import traceback
 
 import numpy as np
 
 from . import procedure, wire
 
+wire.shield(globals())
+
 STDOUT_LIMIT = 4000
 MESSAGE_LIMIT = 500
+_seed, _perf_counter, _ndarray = np.random.seed, time.perf_counter, np.ndarray
+_sys_stdout, _sys_stderr = sys.stdout, sys.stderr
 
 
 class CappedWriter(io.TextIOBase):
@@ -32,7 +41,10 @@ class CappedWriter(io.TextIOBase):
         return True
 
     def write(self, text):
-        text = str(text)
+        if type(text) is not str:
+            text = str(text)  # the student's own __str__, in the student's own call
+            if type(text) is not str:
+                text = str.__str__(text) if issubclass(type(text), str) else "?"
         room = self.limit - self.kept
         if room > 0:
             self.parts.append(text[:room])
@@ -69,37 +81,53 @@ def exec_blocks(blocks, namespace, errors):
     for index, block in enumerate(blocks):
         try:
             code = compile_block(block)
-            if isinstance(code, BaseException):
+            if issubclass(type(code), BaseException):
                 raise code
             exec(code, namespace)
         except BaseException as exc:
             errors.append(dict(exception_info(exc), block=index))
 
 
-def student_frames(tb, internal_files):
-    frames = []
-    for frame in traceback.extract_tb(tb):
-        if frame.filename in internal_files or frame.filename.startswith("<"):
-            continue
-        frames.append({"file": frame.filename, "line": frame.lineno, "function": frame.name})
-    return frames[-8:]
-
-
 INTERNAL_FILES = {procedure.__file__, __file__, wire.__file__}
 
 
-def exception_info(exc):
+def student_frames(tb, internal_files=INTERNAL_FILES):
+    """(file, line, function) of the frames in the student's own code, innermost last.
+
+    Read straight from the traceback's frames (C objects the student cannot
+    subclass), without reading any source file."""
+    frames = []
+    for _ in range(100000):
+        if tb is None:
+            break
+        code = tb.tb_frame.f_code
+        filename, name = code.co_filename, code.co_name
+        if type(filename) is str and not (filename in internal_files or filename.startswith("<")):
+            frames.append({"file": filename[:200], "line": tb.tb_lineno if type(tb.tb_lineno) is int else 0,
+                           "function": name[:200] if type(name) is str else "?"})
+            del frames[:-8]
+        tb = tb.tb_next
+    return frames
+
+
+def safe_message(exc, limit=MESSAGE_LIMIT):
     try:
         message = str(exc)
     except BaseException:
-        message = "<str() of the exception failed>"
-    if not isinstance(message, str):
-        message = "<not a string>"
-    return {
-        "type": wire.type_name(exc),
-        "message": message[:MESSAGE_LIMIT],
-        "frames": student_frames(exc.__traceback__, INTERNAL_FILES),
-    }
+        return "<str() of the exception failed>"
+    if type(message) is not str:
+        return "<not a string>"
+    return message[:limit]
+
+
+def exception_info(exc):
+    # numpy's _ArrayMemoryError is a MemoryError: say so, the student never wrote that name.
+    name = "MemoryError" if issubclass(type(exc), MemoryError) else wire.type_name(exc)
+    try:
+        frames = student_frames(wire.exception_traceback(exc))
+    except BaseException:
+        frames = []
+    return {"type": name, "message": safe_message(exc), "frames": frames}
 
 
 def build_namespace(session, job, buffers, errors):
@@ -112,13 +140,16 @@ def build_namespace(session, job, buffers, errors):
         reference = {"__name__": "reference", "__builtins__": __builtins__}
         exec_blocks(session["references"][substitute["set"]], reference, [])
         for target in substitute["targets"]:
-            if "." in target:
-                class_name, method = target.split(".", 1)
-                owner = namespace.get(class_name)
-                if isinstance(owner, type):
-                    setattr(owner, method, reference[method])
-            else:
-                namespace[target] = reference[target]
+            try:
+                if "." in target:
+                    class_name, method = target.split(".", 1)
+                    owner = namespace.get(class_name)
+                    if issubclass(type(owner), type):
+                        setattr(owner, method, reference[method])  # a student's metaclass may refuse
+                else:
+                    namespace[target] = reference[target]
+            except BaseException as exc:
+                errors.append(dict(exception_info(exc), block=-1))
     return namespace
 
 
@@ -137,19 +168,25 @@ class Ticker:
 def run_once(session, job, buffers, inputs, seed, errors):
     """The unit's steps on fresh copies of the inputs, in a fresh namespace."""
     namespace = build_namespace(session, job, buffers, errors)
-    np.random.seed(seed % (2 ** 32))
+    _seed(seed % (2 ** 32))
     values = {name: procedure.fresh_copy(value) for name, value in inputs.items()}
     given = dict(values)
     procedure.run_steps(job["steps"], namespace, values, job.get("globals"))
     return values, given
 
 
+def _low_precision(value):
+    return type(value) is _ndarray and value.dtype.kind == "f" and value.dtype.itemsize < 8
+
+
 def numeric_losses(session, job, buffers, inputs, directions, values, ticker):
-    """L(x + eps u) and L(x - eps u) for each gradient's direction u: the grader takes the difference."""
+    """L(x + eps u) and L(x - eps u) for each gradient's direction u: the grader takes the difference.
+
+    Student code computes these (its own forward), so they can be forged: the grader uses them to
+    explain a verdict, never to pass one."""
     forward_steps = job["steps"][: job["forward_steps"]]
-    outputs = [values[name] for name in set(job["upstream"].values())] if job.get("upstream") else [values[job["loss"]]]
-    low_precision = any(isinstance(o, np.ndarray) and o.dtype.kind == "f" and o.dtype.itemsize < 8 for o in outputs)
-    eps = 1e-3 if low_precision else 1e-6
+    names = sorted(set(job["upstream"].values())) if job.get("upstream") else [job["loss"]]
+    eps = 1e-3 if any(_low_precision(values.get(name)) for name in names) else 1e-6
     results = {}
     for target, direction in directions.items():
         losses = []
@@ -157,66 +194,87 @@ def numeric_losses(session, job, buffers, inputs, directions, values, ticker):
             for sign in (1.0, -1.0):
                 perturbed = procedure.with_perturbation(inputs, target, sign * eps * direction)
                 namespace = build_namespace(session, job, buffers, [])
-                np.random.seed(0)
+                _seed(0)
                 run_values = dict(perturbed)
                 procedure.run_steps(forward_steps, namespace, run_values, job.get("globals"))
-                losses.append(procedure.scalar_loss(run_values, job.get("upstream") or {}, job.get("loss")))
+                loss = procedure.scalar_loss(run_values, job.get("upstream") or {}, job.get("loss"))
+                losses.append(loss if type(loss) is float else float("nan"))
                 ticker.tick()
             results[target] = {"eps": eps, "plus": losses[0], "minus": losses[1]}
         except BaseException as exc:
-            results[target] = {"error": "%s: %s" % (wire.type_name(exc), str(exc)[:200])}
+            results[target] = {"error": "%s: %s" % (wire.type_name(exc), safe_message(exc, 200))}
     return results
 
 
-def failure_info(failure, buffers):
-    info = {"step": failure.step, "kind": failure.kind}
+def failure_info(failure, buffers, budget):
+    step = failure.step if type(failure.step) is int else 0
     if failure.kind == "exception":
-        info.update(exception_info(failure.exception))
-    else:
-        info["description"] = failure.description
-        info["value"] = wire.encode_value(failure.value, buffers)
-    return info
+        return dict(exception_info(failure.exception), step=step, kind="exception")
+    description = failure.description if type(failure.description) is str else ""
+    return {"step": step, "kind": "bad_return", "description": description[:MESSAGE_LIMIT],
+            "value": wire.encode_untrusted(failure.value, buffers, budget)}
 
 
-def run_trial(session, job, trial, buffers_in, buffers_out, errors, ticker):
+def changed_inputs(inputs, given):
+    """Inputs the code changed in place (a warning only). A value that fights the comparison counts as changed."""
+    changed = []
+    for name in inputs:
+        try:
+            same = procedure.same_value(inputs[name], given[name])
+        except BaseException:
+            same = False
+        if same is not True:
+            changed.append(name)
+    return changed
+
+
+def encode_values(values, names, buffers, budget):
+    return {name: wire.encode_untrusted(values[name], buffers, budget) for name in names if name in values}
+
+
+def run_trial(session, job, trial, buffers_in, buffers_out, errors, ticker, budget, output_chars):
     inputs = {name: wire.decode_value(obj, buffers_in) for name, obj in trial["inputs"].items()}
-    writer = CappedWriter(STDOUT_LIMIT)
+    writer = CappedWriter(output_chars)
     sys.stdout = sys.stderr = writer
-    started = time.perf_counter()
+    started = _perf_counter()
     result = {"outputs": {}, "failure": None, "mutated": [], "numeric": {}, "repeat": None}
     try:
         values, given = run_once(session, job, buffers_in, inputs, trial["seed"], errors)
         ticker.tick()
-        result["outputs"] = {name: wire.encode_value(values[name], buffers_out) for name in job["report"] if name in values}
-        result["mutated"] = [name for name in inputs if not procedure.same_value(inputs[name], given[name])]
+        result["outputs"] = encode_values(values, job["report"], buffers_out, budget)
+        result["mutated"] = changed_inputs(inputs, given)
         directions = {t: wire.decode_value(obj, buffers_in) for t, obj in trial.get("directions", {}).items()}
         if directions:
             result["numeric"] = numeric_losses(session, job, buffers_in, inputs, directions, values, ticker)
         if trial.get("repeat"):
             again, _ = run_once(session, job, buffers_in, inputs, trial["seed"] + 1, [])
             ticker.tick()
-            result["repeat"] = {name: wire.encode_value(again[name], buffers_out) for name in job["report"] if name in again}
+            result["repeat"] = encode_values(again, job["report"], buffers_out, budget)
     except procedure.StepFailure as failure:
-        result["failure"] = failure_info(failure, buffers_out)
+        result["failure"] = failure_info(failure, buffers_out, budget)
     finally:
-        sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
-    result["seconds"] = time.perf_counter() - started
+        sys.stdout, sys.stderr = _sys_stdout, _sys_stderr
+    result["seconds"] = _perf_counter() - started
     result["stdout"] = writer.text()
     return result
 
 
-def run_job(session, job, buffers_in, result_fd):
+def run_job(session, job, buffers_in, result_fd, limits=None):
     """Run every trial of one job and write one result message. Called in a fresh fork."""
+    limits = limits or {}
+    output_chars = limits.get("output_chars", STDOUT_LIMIT)
+    budget = wire.Budget(array_bytes=max(0, limits.get("message_bytes", wire.MAX_MESSAGE_BYTES) - (1 << 20)))
     ticker = Ticker(result_fd)
     errors = []
     trials = []
     buffers_out = []
     for index, trial in enumerate(job["trials"]):
         # The code is loaded afresh for every run; its load errors are the same each time, so keep the first.
-        trials.append(run_trial(session, job, trial, buffers_in, buffers_out, errors if index == 0 else [], ticker))
+        trials.append(run_trial(session, job, trial, buffers_in, buffers_out, errors if index == 0 else [], ticker,
+                                budget, output_chars))
     header = {"result": {"program_errors": errors, "trials": trials}}
     try:
         message = wire.pack(header, buffers_out)
-    except (TypeError, ValueError) as exc:
-        message = wire.pack({"result": None, "error": "could not encode the results: %s" % exc})
+    except BaseException as exc:
+        message = wire.pack({"result": None, "error": "could not encode the results: %s" % wire.type_name(exc)})
     wire.write_all(result_fd, message)

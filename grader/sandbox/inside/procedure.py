@@ -112,7 +112,13 @@ def run_steps(steps, namespace, values, global_names=None):
             result = evaluate(parse_expression(step["expr"]), values, namespace)
         except BaseException as exc:  # students raise SystemExit and KeyboardInterrupt too
             raise StepFailure(index, "exception", exception=exc) from exc
-        unpack(index, step["returns"], result, values)
+        try:
+            unpack(index, step["returns"], result, values)
+        except StepFailure:
+            raise
+        except BaseException as exc:  # what it returned fights being unpacked (a hostile __len__ or __iter__)
+            raise StepFailure(index, "bad_return", value=result, description=(
+                "returned an object that raised an exception when it was unpacked")) from exc
     return values
 
 

@@ -1,25 +1,68 @@
 """The wire format between the grader and its sandbox processes.
 
-A message is a JSON header plus raw array buffers; nothing is ever pickled.
-Both ends use this module, but only the grader's side needs to distrust what it
-reads: `decode_value` accepts plain data and numeric arrays only, with sizes
-checked, so whatever a student's process sends can at worst be a wrong answer.
+A message is a JSON header plus raw array buffers; nothing is ever pickled:
+
+    <u32 header length> <u32 buffer count> <header: UTF-8 JSON> (<u32 size> <bytes>)*
+
+Both ends use this module. The grader's side distrusts what it reads:
+`read_frame` refuses oversized frames before reading them, `unpack` refuses
+malformed ones, and `decode_value` accepts plain data and numeric arrays only,
+with sizes checked, so whatever a student's process sends can at worst be a
+wrong answer for its own unit.
+
+The sandbox's side runs in the same process as student code. `encode_untrusted`
+never calls a method of what the student returned except `repr` (guarded), and
+identifies types by identity, not by `isinstance` (which asks the object for its
+`__class__`). The functions the channel needs are bound when this module is
+imported, so a submission that replaces `json.dumps`, `os.write`,
+`np.ascontiguousarray` or a builtin does not change what is sent.
 """
 
+import builtins
 import json
 import math
 import os
+import select
 import struct
+import time
 
 import numpy as np
 
+
+def shield(namespace):
+    """Bind every builtin as a global of a module: a student who replaces `builtins.len` does not reach it."""
+    for name, value in vars(builtins).items():
+        if not name.startswith("__"):
+            namespace.setdefault(name, value)
+
+
+shield(globals())
+
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+MAX_HEADER_BYTES = 8 * 1024 * 1024  # a result's JSON header: descriptors, text; arrays travel as buffers
 MAX_ARRAY_BYTES = 16 * 1024 * 1024
 MAX_ITEMS = 64
 MAX_DEPTH = 4
+MAX_NODES = 20000  # values encoded into one message
 MAX_REPR = 200
 ARRAY_KINDS = "biuf"  # bool, signed and unsigned integers, floats
 _HEADER = struct.Struct("<II")
+_SIZE = struct.Struct("<I")
+
+_encoder = json.JSONEncoder(allow_nan=True, separators=(",", ":"))
+_decoder = json.JSONDecoder()
+_write, _read, _select, _monotonic = os.write, os.read, select.select, time.monotonic
+_ndarray, _contiguous = np.ndarray, np.ascontiguousarray
+_type_name_of = type.__dict__["__name__"].__get__  # a class's own name, whatever its metaclass says
+_exception_traceback = BaseException.__dict__["__traceback__"].__get__
+
+# Exact types only (by identity): a subclass is never taken for plain data.
+_KINDS = {id(type(None)): "none", id(bool): "bool", id(np.bool_): "bool", id(int): "int", id(float): "float",
+          id(np.float64): "float", id(np.float32): "float32", id(np.float16): "float32", id(tuple): "tuple",
+          id(list): "list", id(dict): "dict", id(np.ndarray): "array"}
+for _integer in (np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64, np.intc,
+                 np.uintc, np.longlong, np.ulonglong):
+    _KINDS[id(_integer)] = "int"
 
 
 class WireError(Exception):
@@ -30,50 +73,90 @@ def safe_repr(value, limit=MAX_REPR):
     try:
         text = repr(value)
     except BaseException as exc:  # a hostile __repr__ is the student's problem, not ours
-        text = "<repr failed: %s>" % type(exc).__name__
-    if not isinstance(text, str):
+        text = "<repr failed: %s>" % type_name(exc)
+    if type(text) is not str:
         text = "<repr returned a non-string>"
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def type_name(value):
     try:
-        name = type(value).__name__
-        return name if isinstance(name, str) else "?"
+        name = _type_name_of(type(value))
     except BaseException:
         return "?"
+    return name[:MAX_REPR] if type(name) is str else "?"
 
 
-def encode_value(value, buffers, depth=0):
-    """Plain JSON-able description of `value`; array bytes are appended to `buffers`."""
-    if value is None:
+def exception_traceback(exc):
+    """The traceback of an exception, without asking the exception (which may be hostile) for it."""
+    try:
+        return _exception_traceback(exc)
+    except BaseException:
+        return None
+
+
+class Budget:
+    """What one message may still carry: values, and bytes of arrays."""
+
+    def __init__(self, nodes=MAX_NODES, array_bytes=MAX_MESSAGE_BYTES // 2):
+        self.nodes = nodes
+        self.array_bytes = array_bytes
+
+
+def _other(value, why=None):
+    return {"t": "other", "type": type_name(value), "repr": why or safe_repr(value)}
+
+
+def _encode(value, buffers, depth, budget):
+    budget.nodes -= 1
+    if budget.nodes < 0:
+        return {"t": "other", "type": type_name(value), "repr": "(not sent: too many values)"}
+    kind = _KINDS.get(id(type(value)))
+    if kind is None:
+        return _other(value)
+    if kind == "none":
         return {"t": "none"}
-    if type(value) is np.ndarray:
-        if value.dtype.kind in ARRAY_KINDS and value.dtype.itemsize <= 8:
-            if value.nbytes > MAX_ARRAY_BYTES:
-                return {"t": "other", "type": "ndarray", "repr": "array of shape %s (too large to send)" % (value.shape,)}
-            buffers.append(np.ascontiguousarray(value).tobytes())
-            return {"t": "array", "dtype": value.dtype.str, "shape": list(value.shape), "buf": len(buffers) - 1}
-        return {"t": "other", "type": "ndarray[%s]" % value.dtype, "repr": safe_repr(value)}
-    if type(value) in (bool, np.bool_):
+    if kind == "array":
+        dtype = value.dtype
+        if dtype.kind in ARRAY_KINDS and dtype.itemsize <= 8 and not dtype.fields:
+            if value.nbytes > MAX_ARRAY_BYTES or value.nbytes > budget.array_bytes:
+                return _other(value, "array of shape %s (too large to send)" % (value.shape,))
+            budget.array_bytes -= value.nbytes
+            buffers.append(_contiguous(value).tobytes())
+            return {"t": "array", "dtype": dtype.str, "shape": list(value.shape), "buf": len(buffers) - 1}
+        return {"t": "other", "type": "ndarray[%s]" % dtype, "repr": safe_repr(value)}
+    if kind == "bool":
         return {"t": "scalar", "kind": "bool", "value": bool(value)}
-    if type(value) is int or (isinstance(value, np.integer) and type(value).__module__ == "numpy"):
+    if kind == "int":
         number = int(value)
         if abs(number) > 2 ** 53:
-            return {"t": "other", "type": type_name(value), "repr": safe_repr(value)}
+            return _other(value)
         return {"t": "scalar", "kind": "int", "value": number}
-    if type(value) is float or (isinstance(value, np.floating) and type(value).__module__ == "numpy"):
-        kind = "float32" if type(value) in (np.float32, np.float16) else "float"
+    if kind in ("float", "float32"):
         return {"t": "scalar", "kind": kind, "value": float(value)}
-    if type(value) in (tuple, list):
+    if kind in ("tuple", "list"):
         if depth >= MAX_DEPTH or len(value) > MAX_ITEMS:
-            return {"t": "other", "type": type_name(value), "repr": safe_repr(value)}
-        return {"t": type_name(value), "items": [encode_value(item, buffers, depth + 1) for item in value]}
-    if type(value) is dict:
-        if depth >= MAX_DEPTH or len(value) > MAX_ITEMS or not all(type(k) is str for k in value):
-            return {"t": "other", "type": "dict", "repr": safe_repr(value)}
-        return {"t": "dict", "items": [[k, encode_value(v, buffers, depth + 1)] for k, v in value.items()]}
-    return {"t": "other", "type": type_name(value), "repr": safe_repr(value)}
+            return _other(value)
+        return {"t": kind, "items": [_encode(item, buffers, depth + 1, budget) for item in list(value)]}
+    items = list(value.items())  # a dict: a snapshot, in case encoding an item changes it
+    if depth >= MAX_DEPTH or len(items) > MAX_ITEMS or not all(type(k) is str for k, _ in items):
+        return _other(value)
+    return {"t": "dict", "items": [[k, _encode(v, buffers, depth + 1, budget)] for k, v in items]}
+
+
+def encode_value(value, buffers, depth=0, budget=None):
+    """Plain JSON-able description of `value`; array bytes are appended to `buffers`."""
+    return _encode(value, buffers, depth, budget or Budget())
+
+
+def encode_untrusted(value, buffers, budget):
+    """encode_value for what student code returned: whatever the object does, a description comes back."""
+    mark = len(buffers)
+    try:
+        return _encode(value, buffers, 0, budget)
+    except BaseException as exc:  # its __repr__ or a nested item fought back: describe it without its help
+        del buffers[mark:]
+        return {"t": "other", "type": type_name(value), "repr": "(could not be read: %s)" % type_name(exc)}
 
 
 class Other:
@@ -91,6 +174,8 @@ class Other:
     def __eq__(self, other):
         return isinstance(other, Other) and (self.type, self.repr) == (other.type, other.repr)
 
+    __hash__ = None
+
 
 class Float32Scalar(float):
     """A float the student returned as a numpy float32 (its precision matters for tolerances)."""
@@ -103,20 +188,21 @@ def _check(condition, what):
 
 def decode_value(obj, buffers, depth=0):
     """The inverse of encode_value, for untrusted input: plain data and numeric arrays only."""
-    _check(isinstance(obj, dict) and isinstance(obj.get("t"), str), "value is not a tagged object")
+    _check(type(obj) is dict and type(obj.get("t")) is str, "value is not a tagged object")
     _check(depth <= MAX_DEPTH + 1, "value nested too deeply")
     tag = obj["t"]
     if tag == "none":
         return None
     if tag == "array":
         dtype_text, shape, index = obj.get("dtype"), obj.get("shape"), obj.get("buf")
-        _check(isinstance(dtype_text, str) and len(dtype_text) <= 4, "bad dtype")
+        _check(type(dtype_text) is str and len(dtype_text) <= 4, "bad dtype")
         try:
             dtype = np.dtype(dtype_text)
-        except TypeError as exc:
+        except Exception as exc:
             raise WireError("bad dtype %r" % dtype_text) from exc
-        _check(dtype.kind in ARRAY_KINDS and dtype.itemsize <= 8 and not dtype.fields, "dtype not allowed")
-        _check(isinstance(shape, list) and len(shape) <= 8, "bad shape")
+        _check(dtype.kind in ARRAY_KINDS and dtype.itemsize <= 8 and not dtype.fields and not dtype.subdtype,
+               "dtype not allowed")
+        _check(type(shape) is list and len(shape) <= 8, "bad shape")
         _check(all(type(n) is int and 0 <= n <= MAX_ARRAY_BYTES for n in shape), "bad shape")
         _check(type(index) is int and 0 <= index < len(buffers), "bad buffer index")
         data = buffers[index]
@@ -134,50 +220,47 @@ def decode_value(obj, buffers, depth=0):
         return Float32Scalar(value) if kind == "float32" else float(value)
     if tag in ("tuple", "list"):
         items = obj.get("items")
-        _check(isinstance(items, list) and len(items) <= MAX_ITEMS, "bad sequence")
+        _check(type(items) is list and len(items) <= MAX_ITEMS, "bad sequence")
         decoded = [decode_value(item, buffers, depth + 1) for item in items]
         return tuple(decoded) if tag == "tuple" else decoded
     if tag == "dict":
         items = obj.get("items")
-        _check(isinstance(items, list) and len(items) <= MAX_ITEMS, "bad dict")
+        _check(type(items) is list and len(items) <= MAX_ITEMS, "bad dict")
         result = {}
         for pair in items:
-            _check(isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], str), "bad dict item")
+            _check(type(pair) is list and len(pair) == 2 and type(pair[0]) is str, "bad dict item")
             result[pair[0]] = decode_value(pair[1], buffers, depth + 1)
         return result
     if tag == "other":
         type_, repr_ = obj.get("type"), obj.get("repr")
-        _check(isinstance(type_, str) and isinstance(repr_, str), "bad other")
+        _check(type(type_) is str and type(repr_) is str, "bad other")
         return Other(type_[:MAX_REPR], repr_[:MAX_REPR])
     raise WireError("unknown value tag %r" % tag[:20])
 
 
 def pack(header, buffers=()):
     """One message: lengths, JSON header, then each buffer with its length."""
-    text = json.dumps(header, allow_nan=True, separators=(",", ":")).encode()
+    text = _encoder.encode(header).encode()
     parts = [_HEADER.pack(len(text), len(buffers)), text]
     for data in buffers:
-        parts.append(struct.pack("<I", len(data)))
+        parts.append(_SIZE.pack(len(data)))
         parts.append(data)
     return b"".join(parts)
 
 
 def read_exact(fd, size, deadline=None):
     """Read exactly `size` bytes from a file descriptor; None at end of file or past the deadline."""
-    import select
-    import time
-
     chunks = []
     remaining = size
     while remaining:
         if deadline is not None:
-            left = deadline - time.monotonic()
+            left = deadline - _monotonic()
             if left <= 0:
                 return None
-            ready, _, _ = select.select([fd], [], [], left)
+            ready, _, _ = _select([fd], [], [], left)
             if not ready:
                 return None
-        chunk = os.read(fd, min(remaining, 1 << 20))
+        chunk = _read(fd, min(remaining, 1 << 20))
         if not chunk:
             return None
         chunks.append(chunk)
@@ -185,13 +268,15 @@ def read_exact(fd, size, deadline=None):
     return b"".join(chunks)
 
 
-def read_frame(fd, deadline=None, limit=MAX_MESSAGE_BYTES):
-    """The raw bytes of one message, or None at end of file or timeout; WireError if oversized."""
+def read_frame(fd, deadline=None, limit=MAX_MESSAGE_BYTES, header_limit=MAX_HEADER_BYTES):
+    """The raw bytes of one message, or None at end of file or timeout; WireError if oversized.
+
+    Sizes are checked before anything is read, so a frame that claims gigabytes costs nothing."""
     head = read_exact(fd, _HEADER.size, deadline)
     if head is None:
         return None
     text_length, count = _HEADER.unpack(head)
-    if text_length > limit or count > 100000:
+    if text_length > min(limit, header_limit) or count > 100000:
         raise WireError("message too large")
     parts = [head]
     body = read_exact(fd, text_length, deadline)
@@ -200,10 +285,10 @@ def read_frame(fd, deadline=None, limit=MAX_MESSAGE_BYTES):
     parts.append(body)
     total = text_length
     for _ in range(count):
-        size_bytes = read_exact(fd, 4, deadline)
+        size_bytes = read_exact(fd, _SIZE.size, deadline)
         if size_bytes is None:
             return None
-        (size,) = struct.unpack("<I", size_bytes)
+        (size,) = _SIZE.unpack(size_bytes)
         total += size
         if total > limit:
             raise WireError("message too large")
@@ -219,20 +304,24 @@ def unpack(frame):
     try:
         text_length, count = _HEADER.unpack_from(frame, 0)
         offset = _HEADER.size
-        header = json.loads(frame[offset: offset + text_length].decode())
+        text = frame[offset: offset + text_length]
+        if len(text) != text_length:
+            raise WireError("truncated header")
+        header = _decoder.decode(text.decode())
         offset += text_length
         buffers = []
         for _ in range(count):
-            (size,) = struct.unpack_from("<I", frame, offset)
-            offset += 4
+            (size,) = _SIZE.unpack_from(frame, offset)
+            offset += _SIZE.size
             data = frame[offset: offset + size]
             if len(data) != size:
                 raise WireError("truncated buffer")
             buffers.append(data)
             offset += size
-    except (struct.error, ValueError, UnicodeDecodeError) as exc:
-        raise WireError("malformed message: %s" % exc) from exc
-    if offset != len(frame) or not isinstance(header, dict):
+    except (struct.error, ValueError, UnicodeDecodeError, RecursionError) as exc:
+        # RecursionError: JSON nested thousands deep. ValueError covers JSONDecodeError and huge integers.
+        raise WireError("malformed message: %s" % str(exc)[:200]) from exc
+    if offset != len(frame) or type(header) is not dict:
         raise WireError("malformed message")
     return header, buffers
 
@@ -240,5 +329,10 @@ def unpack(frame):
 def write_all(fd, data):
     view = memoryview(data)
     while view:
-        written = os.write(fd, view)
+        written = _write(fd, view)
         view = view[written:]
+
+
+def job_calls(job):
+    """How many calls of student code a job makes, each followed by a tick: the per-call clock's budget."""
+    return sum(1 + 2 * len(trial.get("directions", {})) + (1 if trial.get("repeat") else 0) for trial in job["trials"])

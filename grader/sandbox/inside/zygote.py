@@ -1,14 +1,27 @@
 """The sandbox worker: a clean Python with numpy loaded that forks one process per job.
 
-Forking from here (never from the grader) keeps each job cheap (numpy is
-already imported) while the student's code starts in a process that holds
-nothing of the grader: no reference solution, no other submission, no verdict.
+Three kinds of process, each forked from the one above:
 
-This process enforces the limits of each job: a per-call clock (the job ticks
-after every call), a cap on what it may send, resource limits set in the
-child before any student code runs, and the killing of whatever the job left
-running. It talks to the grader over its stdin and stdout; the job's process
-gets neither.
+- the zygote (this module's `main`): started once per worker, loads numpy and
+  warms it up, then forks one session leader per session. It never reads a
+  submission, so no submission's code or data is ever in the memory that the
+  next one's processes are forked from.
+- the session leader: reads one session (one submission's code and jobs) from
+  the grader, runs its jobs one at a time, answers, and exits.
+- the job process: runs one unit's trials (`inside.child`). Before any student
+  code runs it moves to a scratch folder of its own, takes resource limits and,
+  when the worker runs as root, becomes a throwaway user (a uid no one else
+  uses), which bounds its process count (root is exempt from RLIMIT_NPROC),
+  keeps it from signalling anything but its own processes, and lets the leader
+  find and remove everything it leaves behind.
+
+The leader enforces each job's limits from outside: a per-call clock (the job
+ticks after every call, a bounded number of times), a cap on what it may
+send, and the killing of whatever the job left running (its process group,
+its orphans, and with a throwaway user every process of that user) and the
+removal of what it left: its scratch folder, files of its user in the usual
+world-writable folders, and System V IPC objects. The leader talks to the
+grader over the worker's stdin and stdout; job processes get neither.
 """
 
 import ctypes
@@ -17,6 +30,7 @@ import os
 import resource
 import shutil
 import signal
+import stat
 import sys
 import time
 
@@ -28,12 +42,29 @@ PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
 PR_SET_NO_NEW_PRIVS = 38
-NOBODY = 65534
+CLONE_NEWNET = 0x40000000
+IPC_RMID = 0
+# How a session leader ends: the zygote forks the next one only after SESSION_DONE.
+SESSION_DONE, END_OF_INPUT, EXIT_REQUESTED = 0, 3, 4
+# Where any user may create files: after each job, what its throwaway user left there is removed.
+WORLD_WRITABLE = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/var/lock", "/dev/mqueue", "/run/shm")
+# Loaded before the job's process drops to its throwaway user, in case that user cannot read Python's own
+# files (a Python under /root): what a homework module may reasonably import.
+PRELOAD = (
+    "__future__", "abc", "array", "bisect", "cmath", "collections", "collections.abc", "contextlib", "copy",
+    "dataclasses", "datetime", "decimal", "enum", "fractions", "functools", "heapq", "inspect", "itertools",
+    "json", "math", "numbers", "operator", "pprint", "random", "re", "statistics", "string", "struct",
+    "textwrap", "time", "timeit", "traceback", "types", "typing", "warnings", "weakref",
+    "numpy.linalg", "numpy.fft", "numpy.polynomial", "numpy.random", "numpy.testing", "numpy.ma",
+    "numpy.lib.stride_tricks",
+)
+
+_libc = ctypes.CDLL(None, use_errno=True)
 
 
 def prctl(option, value):
     try:
-        ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)
+        _libc.prctl(option, value, 0, 0, 0)
     except (OSError, AttributeError):
         pass
 
@@ -60,10 +91,16 @@ def count_processes(uid):
     return count
 
 
-def prepare_child(result_fd, scratch, limits):
+def become(uid):
+    """Drop every privilege for a throwaway user: no groups, no capabilities."""
+    os.setgroups([])
+    os.setresgid(uid, uid, uid)
+    os.setresuid(uid, uid, uid)
+
+
+def prepare_child(result_fd, scratch, limits, uid):
     """Everything that must hold before student code runs, in the job's own process."""
     os.setpgid(0, 0)
-    prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     # What the student writes to its file descriptors lands in a size-capped file, never on our channel.
@@ -73,20 +110,19 @@ def prepare_child(result_fd, scratch, limits):
     os.dup2(result_fd, 3)
     os.closerange(4, 65536)
     os.chdir(scratch)
-    drop_to = limits.get("drop_to_uid")
-    if drop_to is not None and os.getuid() == 0:
-        os.setgroups([])
-        os.setgid(drop_to)
-        os.setuid(drop_to)
+    if uid is not None:
+        os.fchown(1, uid, uid)
+        become(uid)
+    prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # after the change of user, which clears it
     prctl(PR_SET_NO_NEW_PRIVS, 1)
     mib = 1024 * 1024
     set_limit(resource.RLIMIT_AS, limits["memory_mb"] * mib if limits.get("memory_mb") else None)
     set_limit(resource.RLIMIT_CPU, limits.get("cpu_seconds"))
     set_limit(resource.RLIMIT_FSIZE, limits["file_size_mb"] * mib if limits.get("file_size_mb") else None)
     set_limit(resource.RLIMIT_CORE, 0)
-    if limits.get("processes") and os.getuid() != 0:
-        # RLIMIT_NPROC counts every process of the user, so the allowance is on top of those running now.
-        set_limit(resource.RLIMIT_NPROC, limits["running"] + limits["processes"])
+    if limits.get("processes") is not None and os.getuid() != 0:
+        # RLIMIT_NPROC counts every process of the user, this one included. A throwaway user has no other.
+        set_limit(resource.RLIMIT_NPROC, limits.get("running", 0) + limits["processes"] + 1)
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 
 
@@ -101,28 +137,63 @@ def orphans():
         for entry in os.listdir("/proc"):
             if entry.isdigit() and int(entry) != me:
                 try:
-                    with open("/proc/%s/stat" % entry) as stat:
-                        if int(stat.read().rsplit(")", 1)[1].split()[1]) == me:
+                    with open("/proc/%s/stat" % entry) as stat_file:
+                        if int(stat_file.read().rsplit(")", 1)[1].split()[1]) == me:
                             found.append(int(entry))
                 except (OSError, ValueError, IndexError):
                     pass
         return found
 
 
-def kill_leftovers(job_pid):
-    """Kill the job's process group, then anything it orphaned. Returns the job process's exit status."""
+def _ipc_ids(kind, uid):
+    """Ids of the System V IPC objects (shm, sem, msg) a user owns or created."""
     try:
-        os.killpg(job_pid, signal.SIGKILL)
+        with open("/proc/sysvipc/" + kind) as table:
+            lines = table.read().splitlines()
     except OSError:
-        pass
-    try:
-        _, status = os.waitpid(job_pid, 0)
-    except ChildProcessError:
-        status = 0
-    for _ in range(100):
+        return []
+    if not lines:
+        return []
+    columns = lines[0].split()
+    found = []
+    for line in lines[1:]:
+        fields = dict(zip(columns, line.split()))
+        if str(uid) in (fields.get("uid"), fields.get("cuid")):
+            found.append(int(fields[{"shm": "shmid", "sem": "semid", "msg": "msqid"}[kind]]))
+    return found
+
+
+def kill_user(uid):
+    """Every process of a throwaway user, killed in one go (kill(-1) as that user), and its IPC objects removed.
+
+    Runs in a short-lived process of its own, as that user: no process of the user can survive or escape
+    by forking, since kill(-1) reaches them all at once."""
+    helper = os.fork()
+    if helper == 0:
+        try:
+            become(uid)
+            try:
+                os.kill(-1, signal.SIGKILL)
+            except OSError:
+                pass
+            for ident in _ipc_ids("shm", uid):
+                _libc.shmctl(ident, IPC_RMID, None)
+            for ident in _ipc_ids("sem", uid):
+                _libc.semctl(ident, 0, IPC_RMID)
+            for ident in _ipc_ids("msg", uid):
+                _libc.msgctl(ident, IPC_RMID, None)
+        finally:
+            os._exit(0)
+    os.waitpid(helper, 0)
+
+
+def reap_all(seconds=5.0):
+    """Kill and reap every child left (the job's orphans come to us, their subreaper)."""
+    give_up = time.monotonic() + seconds
+    while time.monotonic() < give_up:
         left = orphans()
         if not left:
-            break
+            return
         for pid in left:
             try:
                 os.kill(pid, signal.SIGKILL)
@@ -133,9 +204,53 @@ def kill_leftovers(job_pid):
                 if os.waitpid(-1, os.WNOHANG)[0] == 0:
                     break
             except ChildProcessError:
-                break
+                return
         time.sleep(0.001)
+
+
+def kill_leftovers(job_pid, uid):
+    """Kill the job's process group, its user's processes, then anything it orphaned.
+
+    Returns the job process's exit status."""
+    try:
+        os.killpg(job_pid, signal.SIGKILL)
+    except OSError:
+        pass
+    if uid is not None:
+        kill_user(uid)
+    try:
+        _, status = os.waitpid(job_pid, 0)
+    except ChildProcessError:
+        status = 0
+    reap_all()
     return status
+
+
+def sweep(folder, uid, depth=0):
+    """Remove what a user created in a world-writable folder (and its world-writable subfolders)."""
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for entry in entries:
+        try:
+            info = entry.stat(follow_symlinks=False)
+            if info.st_uid == uid:
+                if stat.S_ISDIR(info.st_mode):
+                    shutil.rmtree(entry.path, ignore_errors=True)
+                else:
+                    os.unlink(entry.path)
+            elif stat.S_ISDIR(info.st_mode) and info.st_mode & 0o002 and depth < 4:
+                sweep(entry.path, uid, depth + 1)
+        except OSError:
+            pass
+
+
+def remove_leftovers(scratch, uid):
+    shutil.rmtree(scratch, ignore_errors=True)
+    if uid is not None:
+        for folder in WORLD_WRITABLE:
+            sweep(folder, uid)
 
 
 def describe_exit(status):
@@ -150,82 +265,105 @@ def describe_exit(status):
 
 
 def expected_ticks(job):
-    return sum(1 + 2 * len(trial.get("directions", {})) + (1 if trial.get("repeat") else 0) for trial in job["trials"])
+    return wire.job_calls(job)
 
 
-def run_job_in_child(session, job, buffers, limits, scratch_root, index):
+def watch(read_fd, job, limits):
+    """Read the job's frames until its result, a timeout, garbage or its end: (status, detail, result frame)."""
+    call_seconds = limits["call_seconds"]
+    deadline = time.monotonic() + call_seconds
+    allowed_ticks = wire.job_calls(job) + 1
+    while True:
+        try:
+            frame = wire.read_frame(read_fd, deadline, limit=limits["message_bytes"])
+            header = None if frame is None else wire.unpack(frame)[0]
+        except wire.WireError as exc:
+            return "protocol", {"reason": str(exc)[:300]}, None
+        if frame is None:
+            if time.monotonic() >= deadline:
+                return "timeout", {"seconds": call_seconds}, None
+            return "crashed", {}, None
+        if "tick" in header:
+            if allowed_ticks <= 0:
+                return "protocol", {"reason": "more calls reported than the job makes"}, None
+            allowed_ticks -= 1
+            deadline = time.monotonic() + call_seconds
+            continue
+        if "result" in header:
+            return "ok", {}, frame
+        if "internal_error" in header:
+            return "protocol", {"reason": "the grader's code in its process failed (%s): did the submission change "
+                                "the interpreter it runs in?" % str(header["internal_error"])[:200]}, None
+        return "protocol", {"reason": "unexpected message"}, None
+
+
+def run_job_in_child(session, job, buffers, limits, scratch_root, index, uid):
     """Fork, run the job, watch it. Returns (status, detail, the child's result message or None)."""
     scratch = os.path.join(scratch_root, "job-%d" % index)
+    shutil.rmtree(scratch, ignore_errors=True)
     os.makedirs(scratch, mode=0o700)
-    if limits.get("drop_to_uid") is not None and os.getuid() == 0:
-        os.chown(scratch, limits["drop_to_uid"], limits["drop_to_uid"])
+    if uid is not None:
+        os.chown(scratch, uid, uid)
     read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid == 0:
         try:
             os.close(read_fd)
-            prepare_child(write_fd, scratch, limits)
-            child.run_job(session, job, buffers, 3)
-        except BaseException:
-            # A failure of this harness, not of the student: say so, for the grader's log.
-            import traceback
-
-            wire.write_all(3, wire.pack({"internal_error": traceback.format_exc()[-2000:]}))
+            # Only the reference code this job runs stays in its memory.
+            wanted = (job.get("substitute") or {}).get("set")
+            session["references"] = {key: value for key, value in session["references"].items() if key == wanted}
+            prepare_child(write_fd, scratch, limits, uid)
+            child.run_job(session, job, buffers, 3, limits)
+        except BaseException as exc:
+            # A failure of this harness (or of an interpreter the student's code broke): say so.
+            try:
+                text = "%s: %s" % (wire.type_name(exc), child.safe_message(exc, 200))
+                wire.write_all(3, wire.pack({"internal_error": text}))
+            except BaseException:
+                pass
         finally:
             os._exit(0)
     os.close(write_fd)
-    call_seconds = limits["call_seconds"]
-    deadline = time.monotonic() + call_seconds
-    allowed_ticks = expected_ticks(job) + 1
     status, detail, result = "crashed", {}, None
     try:
-        while True:
-            try:
-                frame = wire.read_frame(read_fd, deadline, limit=limits["message_bytes"])
-            except wire.WireError as exc:
-                status, detail = "protocol", {"reason": str(exc)}
-                break
-            if frame is None:
-                if time.monotonic() >= deadline:
-                    status, detail = "timeout", {"seconds": call_seconds}
-                break
-            try:
-                header, _ = wire.unpack(frame)
-            except wire.WireError as exc:
-                status, detail = "protocol", {"reason": str(exc)}
-                break
-            if "tick" in header and allowed_ticks > 0:
-                allowed_ticks -= 1
-                deadline = time.monotonic() + call_seconds
-                continue
-            if "result" in header:
-                status, result = "ok", frame
-                break
-            reason = "internal error: " + str(header["internal_error"]) if "internal_error" in header else "unexpected message"
-            status, detail = "protocol", {"reason": reason}
-            break
+        status, detail, result = watch(read_fd, job, limits)
     finally:
         os.close(read_fd)
-        exit_status = kill_leftovers(pid)
-        shutil.rmtree(scratch, ignore_errors=True)
+        exit_status = kill_leftovers(pid, uid)
+        remove_leftovers(scratch, uid)
     if status == "crashed":
         detail = describe_exit(exit_status)
     return status, detail, result
 
 
-def run_session(header, buffers, out_fd, scratch_root):
+def run_session(header, buffers, out_fd, scratch_root, uid):
     # Compiled once here, so no job's process compiles the same code again; compiling runs nothing.
     child.forget_compiled()
     for block in header["program"] + header["provided"] + [b for blocks in header["references"].values() for b in blocks]:
         child.compile_block(block)
     limits = dict(header["limits"])
-    uid = limits["drop_to_uid"] if limits.get("drop_to_uid") is not None else os.getuid()
-    limits["running"] = count_processes(uid) if uid != 0 and limits.get("processes") else 0
+    limits["running"] = count_processes(os.getuid()) if uid is None and os.getuid() != 0 else 0
     for index, job in enumerate(header["jobs"]):
-        status, detail, result = run_job_in_child(header, job, buffers, limits, scratch_root, index)
+        status, detail, result = run_job_in_child(header, job, buffers, limits, scratch_root, index, uid)
         message = wire.pack({"job": index, "status": status, "detail": detail}, [result] if result else [])
         wire.write_all(out_fd, message)
     wire.write_all(out_fd, wire.pack({"done": True}))
+
+
+def lead_session(in_fd, out_fd, scratch_root, uid):
+    """One session, in a process of its own: its data dies with it."""
+    prctl(PR_SET_CHILD_SUBREAPER, 1)
+    prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    frame = wire.read_frame(in_fd, limit=1 << 31, header_limit=1 << 31)  # from the grader: trusted
+    if frame is None:
+        return END_OF_INPUT
+    header, buffers = wire.unpack(frame)
+    del frame
+    if header.get("op") == "exit":
+        return EXIT_REQUESTED
+    if header.get("op") == "session":
+        run_session(header, buffers, out_fd, scratch_root, uid)
+    return SESSION_DONE
 
 
 def warm_up():
@@ -246,12 +384,30 @@ def warm_up():
     finally:
         sys.stdout, sys.stderr = saved
         os.close(devnull)
+    child.forget_compiled()
+
+
+def preload():
+    import importlib
+
+    for name in PRELOAD:
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 (a module this Python lacks)
+            pass
+
+
+def isolate_network():
+    """A network namespace of our own, with nothing in it (needs root's CAP_SYS_ADMIN)."""
+    return _libc.unshare(CLONE_NEWNET) == 0
 
 
 def main():
     config = json.loads(sys.argv[1])
     scratch_root = config["scratch"]
+    uid = config.get("uid")
     os.makedirs(scratch_root, exist_ok=True)
+    os.chmod(scratch_root, 0o755)
     # No process of this sandbox may read this one's memory, nor may an orphan outlive its job.
     prctl(PR_SET_DUMPABLE, 0)
     prctl(PR_SET_CHILD_SUBREAPER, 1)
@@ -259,15 +415,23 @@ def main():
     devnull = os.open(os.devnull, os.O_RDWR)
     os.dup2(devnull, 0)
     os.dup2(devnull, 1)
+    network = isolate_network() if config.get("isolate_network") else None
+    if config.get("preload"):
+        preload()
     warm_up()
-    wire.write_all(out_fd, wire.pack({"ready": True, "pid": os.getpid()}))
+    wire.write_all(out_fd, wire.pack({"ready": True, "pid": os.getpid(), "network_isolated": network}))
     while True:
-        frame = wire.read_frame(in_fd)
-        if frame is None:
-            break
-        header, buffers = wire.unpack(frame)
-        if header.get("op") == "session":
-            run_session(header, buffers, out_fd, scratch_root)
-        elif header.get("op") == "exit":
+        leader = os.fork()
+        if leader == 0:
+            code = 1
+            try:
+                code = lead_session(in_fd, out_fd, scratch_root, uid)
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(leader, 0)
+        if uid is not None:
+            kill_user(uid)
+        reap_all()
+        if not (os.WIFEXITED(status) and os.WEXITSTATUS(status) == SESSION_DONE):
             break
     shutil.rmtree(scratch_root, ignore_errors=True)

@@ -1,0 +1,113 @@
+"""`grader check`: what a student runs before submitting. The public checks only, in a few lines.
+
+A unit is public or hidden (`public:` in the spec, true by default). The
+check grades the public units exactly as grading will (same trials, edge
+cases, probes and tolerances, so a public unit that passes here passes
+when graded, up to the random sizes a run draws) and nothing else:
+
+- hidden units are not run and not named; the report only says how many
+  more units grading checks;
+- no reference code reaches the student's process: the runs that replace a
+  unit's callees with their reference versions ("correct once X is fixed")
+  are not made, so a public unit is judged on the student's own code alone;
+- messages say what is wrong and by how much (the relative error, a
+  likely cause); they never print the reference's values.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from ..report.formatting import error_text, place, score_text, status_label
+from ..spec import callee_closure, units_of
+
+
+def public_assignment(assignment):
+    """The assignment as `grader check` grades it: its public units, with no reference callees."""
+    public = {name for name, unit in assignment.units.items() if unit.public}
+    units = {name: dataclasses.replace(unit, calls=(), after=unit.after if unit.after in public else None)
+             for name, unit in assignment.units.items() if name in public}
+    return dataclasses.replace(assignment, units=units)
+
+
+def failing_callees(assignment, result):
+    """unit -> the public units it calls that fail: the likelier place of its mistake (own results only)."""
+    status = {unit.name: unit.status for unit in result.units}
+    found = {}
+    for unit in result.units:
+        if unit.status == "passed":
+            continue
+        callees = [u for c in sorted(callee_closure(assignment.units, unit.name))
+                   for u in units_of(assignment.units, c)]
+        failing = [u for u in callees if status.get(u, "passed") != "passed"]
+        if failing:
+            found[unit.name] = failing
+    return found
+
+
+def hidden_count(assignment):
+    return sum(not unit.public for unit in assignment.units.values())
+
+
+def value_line(check):
+    """One wrong value: what is wrong and by how much, never the expected numbers."""
+    line = check.message
+    if check.relative_error is not None and "relative error" not in line:
+        line += " (relative error %s)" % error_text(check.relative_error)
+    return line
+
+
+def unit_lines(unit, callees=()):
+    label = "ok" if unit.status == "passed" else status_label(unit.status).upper()
+    lines = ["  %-7s %s%s" % (label, unit.name, "" if unit.status == "passed" else ": " + unit.summary)]
+    if callees:
+        names = " and ".join(callees)
+        lines.append("          it calls %s, which %s not pass either: fix %s first, this may then pass"
+                     % (names, "does" if len(callees) == 1 else "do", "it" if len(callees) == 1 else "them"))
+    verdict = unit.verdict
+    for check in verdict.checks:
+        if not check.passed:
+            lines.append("          - " + value_line(check))
+        for note in check.notes:
+            lines.append("          note on %s: %s" % (check.name, note))
+    error = verdict.error
+    if error is not None and unit.status in ("error", "missing"):  # a blocked unit's summary says it all
+        where = place(error.cell_name, error.line, error.function)
+        lines.append("          %s%s%s" % (error.type, ": " + error.message if error.message else "",
+                                           " at %s" % where if where else ""))
+    if error is not None:
+        if error.hint:
+            lines.append("          hint: " + error.hint)
+    for warning in verdict.warnings:
+        lines.append("          warning: " + warning)
+    return lines
+
+
+def render(result, assignment, path):
+    """The terminal report: a line per public unit, the wrong values under it, a closing tally.
+
+    `assignment` is the full spec: it says which callees of a unit are public, and how many units are hidden.
+    """
+    lines = ["%s: public checks of %s" % (result.assignment, path)]
+    if result.load_error:
+        lines.append("  could not read it: " + result.load_error)
+        return "\n".join(lines)
+    callees = failing_callees(assignment, result)
+    for unit in result.units:
+        lines.extend(unit_lines(unit, callees.get(unit.name, ())))
+    for problem in result.problems:
+        lines.append("  note: " + problem)
+    passed = sum(unit.status == "passed" for unit in result.units)
+    lines.append("%d of %d public units pass (%s of %s points)." % (
+        passed, len(result.units), score_text(result.score), score_text(result.max_score)))
+    hidden = hidden_count(assignment)
+    if hidden:
+        lines.append("%d more unit%s %s checked only when your work is graded." % (
+            hidden, "" if hidden == 1 else "s", "is" if hidden == 1 else "are"))
+    else:
+        lines.append("Grading runs these same checks again, on other random sizes.")
+    return "\n".join(lines)
+
+
+def all_passed(result):
+    return not result.load_error and all(unit.status == "passed" for unit in result.units)

@@ -1,0 +1,77 @@
+"""report: finished results into files and tables. Renderers only consume; nothing here decides a grade.
+
+    write_submission_reports(result, out_dir)   out_dir/<safe id>/results.json and feedback.html
+    write_class_reports(results, out_dir, title) out_dir/summary.html and out_dir/grades.csv
+    score_table(results)                         a compact plain-text table for the terminal
+
+The pieces are separate pure functions, one per format: `text.unit_feedback`,
+`gradescope.results_json`, `html.feedback_html`, `html.summary_html`,
+`grades.grades_csv`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..load import safe_id
+from .formatting import score_text, status_letter, STATUS_LETTERS, status_label
+from .gradescope import results_json
+from .grades import assignment_max, grades_csv, row_max
+from .html import feedback_html, summary_html
+from .text import unit_feedback
+
+__all__ = ["write_submission_reports", "write_class_reports", "score_table", "unit_feedback", "results_json",
+           "feedback_html", "summary_html", "grades_csv"]
+
+
+def _write(path, text):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(text, encoding="utf-8")
+    temporary.replace(path)
+
+
+def write_submission_reports(result, out_dir):
+    """Write results.json and feedback.html for one submission; return the folder written."""
+    folder = Path(out_dir) / safe_id(result.id)
+    _write(folder / "results.json",
+           json.dumps(results_json(result), indent=2, ensure_ascii=False, allow_nan=False) + "\n")
+    _write(folder / "feedback.html", feedback_html(result))
+    return folder
+
+
+def write_class_reports(results, out_dir, assignment_title):
+    """Write summary.html and grades.csv for the whole class; return their paths."""
+    results = list(results)
+    out_dir = Path(out_dir)
+    summary, grades = out_dir / "summary.html", out_dir / "grades.csv"
+    _write(summary, summary_html(results, assignment_title))
+    _write(grades, grades_csv(results))
+    return summary, grades
+
+
+def score_table(results, id_width=28):
+    """Scores as a compact plain-text table: one line per submission, one status letter per unit.
+
+        submission          score     max  units
+        alice                  13      13  PPPPPPPPPPPPP
+        bob                   9.5      13  PFPPPEPPPPPPF
+        carol                   0      13  could not be read: not a notebook
+    """
+    results = list(results)
+    maxima = assignment_max(results)
+    width = max([len("submission")] + [min(id_width, len(result.id)) for result in results])
+    lines = ["%-*s  %7s  %6s  %s" % (width, "submission", "score", "max", "units")]
+    for result in results:
+        name = result.id if len(result.id) <= id_width else result.id[:id_width - 1] + "…"
+        if result.load_error:
+            score, detail = 0.0, "could not be read: %s" % result.load_error.splitlines()[0]
+        else:
+            score, detail = result.score, "".join(status_letter(unit.status) for unit in result.units)
+        lines.append("%-*s  %7s  %6s  %s" % (width, name, score_text(score), score_text(row_max(result, maxima)),
+                                            detail))
+    if any(not result.load_error and result.units for result in results):
+        lines.append("units: " + " ".join("%s=%s" % (letter, status_label(status).lower())
+                                          for status, letter in STATUS_LETTERS.items()))
+    return "\n".join(lines)

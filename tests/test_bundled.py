@@ -1,0 +1,203 @@
+"""The bundled assignments of styles 2-5 (dlfs-time-rnn, rnn-class, rnn-lm, simple-rnn) and what the engine
+needed for them: objects built by a step, stateful layers, hints per output, stubs and None results as
+missing, reference callees that bring their own helpers, random numbers in a unit's code."""
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from grader import extract
+from grader.errors import SpecError
+from grader.load import SourceCell, Submission
+from grader.pipeline import Grader
+from grader.sandbox import Limits, Sandbox
+from grader.spec import SOLUTIONS_DIR, find_assignment, load_spec
+
+ASSIGNMENTS = {"dlfs-time-rnn": "dlfs_time_rnn.py", "rnn-class": "rnn_class.py", "rnn-lm": "rnn_lm.py",
+               "simple-rnn": "simple_rnn.py"}
+
+
+@pytest.fixture(scope="module")
+def graders():
+    made = {}
+    with Sandbox(jobs=2, limits=Limits(call_seconds=5)) as sandbox:
+        def get(name, seed=20261122):
+            if (name, seed) not in made:
+                made[name, seed] = Grader(find_assignment(name), seed, sandbox)
+            return made[name, seed]
+        yield get
+
+
+def reference(name):
+    return (SOLUTIONS_DIR / ASSIGNMENTS[name]).read_text()
+
+
+def edited(name, *replacements):
+    source = reference(name)
+    for old, new in replacements:
+        assert old in source, old
+        source = source.replace(old, new, 1)
+    return source
+
+
+def grade(grader, source):
+    result = grader.grade(Submission("student", Path("student.py"), (SourceCell(1, "student.py", source),)))
+    return result, {unit.name: unit for unit in result.units}
+
+
+def not_passed(units):
+    return {name: unit.status for name, unit in units.items() if unit.status != "passed"}
+
+
+def wrong(unit):
+    return sorted(check.name for check in unit.verdict.checks if not check.passed)
+
+
+@pytest.mark.parametrize("name", sorted(ASSIGNMENTS))
+@pytest.mark.parametrize("seed", [1, 20261122])
+def test_the_reference_passes_every_unit_with_agreeing_numerical_gradients(graders, name, seed):
+    result, units = grade(graders(name, seed), reference(name))
+    assert not_passed(units) == {}
+    assert result.score == result.max_score
+    gradients = [check for unit in units.values() for check in unit.verdict.checks if check.is_gradient]
+    assert gradients and all(check.numerical == "agrees" for check in gradients), [
+        (check.name, check.numerical) for check in gradients if check.numerical != "agrees"]
+
+
+def test_feedback_names_stored_gradients_as_the_contract_does(graders):
+    units = find_assignment("dlfs-time-rnn").units
+    assert units["RNN.backward"].checked == ("dx", "dh_prev", "dWx", "dWh", "db")
+    assert units["TimeRNN.backward"].checked == ("dxs", "dWx", "dWh", "db", "dh")
+    assert find_assignment("rnn-class").units["_rnn_step_backward"].checked == ("d_x", "d_prev_s", "d_U", "d_W", "d_b")
+    # Gradients written into self.grads are compared and differentiated like returned ones.
+    result, units = grade(graders("dlfs-time-rnn"), edited(
+        "dlfs-time-rnn", ("self.grads[1][...] = h_prev.T @ da", "self.grads[1][...] = h_next.T @ da")))
+    assert not_passed(units) == {"RNN.backward": "failed"}
+    assert wrong(units["RNN.backward"]) == ["dWh"]
+    assert units["TimeRNN.backward"].fixed_by == ("RNN.backward",)
+
+
+def test_a_layer_that_ignores_stateful_loses_the_stateful_unit_only(graders):
+    result, units = grade(graders("dlfs-time-rnn"), edited(
+        "dlfs-time-rnn", ("        if not self.stateful or self.h is None:\n            self.h = np.zeros((N, H))",
+                          "        self.h = np.zeros((N, H))")))
+    assert not_passed(units) == {"TimeRNN.stateful": "failed"}
+    unit = units["TimeRNN.stateful"]
+    assert wrong(unit) == ["hs", "hs_next"]  # after reset_state it starts from zeros anyway: right
+    messages = {check.name: check.message for check in unit.verdict.checks}
+    assert "forward must start from the state given to set_state" in messages["hs"]
+    assert "must continue from the last hidden state of the first" in messages["hs_next"]
+
+
+def test_reset_state_that_keeps_the_state_is_named(graders):
+    result, units = grade(graders("dlfs-time-rnn"), edited(
+        "dlfs-time-rnn", ("    def reset_state(self):\n        self.h = None", "    def reset_state(self):\n        pass")))
+    assert not_passed(units) == {"TimeRNN.stateful": "failed"}
+    assert wrong(units["TimeRNN.stateful"]) == ["hs_reset"]
+    assert "After reset_state(), forward must start from zeros" in units["TimeRNN.stateful"].verdict.checks[2].message
+
+
+def test_a_time_forward_fixed_by_its_step_names_only_the_step_forward(graders):
+    result, units = grade(graders("dlfs-time-rnn"), edited(
+        "dlfs-time-rnn", ("h_next = np.tanh(x @ Wx + h_prev @ Wh + b)", "h_next = np.tanh(x @ Wx + h_prev @ Wh)")))
+    assert units["RNN.forward"].status == "failed"
+    assert units["TimeRNN.forward"].fixed_by == units["TimeRNN.stateful"].fixed_by == ("RNN.forward",)
+    assert units["RNN.backward"].status == "blocked"  # ran on its own wrong forward
+    assert set(units["TimeRNN.backward"].fixed_by) == {"RNN.forward", "RNN.backward"}
+
+
+def test_rnn_class_makes_a_fresh_instance_for_every_trial(graders):
+    # A forward that appends to an instance list and indexes it from the start would be wrong on a reused
+    # instance; on a fresh one per trial it is right.
+    source = edited("rnn-class", ("        prev_s = self.s_0\n        states, cache = [], []",
+                                  "        prev_s = self.s_0\n        self.calls = getattr(self, 'calls', 0) + 1\n"
+                                  "        assert self.calls == 1\n        states, cache = [], []"))
+    result, units = grade(graders("rnn-class"), source)
+    assert not_passed(units) == {}
+
+
+def test_unstable_softmax_and_sigmoid_lose_the_extreme_inputs_only(graders):
+    result, units = grade(graders("rnn-lm"), edited(
+        "rnn-lm", ("    e = np.exp(x - x.max(axis=-1, keepdims=True))", "    e = np.exp(x)"),
+        ("    z = np.exp(-np.abs(x))\n    return np.where(x >= 0, 1 / (1 + z), z / (1 + z))",
+         "    return np.exp(x) / (1 + np.exp(x))")))
+    assert not_passed(units) == {"softmax": "failed", "sigmoid": "failed"}
+    assert wrong(units["softmax"]) == ["probs_extreme"] and wrong(units["sigmoid"]) == ["sig_extreme"]
+    assert units["softmax"].score == 0.5
+    message = units["softmax"].verdict.checks[1].message
+    assert "contains NaN" in message and "subtract each row's max" in message
+
+
+def test_a_reference_callee_brings_the_reference_helpers_it_calls(graders):
+    # rnn_backward with a wrong step is right once the step is: the reference rnn_step_forward and
+    # rnn_step_backward it runs with need the reference sigmoid, itself a graded unit.
+    blocks = extract.reference_blocks(reference("rnn-lm"), "<reference>", {"rnn_step_forward"},
+                                      {"sigmoid", "softmax", "rnn_step_forward", "rnn_forward"})
+    assert "def sigmoid" in "\n".join(block.code for block in blocks)
+    assert "def rnn_forward" not in "\n".join(block.code for block in blocks)
+    result, units = grade(graders("rnn-lm"), edited("rnn-lm", ("da = dh_next * h_next * (1 - h_next)",
+                                                               "da = dh_next * (1 - h_next ** 2)")))
+    assert not_passed(units) == {"rnn_step_backward": "failed"}
+    assert units["rnn_backward"].fixed_by == ("rnn_step_backward",)
+
+
+@pytest.mark.parametrize("body, reason", [
+    ("    pass", "its body is only `pass`"),
+    ('    """Softmax."""\n    raise NotImplementedError("todo")', "it only raises NotImplementedError"),
+    ("    probs = None\n    return probs", "it only returns None"),
+])
+def test_stubs_are_missing_without_running(graders, body, reason):
+    source = reference("rnn-lm").replace(
+        "def softmax(x):", "def softmax(x):\n%s\n\n\ndef _old_softmax(x):" % body, 1)
+    result, units = grade(graders("rnn-lm"), source)
+    assert not_passed(units) == {"softmax": "missing"}
+    assert units["softmax"].summary == "not implemented yet: " + reason
+
+
+def test_a_function_whose_one_result_is_none_is_missing(graders):
+    result, units = grade(graders("rnn-lm"), edited("rnn-lm", (
+        "    return e / e.sum(axis=-1, keepdims=True)", "    probs = e / e.sum(axis=-1, keepdims=True)")))
+    assert not_passed(units) == {"softmax": "missing"}
+    assert "returns None" in units["softmax"].summary
+
+
+def test_random_numbers_in_a_unit_are_warned_about_even_when_it_fails(graders):
+    source = edited("simple-rnn", ("    dWh = np.zeros(w_h.shape)", "    dWh = np.random.randn(*w_h.shape)"))
+    result, units = grade(graders("simple-rnn"), source)
+    assert not_passed(units) == {"backward": "failed"}
+    warnings = " ".join(units["backward"].verdict.warnings)
+    assert "np.random" in warnings
+    seeded = edited("simple-rnn", ("    dWh = np.zeros(w_h.shape)",
+                                   "    dWh = np.random.default_rng(0).standard_normal(w_h.shape) * 0"))
+    result, units = grade(graders("simple-rnn"), seeded)
+    assert not_passed(units) == {} and not units["backward"].verdict.warnings
+
+
+def test_a_backward_that_takes_nothing_from_its_forward_is_judged_on_its_own(graders):
+    # simple-rnn's backward recomputes the states from the globals: a wrong forward does not block it.
+    result, units = grade(graders("simple-rnn"), edited(
+        "simple-rnn", ("        h = np.tanh(xt[:, t, :] @ w_x + h @ w_h + b)", "        h = np.tanh(xt[:, t, :] @ w_x + h @ w_h)")))
+    assert not_passed(units) == {"forward": "failed"}
+
+
+def test_hints_must_name_a_compared_output(tmp_path):
+    text = textwrap.dedent("""\
+        name: tiny
+        reference: rnn_lm.py
+        dimensions: {N: [2, 3]}
+        inputs:
+          z: {shape: [N]}
+        units:
+          sigmoid:
+            call: sigmoid(z)
+            returns: sig
+            hints:
+              sigma: "a typo"
+        """)
+    (tmp_path / "spec.yaml").write_text(text)
+    with pytest.raises(SpecError, match=r"spec.yaml:11: unit 'sigmoid': hints names 'sigma'"):
+        load_spec(tmp_path)
+    (tmp_path / "spec.yaml").write_text(text.replace("sigma: \"a typo\"", "sig: 3"))
+    with pytest.raises(SpecError, match="the hint for 'sig' must be a sentence"):
+        load_spec(tmp_path)

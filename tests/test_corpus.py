@@ -1,0 +1,124 @@
+"""Every submission of the corpus in tests/submissions/<assignment>/ graded, each unit against its expectation.
+
+A submission `<name>.ipynb` or `<name>.py` comes with `<name>.expect.yaml`:
+
+    units:
+      rnn_step_forward:   pass                      # passed as written
+      rnn_step_backward:  {fail: [dWh]}             # failed: exactly these values are wrong
+      rnn_backward:       {fixed_by: [rnn_step_backward]}   # right once these units are fixed
+      lstm_forward:       {error: NameError}        # raises this exception
+      lstm_backward:      blocked                   # cannot be checked: the forward it needs fails
+      word_embedding_forward: missing               # not there, a stub, or returns None
+      rnn_step_backward:  {bad_return: "tuple of 4"}  # returned the wrong kind of thing (text of the feedback)
+
+Every unit of the assignment must be listed. A mapping may add `warning: <text>` (some warning
+says it) or `note: <text>` (some value's note says it).
+"""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from grader.pipeline import Grader
+from grader.sandbox import Limits, Sandbox
+from grader.spec import available_assignments, find_assignment
+
+CORPUS = Path(__file__).parent / "submissions"
+SEED = 20261122
+STATUSES = {"pass": "passed", "missing": "missing", "blocked": "blocked", "timeout": "timeout", "crashed": "crashed"}
+
+
+def corpus():
+    cases = []
+    for expect in sorted(CORPUS.glob("*/*.expect.yaml")):
+        stem = expect.name[: -len(".expect.yaml")]
+        found = [p for p in (expect.with_name(stem + ".ipynb"), expect.with_name(stem + ".py")) if p.exists()]
+        cases.append(pytest.param(expect.parent.name, found[0] if found else None, expect,
+                                  id="%s/%s" % (expect.parent.name, stem)))
+    return cases
+
+
+@pytest.fixture(scope="module")
+def graders():
+    """One Grader per assignment, made when first needed, sharing one sandbox."""
+    made = {}
+    with Sandbox(jobs=2, limits=Limits(call_seconds=5)) as sandbox:
+        def get(name):
+            if name not in made:
+                made[name] = Grader(find_assignment(name), SEED, sandbox)
+            return made[name]
+        yield get
+
+
+def failing_checks(verdict):
+    return sorted(check.name for check in verdict.checks if not check.passed)
+
+
+def describe(unit):
+    lines = ["%s: %s (%s)" % (unit.name, unit.status, unit.summary)]
+    verdict = unit.as_written or unit.verdict
+    lines += ["    %s" % check.message for check in verdict.checks if not check.passed]
+    if verdict.error:
+        lines.append("    %s: %s (%s)" % (verdict.error.type, verdict.error.message, verdict.error.hint))
+    return "\n".join(lines)
+
+
+def unquoted(text):
+    """Feedback quotes names ('dba', `x`); an expectation need not."""
+    return str(text).translate({ord(c): None for c in "'\"`"})
+
+
+def mismatch(unit, expected):
+    """Why the unit's result does not meet the expectation, or None when it does."""
+    if isinstance(expected, str):
+        if expected not in STATUSES:
+            return "unknown expectation %r" % expected
+        wanted = STATUSES[expected]
+        if unit.status != wanted or (expected == "pass" and unit.fixed_by):
+            return "expected %s" % expected
+        return None
+    if not isinstance(expected, dict):
+        return "unknown expectation %r" % (expected,)
+    extra = dict(expected)
+    warning, note = extra.pop("warning", None), extra.pop("note", None)
+    if len(extra) != 1:
+        return "an expectation needs exactly one of fail, fixed_by, error, bad_return: %r" % (expected,)
+    (kind, value), = extra.items()
+    as_written = unit.as_written or unit.verdict
+    if kind == "fail":
+        if unit.status != "failed" or failing_checks(as_written) != sorted(value):
+            return "expected exactly %s to fail" % ", ".join(value)
+    elif kind == "fixed_by":
+        if unit.status != "passed" or sorted(unit.fixed_by) != sorted(value):
+            return "expected: correct once %s fixed" % " and ".join(value)
+    elif kind == "error":
+        if unit.status != "error" or unit.verdict.error is None or unit.verdict.error.type != value:
+            return "expected it to raise %s" % value
+    elif kind == "bad_return":
+        texts = [unit.summary] + [check.message for check in as_written.checks if not check.passed]
+        if unit.status != "failed" or not any(unquoted(value) in unquoted(text) for text in texts):
+            return "expected a bad return: %r" % value
+    else:
+        return "unknown expectation %r" % kind
+    if warning and not any(warning in w for w in unit.verdict.warnings + (unit.as_written or unit.verdict).warnings):
+        return "expected a warning saying %r" % warning
+    if note and not any(note in n for check in unit.verdict.checks for n in check.notes):
+        return "expected a note saying %r" % note
+    return None
+
+
+@pytest.mark.parametrize("assignment, submission, expect", corpus())
+def test_corpus_submission(graders, assignment, submission, expect):
+    assert assignment in available_assignments(), "no assignment %r for %s" % (assignment, expect)
+    assert submission is not None, "%s has no submission (.ipynb or .py) beside it" % expect.name
+    expected = yaml.safe_load(expect.read_text())["units"]
+    result = graders(assignment).grade_path(submission.stem, submission)
+    units = {unit.name: unit for unit in result.units}
+    assert sorted(expected) == sorted(units), "the expect file must list every unit: %s" % ", ".join(units)
+    problems = []
+    for name, wanted in expected.items():
+        why = mismatch(units[name], wanted)
+        if why:
+            problems.append("%s\n  %s" % (why, describe(units[name])))
+    assert not problems, "\n".join(problems)

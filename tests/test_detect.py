@@ -1,0 +1,94 @@
+"""Choosing the assignment of a submission when `grader run` is not told, and refusing when it cannot tell."""
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from grader import detect
+from grader.cli import main
+from grader.extract import extract_program
+from grader.load import SourceCell, Submission, load_submission
+from grader.spec import available_assignments, find_assignment
+
+SEEDS = Path(__file__).parent / "fixtures" / "seeds"
+
+
+@pytest.fixture(scope="module")
+def assignments():
+    return [find_assignment(name) for name in available_assignments()]
+
+
+def program(source):
+    return extract_program((SourceCell(1, "student.py", source),))
+
+
+@pytest.mark.parametrize("prefix, expected", [
+    ("000", "rnn-class"), ("001", "dlfs-time-rnn"), ("002", "rnn-lm"), ("003", "cs231n-rnn"), ("004", "simple-rnn")])
+def test_each_seed_is_for_its_assignment(assignments, prefix, expected):
+    path, = SEEDS.glob(prefix + "_*.ipynb")
+    submission = load_submission(path.stem, path)
+    choice = detect.choose(extract_program(submission.cells), assignments)
+    assert choice.assignment == expected
+    assert choice.note.startswith("assignment %s chosen automatically: it defines" % expected)
+
+
+def test_shared_names_are_told_apart_by_their_parameters(assignments):
+    # rnn_step_forward and rnn_step_backward are units of both cs231n-rnn and rnn-lm.
+    cs231n = program("def rnn_step_forward(x, prev_h, Wx, Wh, b):\n    pass\n"
+                     "def rnn_step_backward(dnext_h, cache):\n    pass\n")
+    rnn_lm = program("def rnn_step_forward(x_t, h_prev, Wh, We, b1):\n    pass\n"
+                     "def rnn_step_backward(dh_next, cache):\n    pass\n")
+    assert detect.choose(cs231n, assignments).assignment == "cs231n-rnn"
+    choice = detect.choose(rnn_lm, assignments)
+    assert choice.assignment == "rnn-lm"
+    assert "with the parameters of its reference (cs231n-rnn defines as many" in choice.note
+    # RNN.forward and RNN.backward are units of both dlfs-time-rnn and rnn-class.
+    dlfs = program("class RNN:\n    def forward(self, x, h_prev):\n        pass\n"
+                   "    def backward(self, dh_next):\n        pass\n")
+    assert detect.choose(dlfs, assignments).assignment == "dlfs-time-rnn"
+
+
+def test_it_cannot_tell_a_tie_or_nothing(assignments):
+    tie = detect.choose(program("def rnn_step_forward(a, b, c, d, e, f, g):\n    pass\n"), assignments)
+    assert tie.assignment is None
+    assert "as many units of cs231n-rnn" in tie.note and "rnn-lm" in tie.note
+    nothing = detect.choose(program("def hello():\n    return 1\n"), assignments)
+    assert nothing.assignment is None and "no unit of any bundled assignment" in nothing.note
+
+
+def test_an_unreadable_file_goes_with_a_unanimous_batch_only(assignments):
+    good = Submission("good", Path("good.py"), (SourceCell(1, "good.py", "def forward(xt, h):\n    return h\n"),))
+    broken = Submission("broken", Path("broken.ipynb"), load_error="broken.ipynb is not a valid notebook (not JSON)")
+    choices = detect.choose_all([good, broken], assignments)
+    assert choices["good"].assignment == choices["broken"].assignment == "simple-rnn"
+    assert "could not be read" in choices["broken"].note
+    alone = detect.choose_all([broken], assignments)
+    assert alone["broken"].assignment is None and "not JSON" in alone["broken"].note
+
+
+def test_run_without_assignment_grades_each_with_its_own(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for prefix in ("003", "004"):
+        path, = SEEDS.glob(prefix + "_*.ipynb")
+        (folder / path.name).write_bytes(path.read_bytes())
+    result = CliRunner().invoke(main, ["run", str(folder), "--out", str(tmp_path / "out"), "--seed", "7", "-j", "2"])
+    assert result.exit_code == 0, result.output
+    stderr = result.stderr if hasattr(result, "stderr") else result.output
+    assert "003_78c65b34a406b5c9: assignment cs231n-rnn chosen automatically" in stderr
+    assert "004_b96ec56a8a743245: assignment simple-rnn chosen automatically" in stderr
+    written = json.loads((tmp_path / "out" / "004_b96ec56a8a743245" / "results.json").read_text())
+    assert "assignment simple-rnn chosen automatically" in written["output"]
+    assert [test["name"] for test in written["tests"]] == ["forward", "backward"]  # simple-rnn's units
+
+
+def test_run_refuses_when_it_cannot_tell(tmp_path):
+    (tmp_path / "tie.py").write_text("def rnn_step_forward(a, b, c, d, e, f, g):\n    pass\n")
+    result = CliRunner().invoke(main, ["run", str(tmp_path / "tie.py"), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    stderr = result.stderr if hasattr(result, "stderr") else result.output
+    assert "cannot tell which assignment this submission is for; name it with --assignment" in stderr
+    assert "tie: it defines as many units of cs231n-rnn" in stderr
+    assert not (tmp_path / "out" / "tie").exists()

@@ -1,0 +1,162 @@
+"""The HTML reports in a real browser: headless Chromium loads the files as a student or TA would.
+
+What only a browser can tell: the page renders to a DOM with the names, scores
+and the marked line; a script a submission smuggled into a message does not
+run (it would set document.title); the page draws (a screenshot). A positive
+control shows the title canary does fire when a script really is on a page.
+"""
+import os
+import re
+import struct
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from grader.report import feedback_html, summary_html, write_class_reports, write_submission_reports
+from grader.load import safe_id
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the results built in test_report, whatever the import mode
+from test_report import TITLE, buggy_result, correct_result, hostile_result, load_error_result
+
+CHROMIUM = Path("/usr/bin/chromium")
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--disable-default-apps", "--disable-extensions", "--mute-audio", "--hide-scrollbars"]
+
+
+def chromium(tmp_path, *args):
+    """Run headless Chromium with its own profile; return its stdout."""
+    __tracebackhide__ = True
+    if not (CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK)):
+        pytest.fail("/usr/bin/chromium is missing: `make test` installs it (apt-get install chromium); "
+                    "this test needs a real browser and is never skipped")
+    profile = tmp_path / "chromium-profile"
+    profile.mkdir(exist_ok=True)
+    command = [str(CHROMIUM), *FLAGS, "--user-data-dir=%s" % profile, *args]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=120,
+                              env={**os.environ, "HOME": str(tmp_path)})
+    except subprocess.TimeoutExpired:
+        pytest.fail("chromium did not finish within 120 s: %s" % " ".join(command))
+    assert done.returncode == 0, "chromium exited with %d:\n%s" % (done.returncode, done.stderr[-3000:])
+    return done.stdout
+
+
+def dump_dom(tmp_path, page):
+    return chromium(tmp_path, "--virtual-time-budget=3000", "--dump-dom", page.resolve().as_uri())
+
+
+class Dom(HTMLParser):
+    """The title, the text, and the elements (tag, attrs, text) of a dumped DOM."""
+
+    def __init__(self, text):
+        super().__init__()
+        self.title, self.text, self.elements, self._open = "", [], [], []
+        self._in_title = False
+        self.feed(text)
+
+    def handle_starttag(self, tag, attrs):
+        self._in_title = tag == "title"
+        self.elements.append((tag, dict(attrs)))
+
+    def handle_endtag(self, tag):
+        if tag == "title":
+            self._in_title = False
+
+    def handle_data(self, data):
+        if self._in_title:
+            self.title += data
+        self.text.append(data)
+
+    @property
+    def words(self):
+        return re.sub(r"\s+", " ", "".join(self.text))
+
+
+def row_text(dom_html, row_id):
+    """The text of the table row with this id in a dumped DOM."""
+    start = dom_html.rindex("<tr", 0, dom_html.index('id="%s"' % row_id))
+    row = dom_html[start:dom_html.index("</tr>", start)]
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", row))
+
+
+def test_the_canary_fires_when_a_script_really_runs(tmp_path):
+    page = tmp_path / "control.html"
+    page.write_text("<!DOCTYPE html><html><head><title>clean</title></head>"
+                    "<body><script>document.title='pwned'</script></body></html>")
+    assert Dom(dump_dom(tmp_path, page)).title == "pwned"
+
+
+def test_feedback_page_in_chromium(tmp_path):
+    result = buggy_result()
+    folder = write_submission_reports(result, tmp_path / "out")
+    text = dump_dom(tmp_path, folder / "feedback.html")
+    dom = Dom(text)
+    assert dom.title == "%s: feedback for %s" % (TITLE, result.id)
+    for unit in result.units:
+        assert unit.name in dom.words
+    assert "5.6 / 11 points" in dom.words
+    assert "1.6 / 2" in dom.words
+    assert "dWh differs in 30 of 30 entries (max abs diff 0.842, relative error 0.93)" in dom.words
+    marked = row_text(text, "unit-rnn_forward-marked")
+    assert marked.strip().startswith("9")
+    assert "line 9: ValueError raised here" in marked
+    assert "np.stack(h, axis=2)" in marked
+    assert [attrs.get("class") for tag, attrs in dom.elements if tag == "tr"].count("line marked") == 1
+
+
+def test_injected_script_does_not_run(tmp_path):
+    result = hostile_result()
+    feedback = tmp_path / "feedback.html"
+    feedback.write_text(feedback_html(result))
+    summary = tmp_path / "summary.html"
+    summary.write_text(summary_html([result, correct_result()], "Class " + "<script>document.title='pwned'</script>"))
+    for page, title in ((feedback, "Title <script>document.title='pwned'</script>: feedback for mallory<script>"),
+                        (summary, "Class <script>document.title='pwned'</script>: class summary")):
+        dom = Dom(dump_dom(tmp_path, page))
+        assert dom.title == title  # the script is text in the title, and it did not run
+        assert "pwned" in dom.words  # the hostile text is shown, as text
+        assert not [tag for tag, attrs in dom.elements if tag in ("script", "img")]
+
+
+def test_summary_page_in_chromium(tmp_path):
+    results = [correct_result(), buggy_result(), load_error_result()]
+    out = tmp_path / "out"
+    for result in results:
+        write_submission_reports(result, out)
+    summary, _ = write_class_reports(results, out, TITLE)
+    text = dump_dom(tmp_path, summary)
+    dom = Dom(text)
+    assert dom.title == "%s: class summary" % TITLE
+    links = [attrs["href"] for tag, attrs in dom.elements if tag == "a"]
+    assert links == ["%s/feedback.html" % safe_id(result.id) for result in results]
+    assert all((out / link).is_file() for link in links)
+    for name in ("rnn_step_forward", "rnn_step_backward", "rnn_forward", "rnn_backward", "lstm_step_forward"):
+        assert name in dom.words
+    assert "dWh is wrong × 1" in row_text(text, "unit-rnn_step_backward")
+    assert "could not be read: not a notebook" in dom.words
+
+
+def png_size(path):
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    return struct.unpack(">II", data[16:24])
+
+
+def test_screenshots(tmp_path):
+    """Both pages draw; the screenshots are kept under the test's tmp dir for a look."""
+    out = tmp_path / "out"
+    folder = write_submission_reports(buggy_result(), out)
+    summary, _ = write_class_reports([correct_result(), buggy_result(), load_error_result()], out, TITLE)
+    for page, shot in ((folder / "feedback.html", tmp_path / "feedback.png"), (summary, tmp_path / "summary.png")):
+        chromium(tmp_path, "--window-size=1200,2400", "--screenshot=%s" % shot, page.resolve().as_uri())
+        assert png_size(shot) == (1200, 2400)
+        assert shot.stat().st_size > 20_000  # a drawn page, not a blank one
+
+
+def test_a_missing_browser_fails_and_says_how_to_get_one(tmp_path, monkeypatch):
+    monkeypatch.setattr(sys.modules[__name__], "CHROMIUM", tmp_path / "no-chromium")
+    with pytest.raises(pytest.fail.Exception, match="make test. installs it"):
+        chromium(tmp_path, "--version")

@@ -1,0 +1,459 @@
+"""Reports from hand-built results: Gradescope JSON, feedback and summary HTML, grades CSV, text.
+
+The results are built here in memory (correct, buggy gradient, exception with
+a location, unreadable file, hostile strings) so every renderer is checked on
+known content, without running the grading pipeline.
+"""
+import csv
+import io
+import json
+import re
+from html.parser import HTMLParser
+
+import pytest
+
+from grader.load import safe_id
+from grader.report import (feedback_html, grades_csv, results_json, score_table, summary_html, unit_feedback,
+                           write_class_reports, write_submission_reports)
+from grader.report import html as report_html
+from grader.report.formatting import error_text, score_text
+from grader.results import ErrorReport, StageTimes, SubmissionResult, UnitResult, UnitVerdict, ValueCheck
+
+TITLE = "CS231n RNN backprop"
+HOSTILE = "<script>document.title='pwned'</script>"
+HOSTILE_IMG = "<img src=x onerror=\"document.title='pwned'\">"
+
+STEP_FORWARD = '''\
+def rnn_step_forward(x, prev_h, Wx, Wh, b):
+    next_h = np.tanh(x @ Wx + prev_h @ Wh + b)
+    cache = (x, prev_h, Wx, Wh, next_h)
+    return next_h, cache
+'''
+
+STEP_BACKWARD = '''\
+def rnn_step_backward(dnext_h, cache):
+    x, prev_h, Wx, Wh, next_h = cache
+    dtanh = dnext_h * (1 - next_h ** 2)
+    dx = dtanh @ Wx.T
+    dprev_h = dtanh @ Wh.T
+    dWx = x.T @ dtanh
+    dWh = next_h.T @ dtanh  # should be prev_h
+    db = dtanh.sum(axis=0)
+    return dx, dprev_h, dWx, dWh, db
+'''
+
+FORWARD = '''\
+def rnn_forward(x, h0, Wx, Wh, b):
+    N, T, D = x.shape
+    h, cache = [], []
+    prev_h = h0
+    for t in range(T):
+        prev_h, c = rnn_step_forward(x[:, t, :], prev_h, Wx, Wh, b)
+        h.append(prev_h)
+        cache.append(c)
+    return np.stack(h, axis=2), cache
+'''
+
+BACKWARD = '''\
+def rnn_backward(dh, cache):
+    N, T, H = dh.shape
+    dprev = 0
+    for t in reversed(range(T)):
+        dx_t, dprev, dWx_t, dWh_t, db_t = rnn_step_backward(dh[:, t, :] + dprev, cache[t])
+    return dx, dh0, dWx, dWh, db
+'''
+
+
+def passed_unit(name, source, first_line, values, cell="cell 4", points=2.0):
+    checks = tuple(ValueCheck(value, value.startswith("d"), True, "correct (relative error 3.1e-09)", 3.1e-9,
+                              numerical="agrees" if value.startswith("d") else None) for value in values)
+    return UnitResult(name, "passed", points, points, "correct", UnitVerdict("passed", "correct", checks, seconds=0.02),
+                      cell_name=cell, first_line=first_line, source=source)
+
+
+def wrong_dWh_unit():
+    checks = (
+        ValueCheck("dx", True, True, "correct (relative error 2.0e-09)", 2e-9, numerical="agrees"),
+        ValueCheck("dprev_h", True, True, "correct (relative error 1.5e-09)", 1.5e-9, numerical="agrees"),
+        ValueCheck("dWx", True, True, "correct (relative error 4.0e-10)", 4e-10, numerical="agrees"),
+        ValueCheck("dWh", True, False,
+                   "dWh differs in 30 of 30 entries (max abs diff 0.842, relative error 0.93). "
+                   "It also disagrees with the numerical gradient of your own forward",
+                   0.93, "trial 1 (N=3, D=4, H=5)",
+                   ("at [2, 1]: yours 0.8123, expected -0.0297", "at [0, 4]: yours -0.5511, expected 0.1301"),
+                   "disagrees"),
+        ValueCheck("db", True, True, "correct (relative error 7.0e-10)", 7e-10, numerical="agrees"),
+    )
+    verdict = UnitVerdict("failed", "dWh is wrong", checks, seconds=0.05)
+    return UnitResult("rnn_step_backward", "failed", 1.6, 2.0, "dWh is wrong", verdict,
+                      cell_name="cell 6", first_line=3, source=STEP_BACKWARD)
+
+
+def fixed_by_unit():
+    written = UnitVerdict("failed", "dWh is wrong", (
+        ValueCheck("dWh", True, False, "dWh differs in 30 of 30 entries (max abs diff 2.1, relative error 0.88)",
+                   0.88, "trial 1 (N=3, T=4, D=5, H=6)"),))
+    verdict = UnitVerdict("passed", "correct", (ValueCheck("dWh", True, True, "correct (relative error 1e-09)", 1e-9),))
+    return UnitResult("rnn_backward", "passed", 2.0, 2.0, "correct once rnn_step_backward is fixed", verdict,
+                      fixed_by=("rnn_step_backward",), as_written=written, cell_name="cell 8", first_line=1,
+                      source=BACKWARD)
+
+
+def error_unit():
+    error = ErrorReport("ValueError", "operands could not be broadcast together with shapes (3,5,4) (3,4,5)",
+                        cell_name="cell 7", line=9, function="rnn_forward",
+                        hint="stack along axis 1 (time) to get (N, T, H)?", trial="trial 1 (N=3, T=4, D=5, H=6)")
+    verdict = UnitVerdict("error", "raises ValueError at cell 7, line 9 (in rnn_forward)", error=error,
+                          warnings=("changes its input `h0` in place (no deduction: every call here gets a fresh "
+                                    "copy)",),
+                          stdout="debug: T = 4\n")
+    return UnitResult("rnn_forward", "error", 0.0, 2.0, verdict.summary, verdict,
+                      cell_name="cell 7", first_line=1, source=FORWARD)
+
+
+def missing_unit():
+    summary = "returns None: not implemented yet, or a missing `return`?"
+    return UnitResult("lstm_step_forward", "missing", 0.0, 3.0, summary, UnitVerdict("missing", summary))
+
+
+def correct_result(id="alice@example.edu"):
+    units = (passed_unit("rnn_step_forward", STEP_FORWARD, 1, ("next_h",)),
+             passed_unit("rnn_step_backward", STEP_BACKWARD, 3, ("dx", "dprev_h", "dWx", "dWh", "db"), cell="cell 6"),
+             passed_unit("rnn_forward", FORWARD, 1, ("h",), cell="cell 7"),
+             passed_unit("rnn_backward", BACKWARD, 1, ("dx", "dh0", "dWx", "dWh", "db"), cell="cell 8"),
+             passed_unit("lstm_step_forward", "def lstm_step_forward(x, prev_h, prev_c, Wx, Wh, b):\n    ...\n", 1,
+                         ("next_h", "next_c"), cell="cell 9", points=3.0))
+    return SubmissionResult(id, "/subs/%s.ipynb" % id, "cs231n-rnn", TITLE, 1234, units,
+                            sandbox_mode="forked workers, no network", seconds=3.4)
+
+
+def buggy_result(id="bob"):
+    units = (passed_unit("rnn_step_forward", STEP_FORWARD, 1, ("next_h",)), wrong_dWh_unit(), error_unit(),
+             fixed_by_unit(), missing_unit())
+    return SubmissionResult(id, "/subs/bob.ipynb", "cs231n-rnn", TITLE, 1234, units,
+                            problems=("cell 12 has a syntax error at line 3 and was skipped",),
+                            sandbox_mode="forked workers, no network", seconds=5.6)
+
+
+def load_error_result(id="carol"):
+    return SubmissionResult(id, "/subs/carol.ipynb", "cs231n-rnn", TITLE, 1234,
+                            load_error="not a notebook: the JSON ends after 1834 bytes (truncated upload?)")
+
+
+def hostile_result(id="mallory<script>"):
+    error = ErrorReport("RuntimeError", "boom " + HOSTILE + " " + HOSTILE_IMG, cell_name="cell 2", line=2,
+                        function=HOSTILE, hint="see " + HOSTILE, trial="trial 1 (N=2)")
+    source = "def rnn_step_forward(x, prev_h, Wx, Wh, b):\n    raise RuntimeError(\"%s\")\n" % HOSTILE
+    verdict = UnitVerdict("error", "raises RuntimeError " + HOSTILE, error=error, warnings=(HOSTILE_IMG,),
+                          stdout=HOSTILE)
+    units = (UnitResult("rnn_step_forward", "error", 0.0, 2.0, verdict.summary, verdict, cell_name="cell 2",
+                        first_line=1, source=source),
+             UnitResult("evil" + HOSTILE, "failed", 0.0, 1.0, "x " + HOSTILE,
+                        UnitVerdict("failed", "x", (ValueCheck("out", False, False, HOSTILE, 0.5, HOSTILE,
+                                                               (HOSTILE_IMG,)),)),
+                        cell_name="cell 3", first_line=1, source="</td></tr></table>" + HOSTILE))
+    return SubmissionResult(id, "/subs/m.ipynb", "cs231n-rnn", "Title " + HOSTILE, 1234, units,
+                            problems=(HOSTILE,))
+
+
+class Tags(HTMLParser):
+    """Every start tag with its attributes, to check what a page really contains."""
+
+    def __init__(self, text):
+        super().__init__()
+        self.tags = []
+        self.feed(text)
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+
+def assert_self_contained(page):
+    """No script, no external resource: only in-page anchors and relative feedback links."""
+    __tracebackhide__ = True
+    for tag, attrs in Tags(page).tags:
+        assert tag not in ("script", "img", "iframe", "link", "object", "embed", "base", "form"), tag
+        assert not any(name.startswith("on") for name in attrs), (tag, attrs)
+        assert "src" not in attrs, (tag, attrs)
+        href = attrs.get("href")
+        if href is not None:
+            assert href.startswith("#") or href.endswith("/feedback.html"), href
+            assert ":" not in href, href
+    assert "url(" not in page and "@import" not in page
+
+
+# ---------------------------------------------------------------- formatting and text
+
+
+def test_number_formatting():
+    assert [score_text(x) for x in (13, 13.0, 12.5, 2 / 3, 0, 1.6)] == ["13", "13", "12.5", "0.67", "0", "1.6"]
+    assert [error_text(x) for x in (None, 0, 3.1e-9, 0.93, float("nan"))] == ["—", "0", "3.1e-09", "0.93", "nan"]
+
+
+def test_text_feedback_for_a_wrong_gradient_says_what_and_by_how_much():
+    text = unit_feedback(wrong_dWh_unit())
+    assert text.splitlines()[0] == "Wrong: dWh is wrong"
+    assert "dWh differs in 30 of 30 entries" in text
+    assert "relative error 0.93" in text
+    assert "first wrong on trial 1 (N=3, D=4, H=5)" in text
+    assert "at [2, 1]: yours 0.8123, expected -0.0297" in text
+    assert "Right: dx, dprev_h, dWx, db" in text
+
+
+def test_text_feedback_for_an_error_gives_place_trial_and_hint():
+    text = unit_feedback(error_unit())
+    assert "ValueError: operands could not be broadcast" in text
+    assert "at cell 7, line 9 (in rnn_forward), on trial 1 (N=3, T=4, D=5, H=6)" in text
+    assert "Hint: stack along axis 1" in text
+    assert "Warning: changes its input `h0` in place" in text
+
+
+def test_text_feedback_names_the_callee_to_fix():
+    text = unit_feedback(fixed_by_unit())
+    assert "correct once rnn_step_backward is fixed" in text
+    assert text.count("correct once rnn_step_backward is fixed") == 1
+    assert "With the reference rnn_step_backward, your rnn_backward gives the right values" in text
+    assert "As written: dWh is wrong." in text
+
+
+def test_text_feedback_for_a_correct_unit_is_one_line():
+    assert unit_feedback(correct_result().units[0]) == "Correct."
+
+
+# ---------------------------------------------------------------- Gradescope
+
+
+def test_results_json_for_a_correct_submission():
+    data = results_json(correct_result())
+    assert data["score"] == 11.0
+    assert [test["name"] for test in data["tests"]] == ["rnn_step_forward", "rnn_step_backward", "rnn_forward",
+                                                        "rnn_backward", "lstm_step_forward"]
+    assert all(test["status"] == "passed" and test["score"] == test["max_score"] for test in data["tests"])
+    assert data["extra_data"]["seed"] == 1234
+    assert data["stdout_visibility"] == "hidden"
+    assert "Score: 11 / 11." in data["output"]
+    json.dumps(data, allow_nan=False)
+
+
+def test_results_json_for_a_buggy_submission():
+    result = buggy_result()
+    data = results_json(result)
+    tests = {test["name"]: test for test in data["tests"]}
+    assert [test["name"] for test in data["tests"]] == [unit.name for unit in result.units]
+    assert data["score"] == pytest.approx(sum(test["score"] for test in data["tests"]))
+    assert data["score"] == pytest.approx(2 + 1.6 + 0 + 2 + 0)
+    for test in data["tests"]:
+        assert set(test) >= {"name", "score", "max_score", "status", "output"}
+        assert test["status"] == ("passed" if test["score"] == test["max_score"] else "failed")
+    step = tests["rnn_step_backward"]
+    assert step["status"] == "failed" and step["score"] == 1.6 and step["max_score"] == 2.0
+    assert step["output"] == unit_feedback(result.units[1])
+    assert step["extra_data"]["values"]["dWh"] == {"passed": False, "relative_error": 0.93, "numerical": "disagrees",
+                                                  "trial": "trial 1 (N=3, D=4, H=5)"}
+    assert step["extra_data"]["status"] == "failed"
+    assert tests["rnn_backward"]["extra_data"]["fixed_by"] == ["rnn_step_backward"]
+    assert tests["rnn_backward"]["extra_data"]["as_written"] == "failed"
+    assert tests["rnn_forward"]["extra_data"]["error"]["line"] == 9
+    assert "cell 7, line 9" in tests["rnn_forward"]["output"]
+    assert "cell 12 has a syntax error" in data["output"]
+    assert "to work on: rnn_step_backward, rnn_forward, lstm_step_forward" in data["output"]
+    json.dumps(data, allow_nan=False)
+
+
+def test_results_json_for_an_unreadable_file():
+    data = results_json(load_error_result())
+    assert data["score"] == 0
+    assert data["output"].startswith("Your submission could not be read: not a notebook")
+    assert [test["status"] for test in data["tests"]] == ["failed"]
+    assert data["tests"][0]["score"] == 0 and "truncated upload" in data["tests"][0]["output"]
+    assert data["extra_data"]["load_error"].startswith("not a notebook")
+    # when the pipeline still lists the units, each is a 0-point row, so the TA sees the usual tests
+    listed = SubmissionResult("dan", "/x", "cs231n-rnn", TITLE, 1, correct_result().units, load_error="empty file")
+    data = results_json(listed)
+    assert data["score"] == 0 and len(data["tests"]) == 5
+    assert all(test["score"] == 0 and test["status"] == "failed" and "Not graded" in test["output"]
+               for test in data["tests"])
+
+
+def test_results_json_hides_private_units_until_published_and_drops_nan():
+    unit = passed_unit("secret", "", 1, ("y",))
+    unit = UnitResult(unit.name, "failed", 0.0, 1.0, "y is wrong",
+                      UnitVerdict("failed", "y is wrong", (ValueCheck("y", False, False, "y differs", float("nan")),)),
+                      public=False)
+    result = SubmissionResult("e", "/x", "a", "A", 1, (unit,),
+                              stage_seconds=StageTimes(load=0.25, sandbox=float("inf")))
+    data = results_json(result)
+    assert data["tests"][0]["visibility"] == "after_published"
+    assert data["tests"][0]["extra_data"]["values"]["y"]["relative_error"] is None
+    assert data["extra_data"]["stage_seconds"] == {"load": 0.25, "extract": 0.0, "sandbox": None, "check": 0.0,
+                                                   "score": 0.0}
+    json.dumps(data, allow_nan=False)
+
+
+# ---------------------------------------------------------------- feedback page
+
+
+def test_feedback_page_shows_scores_wrong_values_and_marks_the_failing_line():
+    page = feedback_html(buggy_result())
+    assert_self_contained(page)
+    assert "http" not in page and "src=" not in page
+    assert "5.6 / 11" not in page  # seconds are not a score
+    assert '<span class="big">5.6</span>' in page
+    for name in ("rnn_step_forward", "rnn_step_backward", "rnn_forward", "rnn_backward", "lstm_step_forward"):
+        assert name in page
+    assert "1.6 / 2" in page
+    assert "dWh differs in 30 of 30 entries (max abs diff 0.842, relative error 0.93)" in page
+    assert "at [2, 1]: yours 0.8123, expected -0.0297" in page
+    assert "First wrong on trial 1 (N=3, D=4, H=5)" in page
+    assert "stack along axis 1 (time) to get (N, T, H)?" in page
+    assert "correct once rnn_step_backward is fixed" in page.lower()
+    assert "cell 12 has a syntax error" in page
+    # the error is at cell 7, line 9: that row, and only that row, is marked
+    rows = [attrs for tag, attrs in Tags(page).tags if tag == "tr" and "marked" in attrs.get("class", "")]
+    assert len(rows) == 1 and rows[0]["id"] == "unit-rnn_forward-marked"
+    marked = page[page.index('id="unit-rnn_forward-marked"'):]
+    marked = marked[:marked.index("</tr>")]
+    assert '<td class="ln">9</td>' in marked and "ValueError raised here" in marked and "stack" in marked
+    # line numbers follow the cell: rnn_step_backward starts at line 3 of cell 6
+    backward = page[page.index('id="unit-rnn_step_backward"'):]
+    assert '<td class="ln">3</td>' in backward and '<td class="ln">11</td>' in backward
+    assert '<td class="ln">12</td>' not in backward[:backward.index("</table>")]
+    assert "debug: T = 4" in page  # printed output, folded away
+
+
+def test_feedback_page_keeps_correct_units_to_one_row():
+    page = feedback_html(correct_result())
+    assert_self_contained(page)
+    assert "http" not in page and "src=" not in page
+    assert '<span class="big">11</span>' in page and "5 of 5 functions fully correct" in page
+    assert 'class="unit"' not in page  # nothing to detail
+
+
+def test_feedback_page_marks_an_error_outside_the_shown_lines_in_words():
+    unit = error_unit()
+    moved = UnitResult(unit.name, unit.status, unit.score, unit.max_score, unit.summary,
+                       UnitVerdict("error", unit.summary, error=ErrorReport("ValueError", "x", "cell 7", 40)),
+                       cell_name="cell 7", first_line=1, source=FORWARD)
+    page = feedback_html(SubmissionResult("f", "/x", "a", "A", 1, (moved,)))
+    assert "marked" not in [attrs.get("class") for tag, attrs in Tags(page).tags if tag == "tr"]
+    assert "raised at line 40 of cell 7, outside these lines" in page
+
+
+def test_feedback_page_for_an_unreadable_file():
+    page = feedback_html(load_error_result())
+    assert_self_contained(page)
+    assert "could not be read" in page and "truncated upload?" in page
+    assert '<span class="big">0</span>' in page and "/ 0" not in page
+
+
+def test_hostile_strings_are_escaped_everywhere():
+    result = hostile_result()
+    pages = [feedback_html(result), summary_html([result, correct_result()], "T " + HOSTILE)]
+    for page in pages:
+        assert "<script" not in page and "<img" not in page
+        assert_self_contained(page)
+        assert "&lt;script&gt;" in page
+    feedback = pages[0]
+    assert "&lt;/td&gt;&lt;/tr&gt;&lt;/table&gt;" in re.sub(r"</?span[^>]*>", "", feedback)  # code, highlighted
+    assert [tag for tag, attrs in Tags(feedback).tags].count("table") == 3  # overview + two code listings
+    assert all(attrs.get("id", "").replace("-", "").replace("_", "").isalnum()
+               for tag, attrs in Tags(feedback).tags if "id" in attrs)
+    json.dumps(results_json(result), allow_nan=False)
+    assert "<script>" in unit_feedback(result.units[0])  # plain text stays plain: Gradescope shows it as text
+
+
+def test_highlight_keeps_one_line_per_source_line_across_multiline_strings():
+    source = 'def f():\n    s = """a\n<b>\nc"""\n    return s\n'
+    lines = report_html.highlight_lines(source)
+    assert len(lines) == 5
+    assert "&lt;b&gt;" in lines[2] and lines[2].count("<span") == lines[2].count("</span>")
+
+
+# ---------------------------------------------------------------- class summary and CSV
+
+
+def test_summary_lists_every_submission_and_what_the_class_got_wrong():
+    results = [correct_result(), buggy_result(), load_error_result(), buggy_result("dave")]
+    page = summary_html(results, TITLE)
+    assert_self_contained(page)
+    assert "http" not in page and "src=" not in page
+    hrefs = [attrs["href"] for tag, attrs in Tags(page).tags if tag == "a"]
+    assert hrefs == ["%s/feedback.html" % safe_id(result.id) for result in results]
+    assert "alice_example.edu/feedback.html" in hrefs
+    assert "could not be read: not a notebook" in page
+    per_unit = page[page.index('id="per-unit"'):page.index('id="submissions"')]
+    step = per_unit[per_unit.index('id="unit-rnn_step_backward"'):]
+    step = step[:step.index("</tr>")]
+    assert "1 / 3" in step  # full marks: alice only
+    assert "dWh is wrong <span class=\"n\">× 2</span>" in step
+    assert "<code>dWh</code> <span class=\"muted\">× 2</span>" in step
+    forward = per_unit[per_unit.index('id="unit-rnn_forward"'):]
+    assert "raises ValueError <span class=\"n\">× 2</span>" in forward[:forward.index("</tr>")]
+    backward = per_unit[per_unit.index('id="unit-rnn_backward"'):]
+    assert "correct once rnn_step_backward is fixed" in backward[:backward.index("</tr>")]
+
+
+def test_grades_csv_rows():
+    results = [correct_result(), buggy_result(), load_error_result(), hostile_result("=cmd|' /C calc'!A0")]
+    rows = list(csv.reader(io.StringIO(grades_csv(results))))
+    assert rows[0] == ["submission", "rnn_step_forward", "rnn_step_backward", "rnn_forward", "rnn_backward",
+                       "lstm_step_forward", "evil" + HOSTILE, "total", "max", "load_status"]
+    assert rows[1] == ["alice@example.edu", "2", "2", "2", "2", "3", "", "11", "11", "ok"]
+    assert rows[2] == ["bob", "2", "1.6", "0", "2", "0", "", "5.6", "11", "ok"]
+    assert rows[3][0] == "carol" and rows[3][1:7] == [""] * 6
+    assert rows[3][7:9] == ["0", "11"] and rows[3][9].startswith("load_error: not a notebook")
+    assert rows[4][0].startswith("'=")  # not a spreadsheet formula
+    assert len(rows) == 5
+
+
+def test_score_table():
+    table = score_table([correct_result(), buggy_result(), load_error_result()])
+    lines = table.splitlines()
+    assert lines[0].split() == ["submission", "score", "max", "units"]
+    assert lines[1].split() == ["alice@example.edu", "11", "11", "PPPPP"]
+    assert lines[2].split() == ["bob", "5.6", "11", "PFEPM"]
+    assert lines[3].split()[:4] == ["carol", "0", "11", "could"]
+    assert lines[4].startswith("units: P=passed F=wrong")
+
+
+# ---------------------------------------------------------------- files
+
+
+def test_write_reports(tmp_path):
+    results = [correct_result(), buggy_result(), load_error_result()]
+    for result in results:
+        folder = write_submission_reports(result, tmp_path)
+        assert folder == tmp_path / safe_id(result.id)
+        data = json.loads((folder / "results.json").read_text())
+        assert data["score"] == (0 if result.load_error else pytest.approx(result.score))
+        assert (folder / "feedback.html").read_text().startswith("<!DOCTYPE html>")
+    summary, grades = write_class_reports(results, tmp_path, TITLE)
+    assert summary == tmp_path / "summary.html" and grades == tmp_path / "grades.csv"
+    for href in [attrs["href"] for tag, attrs in Tags(summary.read_text()).tags if tag == "a"]:
+        assert (tmp_path / href).is_file()
+    assert grades.read_text().count("\n") == 4
+    assert not list(tmp_path.rglob("*.tmp"))
+
+
+def test_backticked_names_become_code_and_stay_escaped():
+    assert report_html.ticks("changes its input `h0` in place") == "changes its input <code>h0</code> in place"
+    assert report_html.ticks("`<b>` & `x") == "<code>&lt;b&gt;</code> &amp; `x"
+
+
+def test_failure_keys_group_without_locations():
+    missing = UnitResult("f", "missing", 0.0, 1.0, "could not be read: SyntaxError: invalid syntax at cell 7, line 3",
+                         UnitVerdict("missing", "could not be read: SyntaxError: invalid syntax at cell 7, line 3"))
+    assert report_html.failure_key(missing) == "could not be read: SyntaxError: invalid syntax"
+    assert report_html.failure_key(error_unit()) == "raises ValueError"
+    assert report_html.failure_key(fixed_by_unit()) == "correct once rnn_step_backward is fixed"
+
+
+def test_unreadable_file_with_listed_units_gets_rows_but_no_details():
+    words = "not graded: the file could not be read"
+    units = tuple(UnitResult(unit.name, "missing", 0.0, unit.max_score, words, UnitVerdict("missing", words))
+                  for unit in correct_result().units)
+    result = SubmissionResult("dan", "/x", "cs231n-rnn", TITLE, 1, units, load_error="not JSON")
+    page = feedback_html(result)
+    assert page.count("not graded: the file could not be read") == 5
+    assert 'class="unit"' not in page and '<span class="of">/ 11 points' in page and "below the table" not in page
+    assert grades_csv([result]).splitlines()[1] == "dan,0,0,0,0,0,0,11,load_error: not JSON"
