@@ -85,8 +85,8 @@ class Grader:
             cell_names=frozenset(program.cell_sources), definitions=tuple(program.definitions),
             unit_names=frozenset(u.defines.split(".")[-1] for u in self.assignment.units.values()),
             limits=self.sandbox.limits)
-        defined = [name for name, unit in self.assignment.units.items() if program.defines(unit.defines)
-                   and not extract.stub_reason(program, program.definitions[unit.defines])]
+        defined = [name for name, unit in self.assignment.units.items()
+                   if self._implemented(unit, program) and self._missing_forward(unit, program) is None]
         outcomes = self._run(program, [(name, self.jobs[name]) for name in defined])
         clock.lap("sandbox")
         verdicts = {name: self._judge(name, outcomes[name], context, program) for name in defined}
@@ -100,7 +100,15 @@ class Grader:
         for name, unit in self.assignment.units.items():
             definition = program.definitions.get(unit.defines)
             if name not in verdicts:
-                units.append(score.unit_result(unit, self._missing(unit, program)))
+                forward = self._missing_forward(unit, program) if self._implemented(unit, program) else None
+                if forward is None:
+                    units.append(score.unit_result(unit, self._missing(unit, program)))
+                    continue
+                reason = self._missing(self.assignment.units[forward], program).summary
+                verdict = UnitVerdict("blocked", "not checked: %s, which makes what it needs, is missing (%s)"
+                                      % (forward, reason))
+                units.append(score.unit_result(unit, verdict, definition=definition,
+                                               source=extract.definition_source(program, definition)))
                 continue
             with_reference = None
             if name in reference_outcomes:
@@ -129,6 +137,20 @@ class Grader:
         session = Session(program=[b.to_wire() for b in program.blocks], provided=self.provided,
                           references=self.references, jobs=[job for _, job in jobs], buffers=self.buffers)
         return dict(zip([name for name, _ in jobs], self.sandbox.run(session)))
+
+    @staticmethod
+    def _implemented(unit, program):
+        """Defined, and more than a stub."""
+        return program.defines(unit.defines) and not extract.stub_reason(program, program.definitions[unit.defines])
+
+    def _missing_forward(self, unit, program):
+        """The first unit of the `after` chain the submission does not implement, if any."""
+        after = unit.after
+        while after:
+            if not self._implemented(self.assignment.units[after], program):
+                return after
+            after = self.assignment.units[after].after
+        return None
 
     def _missing(self, unit, program):
         stub = extract.stub_reason(program, program.definitions.get(unit.defines))
