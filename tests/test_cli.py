@@ -1,0 +1,124 @@
+"""`grader run` as a TA uses it: a folder or a zip in, feedback, summary and grades out, exit codes that mean something."""
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples" / "cs231n-rnn"
+CORPUS = ROOT / "tests" / "submissions" / "cs231n-rnn"
+
+
+def grader(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "grader", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd or ROOT, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def class_run(tmp_path_factory):
+    """The examples graded once, as the README's demo does."""
+    out = tmp_path_factory.mktemp("feedback")
+    run = grader("run", "--assignment", "cs231n-rnn", "--out", out, "--seed", 7, "--jobs", 2, EXAMPLES)
+    return run, out
+
+
+def test_a_class_run_writes_every_report_and_exits_zero(class_run):
+    run, out = class_run
+    assert run.returncode == 0, run.stderr
+    students = sorted(p.stem for p in EXAMPLES.iterdir())
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == students
+    for student in students:
+        assert (out / student / "feedback.html").read_text().startswith("<!DOCTYPE html>")
+        results = json.loads((out / student / "results.json").read_text())
+        assert {"score", "tests"} <= set(results)
+        assert results["extra_data"]["seed"] == 7
+        names = [test["name"] for test in results["tests"]]
+        assert names[:4] == ["rnn_step_forward", "rnn_step_backward", "rnn_forward", "rnn_backward"]
+        for test in results["tests"]:
+            assert test["status"] == ("passed" if test["score"] == test["max_score"] else "failed")
+        assert results["score"] == pytest.approx(sum(test["score"] for test in results["tests"]))
+    assert "<table" in (out / "summary.html").read_text()
+    rows = list(csv.DictReader((out / "grades.csv").open()))
+    assert sorted(row["submission"] for row in rows) == students
+    # The terminal shows the score table and says where the feedback is.
+    assert "ada_lovelace_1234_rnn_layers" in run.stdout
+    assert "graded 8 submissions" in run.stderr and "strict sandbox" in run.stderr
+
+
+def test_the_corrupt_example_is_a_zero_with_its_reason_and_the_rest_are_graded(class_run):
+    run, out = class_run
+    broken = json.loads((out / "claude_shannon_7389_rnn_layers" / "results.json").read_text())
+    assert broken["score"] == 0 and "not a valid notebook" in broken["output"]
+    correct = json.loads((out / "ada_lovelace_1234_rnn_layers" / "results.json").read_text())
+    assert correct["score"] == 18
+
+
+def test_the_seed_replays_a_run(class_run, tmp_path):
+    run, out = class_run
+    again = grader("run", "-a", "cs231n-rnn", "--out", tmp_path, "--seed", 7, "--jobs", 1,
+                   EXAMPLES / "katherine_johnson_4242_rnn_layers.ipynb")
+    assert again.returncode == 0, again.stderr
+    first = json.loads((out / "katherine_johnson_4242_rnn_layers" / "results.json").read_text())
+    second = json.loads((tmp_path / "katherine_johnson_4242_rnn_layers" / "results.json").read_text())
+    assert [(t["name"], t["score"], t["output"]) for t in first["tests"]] == \
+           [(t["name"], t["score"], t["output"]) for t in second["tests"]]
+
+
+def test_an_lms_zip_is_graded_like_a_folder(tmp_path):
+    archive = tmp_path / "bulk_download.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for name in ("correct_module.py", "dWh_uses_next_h.py"):
+            zf.write(CORPUS / name, "Assignment 3 - RNN/%s" % name)
+    run = grader("run", "-a", "cs231n-rnn", "--out", tmp_path / "out", archive)
+    assert run.returncode == 0, run.stderr
+    assert json.loads((tmp_path / "out" / "correct_module" / "results.json").read_text())["score"] == 18
+    wrong = json.loads((tmp_path / "out" / "dWh_uses_next_h" / "results.json").read_text())
+    step = next(t for t in wrong["tests"] if t["name"] == "rnn_step_backward")
+    assert step["status"] == "failed" and "dWh" in step["output"]
+
+
+@pytest.mark.parametrize("args, words", [
+    (["run", "-a", "no-such-assignment", "examples/cs231n-rnn"], "unknown assignment 'no-such-assignment'"),
+    (["run", "-a", "cs231n-rnn", "no/such/folder"], "no such file or folder: no/such/folder"),
+    (["run", "-a", "cs231n-rnn", "{empty}"], "no submissions found"),
+    (["run", "-a", "cs231n-rnn", "--jobs", "0", "examples/cs231n-rnn"], "Invalid value for '--jobs'"),
+    (["run", "-a", "cs231n-rnn", "--frobnicate", "examples/cs231n-rnn"], "No such option '--frobnicate'"),
+])
+def test_problems_on_the_graders_side_exit_nonzero_with_one_line(args, words, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "notes.txt").write_text("no code here")
+    run = grader(*[arg.format(empty=empty) for arg in args], "--out", tmp_path / "out")
+    assert run.returncode == 2
+    assert words in run.stderr
+
+
+def test_an_output_folder_that_cannot_be_written(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    run = grader("run", "-a", "cs231n-rnn", "--out", blocker / "out", EXAMPLES)
+    assert run.returncode == 2 and "cannot write to" in run.stderr
+
+
+def test_the_run_says_which_sandbox_mode_it_is_in_when_bubblewrap_is_absent(tmp_path):
+    # A PATH without bwrap: the grader falls back, and says so in one line.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("python3",):
+        found = shutil.which(tool)
+        if found:
+            os.symlink(found, bin_dir / tool)
+    env = dict(os.environ, PATH=str(bin_dir))
+    run = subprocess.run([sys.executable, "-m", "grader", "run", "-a", "cs231n-rnn", "--out", tmp_path / "out",
+                          EXAMPLES / "alan_turing_2718_rnn_layers.py"], capture_output=True, text=True, cwd=ROOT,
+                         env=env, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert "process sandbox (bubblewrap not found)" in run.stderr
+    assert json.loads((tmp_path / "out" / "alan_turing_2718_rnn_layers" / "results.json").read_text())["score"] == 18
