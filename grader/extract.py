@@ -103,16 +103,23 @@ def _is_import_only_try(node):
 
 
 def keep_statement(node):
-    """Definitions are kept; anything that computes or runs at top level is not."""
+    """Definitions, constants and aliases are kept; anything that computes or runs at top level is not."""
     if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom)):
         return True
     if _is_import_only_try(node):
         return True
     if isinstance(node, ast.Assign) and all(isinstance(t, ast.Name) for t in node.targets):
-        return _is_constant_expression(node.value)
+        return _is_constant_expression(node.value) or _is_alias(node.value)
     if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
-        return _is_constant_expression(node.value)
+        return _is_constant_expression(node.value) or _is_alias(node.value)
     return False
+
+
+def _is_alias(node):
+    """A name for something that already exists, such as `F = np.float32` or `act = np.tanh`: nothing runs."""
+    while isinstance(node, ast.Attribute):
+        node = node.value
+    return isinstance(node, ast.Name)
 
 
 def _definitions(node, cell, cell_name, line_offset):

@@ -434,6 +434,8 @@ def load_spec(folder):
                             % (name, output, ", ".join(checked)), hints, output)
             if not isinstance(text, str) or not text.strip():
                 reader.fail("unit %r: the hint for %r must be a sentence" % (name, output), hints, output)
+        if not isinstance(unit_raw.get("public", True), bool):
+            reader.fail("unit %r: public must be true or false" % name, unit_raw, "public")
         points = unit_raw.get("points", 1)
         if not isinstance(points, (int, float)) or points < 0:
             reader.fail("unit %r: points must be a number >= 0" % name, unit_raw, "points")

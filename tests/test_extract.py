@@ -22,7 +22,9 @@ def test_keeps_definitions_imports_and_constants_and_drops_what_runs():
         import numpy as np
         from math import pi
         H = 10
+        F = np.float32
         data = np.load('train.npz')
+        model = Model()
         def f(x):
             return x + H
         class Layer:
@@ -34,6 +36,7 @@ def test_keeps_definitions_imports_and_constants_and_drops_what_runs():
     """))
     code = kept_code(program)
     assert "import numpy as np" in code and "from math import pi" in code and "H = 10" in code
+    assert "F = np.float32" in code and "Model()" not in code
     assert "def f(x)" in code and "class Layer" in code
     assert "np.load" not in code and "train()" not in code and "f(3)" not in code
     assert set(program.definitions) == {"f", "Layer", "Layer.forward"}

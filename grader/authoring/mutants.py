@@ -11,8 +11,9 @@ submission and counts it caught when that unit does not pass.
     zero_gradient      a returned (or stored) gradient `g` -> `0 * (g)`
     scale_gradient     a returned (or stored) gradient `g` -> `2 * (g)`
     wrong_axis         `x.sum(axis=0)` -> `x.sum(axis=1)` (sums and means)
-    drop_accumulation  in a loop, `dW += g` -> `dW = g`, `dW = dW + g` -> `dW = g`,
-                       `step(dh[t] + dprev)` -> `step(dh[t])`: what one iteration passes to the next is lost
+    drop_accumulation  in a loop, what one iteration passes to the next is lost: in a backward,
+                       `dW += g` -> `dW = g`, `dW = dW + g` -> `dW = g`, `step(dh[t] + dprev)` -> `step(dh[t])`;
+                       in a forward, `step(x[t], h)` -> `step(x[t], 0 * h)`
     flip_sign          `a - b` -> `a + b`, `-a` -> `a`
     drop_activation    `np.tanh(z)` -> `z` (also sigmoid, softmax)
     drop_term          forward units only: `x @ Wx + h @ Wh + b` -> `x @ Wx + h @ Wh` (a bias or a
@@ -180,9 +181,9 @@ class _GradientSites(Mutation):
         raise NotImplementedError
 
     def visit_FunctionDef(self, node):
-        if getattr(self, "_seen_function", False):
-            return node  # a nested function is not where the unit returns
-        self._seen_function = True
+        if getattr(self, "_in_function", False):
+            return node  # a nested function's returns are not the unit's
+        self._in_function = True
         self.generic_visit(node)
         return node
 
@@ -316,7 +317,6 @@ class DropAccumulation(Mutation):
     def __init__(self, context, target=None):
         super().__init__(context, target)
         self._carried = []  # per enclosing loop: name -> last line assigned
-        self._targets = 0  # > 0 while visiting assignment targets
 
     def _carried_at(self, node, line):
         """Whether `node` reads a value the loop carries into this line from an earlier iteration."""
@@ -466,8 +466,9 @@ def function_context(unit, function):
     params = [a.arg for a in function.args.args][1 if is_method else 0:]
     wanted = unit.defines.split(".")[-1]
     upstream_params, positions, keys, attributes = set(), None, None, set()
-    gradient_outputs = {name for name in unit.checked if name != unit.loss} if unit.is_backward else set()
-    for step in unit.steps[unit.forward_steps:]:
+    # Every gradient the unit returns, compared or not: a gradient left out of `compare` is a weak check to show.
+    gradient_outputs = (set(unit.gradients) | set(unit.checked)) - {unit.loss} if unit.is_backward else set()
+    for step in unit.steps[unit.forward_steps:] if unit.after else unit.steps:
         name, call = _callee_name(step.expr)
         if name == wanted and isinstance(call, ast.Call):
             for index, arg in enumerate(call.args):
@@ -477,44 +478,10 @@ def function_context(unit, function):
                 positions = tuple(n in gradient_outputs for n in step.returns.names)
             elif step.returns.kind == "dict":
                 keys = frozenset(n for n in step.returns.names if n in gradient_outputs)
-        elif getattr(step, "reads", False) or not isinstance(call, ast.Call):
-            node = call
-            if isinstance(node, ast.Attribute) and set(step.returns.names) & gradient_outputs:
-                attributes.add(node.attr)
+        elif isinstance(call, ast.Attribute) and set(step.returns.names) & gradient_outputs:
+            attributes.add(call.attr)  # `read: layer.grads`: the method stores gradients in self.grads
     return FunctionContext(is_backward=unit.is_backward, upstream_params=frozenset(upstream_params),
                            gradient_positions=positions, gradient_keys=keys, stored_attributes=frozenset(attributes))
-
-
-def _top_level_names(node):
-    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-        return {node.name}
-    return set()
-
-
-def needed_source(tree, roots):
-    """The module with only the definitions reachable from `roots` (plus imports and constants).
-
-    A mutant is graded with just what its unit needs, so that the other units,
-    unchanged, are not graded again for nothing. Reachability follows the
-    names the code uses, not the spec, so a helper the spec does not mention
-    is kept all the same.
-    """
-    definitions = {}
-    for node in tree.body:
-        for name in _top_level_names(node):
-            definitions[name] = node
-    keep, todo = set(), [r for r in roots if r in definitions]
-    while todo:
-        name = todo.pop()
-        if name in keep:
-            continue
-        keep.add(name)
-        for inner in ast.walk(definitions[name]):
-            if isinstance(inner, ast.Name) and inner.id in definitions and inner.id not in keep:
-                todo.append(inner.id)
-    body = [node for node in tree.body
-            if not _top_level_names(node) or _top_level_names(node) & keep]
-    return body
 
 
 # --- Making the mutants ------------------------------------------------------------------------------
@@ -526,21 +493,6 @@ def _splice(source_lines, function, new_function, indent):
     return source_lines[: start - 1] + text.split("\n") + source_lines[function.end_lineno:]
 
 
-def unit_roots(assignment, unit):
-    """Top-level names a unit's run needs: its own definition and those of the steps before it."""
-    roots = {unit.defines.split(".")[0]}
-    units = assignment.units
-    current = unit
-    while current.after:
-        current = units[current.after]
-        roots.add(current.defines.split(".")[0])
-    for step in unit.steps:
-        for node in ast.walk(ast.parse(step.expr, mode="eval")):
-            if isinstance(node, ast.Name):
-                roots.add(node.id)
-    return roots
-
-
 def applies(kind, context):
     if kind in BACKWARD_ONLY:
         return context.is_backward
@@ -549,48 +501,35 @@ def applies(kind, context):
     return True
 
 
-def sites(source, unit, kinds=None):
-    """(kind, line, original, replacement) of every site in the unit's function, without making mutants."""
-    tree = ast.parse(source)
-    function, _ = find_definition(tree, unit.defines)
-    if function is None:
-        return []
+def unit_sites(unit, function, kinds=None):
+    """(kind, context, [(line, original, replacement)]) for each kind of mutation that applies to the unit."""
     context = function_context(unit, function)
-    found = []
     for kind in kinds or KINDS:
-        if not applies(kind, context):
-            continue
-        mutation = MUTATIONS[kind](context)
-        mutation.visit(copy.deepcopy(function))
-        found.extend((kind,) + site for site in mutation.sites)
-    return found
+        if applies(kind, context):
+            counter = MUTATIONS[kind](context)
+            counter.visit(copy.deepcopy(function))
+            yield kind, context, counter.sites
 
 
-def make_mutants(assignment, source, units=None, kinds=None, prune=True):
-    """Every mutant of `source` (the reference module) for the given units (default: all)."""
+def make_mutants(assignment, source, units=None, kinds=None):
+    """Every mutant of `source` (the reference module) for the given units (default: all).
+
+    A mutant's source is the whole module with the unit's function changed at one site (that
+    function is re-written by `ast.unparse`, so it loses its comments; the rest is as written).
+    """
     tree = ast.parse(source)
     lines = source.split("\n")
     mutants = []
     for name in units or assignment.units:
         unit = assignment.units[name]
-        function, owner = find_definition(tree, unit.defines)
+        function, _ = find_definition(tree, unit.defines)
         if function is None:
             continue
-        context = function_context(unit, function)
-        indent = " " * function.col_offset
-        for kind in kinds or KINDS:
-            if not applies(kind, context):
-                continue
-            counter = MUTATIONS[kind](context)
-            counter.visit(copy.deepcopy(function))
-            for index, (line, original, replacement) in enumerate(counter.sites):
-                mutation = MUTATIONS[kind](context, target=index)
-                changed = ast.fix_missing_locations(mutation.visit(copy.deepcopy(function)))
-                mutated = "\n".join(_splice(lines, function, changed, indent))
-                if prune:
-                    mutated_tree = ast.parse(mutated)
-                    mutated = ast.unparse(ast.Module(body=needed_source(mutated_tree, unit_roots(assignment, unit)),
-                                                     type_ignores=[]))
+        for kind, context, found in unit_sites(unit, function, kinds):
+            for index, (line, original, replacement) in enumerate(found):
+                changed = MUTATIONS[kind](context, target=index).visit(copy.deepcopy(function))
+                mutated = "\n".join(_splice(lines, function, ast.fix_missing_locations(changed),
+                                             " " * function.col_offset))
                 mutants.append(Mutant(unit=name, kind=kind, index=index, line=line, site=normalize(original),
                                       replacement=normalize(replacement), source=mutated))
     return mutants

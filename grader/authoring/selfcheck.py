@@ -35,7 +35,7 @@ def failing_callees(assignment, result):
     status = {unit.name: unit.status for unit in result.units}
     found = {}
     for unit in result.units:
-        if unit.status == "passed":
+        if unit.status not in ("failed", "error"):  # a stub or a blocked unit has a reason of its own
             continue
         callees = [u for c in sorted(callee_closure(assignment.units, unit.name))
                    for u in units_of(assignment.units, c)]
@@ -71,11 +71,11 @@ def unit_lines(unit, callees=()):
         for note in check.notes:
             lines.append("          note on %s: %s" % (check.name, note))
     error = verdict.error
-    if error is not None and unit.status in ("error", "missing"):  # a blocked unit's summary says it all
-        where = place(error.cell_name, error.line, error.function)
+    if error is not None and unit.status in ("error", "missing"):  # a blocked unit's error is its forward's
+        # An error's summary already says where; a stub's does not.
+        where = place(error.cell_name, error.line, error.function) if unit.status == "missing" else None
         lines.append("          %s%s%s" % (error.type, ": " + error.message if error.message else "",
                                            " at %s" % where if where else ""))
-    if error is not None:
         if error.hint:
             lines.append("          hint: " + error.hint)
     for warning in verdict.warnings:

@@ -7,17 +7,26 @@ mutant the checks let through is *missed*, unless the spec's `mutants:`
 section accepts it with a reason (an equivalent change, or one no check of
 this contract can see). The mutation score of a unit is caught / (caught +
 missed): accepted survivors count on neither side.
+
+A unit whose process crashed proves nothing about the checks (the sandbox
+may have stopped): such a grading is tried once more, and if it crashes
+again the mutant is *inconclusive*, neither caught nor missed, and the
+validation does not pass.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..load import SourceCell, Submission
+from .. import trials
 from ..pipeline import Grader
+from ..sandbox.inside import procedure
 from . import mutants as mutants_module
 
 DEFAULT_SEED = 20240601
@@ -27,9 +36,13 @@ DEFAULT_SEED = 20240601
 class MutantResult:
     mutant: mutants_module.Mutant
     caught: bool
-    status: str  # the mutated unit's status: "failed", "error", "passed", ...
+    status: str  # the mutated unit's status: "failed", "error", "passed", ..., "crashed" (inconclusive)
     summary: str  # the unit's one-line verdict on the mutant
     accepted: str | None = None  # the spec's reason, for a survivor it accepts
+
+    @property
+    def inconclusive(self):
+        return self.status == "crashed"
 
 
 @dataclass(frozen=True)
@@ -47,7 +60,11 @@ class UnitScore:
 
     @property
     def missed(self):
-        return [r for r in self.results if not r.caught and r.accepted is None]
+        return [r for r in self.results if not r.caught and not r.inconclusive and r.accepted is None]
+
+    @property
+    def inconclusive(self):
+        return [r for r in self.results if r.inconclusive]
 
     @property
     def score(self):
@@ -88,8 +105,12 @@ class Validation:
         return [r for unit in self.units for r in unit.missed]
 
     @property
+    def inconclusive(self):
+        return [r for unit in self.units for r in unit.inconclusive]
+
+    @property
     def ok(self):
-        return self.reference_ok and not self.missed
+        return self.reference_ok and not self.missed and not self.inconclusive
 
     @property
     def total(self):
@@ -103,18 +124,31 @@ class Validation:
     def accepted(self):
         return sum(u.accepted for u in self.units)
 
+    @property
+    def score(self):
+        """The assignment's mutation score: caught / (caught + missed), over every unit."""
+        counted = self.caught + len(self.missed)
+        return self.caught / counted if counted else None
+
 
 def as_submission(name, source):
     return Submission(name, Path(name + ".py"), (SourceCell(1, name + ".py", source),))
 
 
 def reference_problems(result):
-    """Why the reference does not score full marks: a unit and the first check that fails."""
+    """Why the reference cannot be trusted: a unit that does not pass, and the first check that fails.
+
+    A reference always agrees with itself, so a wrong gradient in it shows only against the numerical
+    gradient of its own forward: a gradient that disagrees is a problem too, though the unit "passes".
+    """
     problems = []
     if result.load_error:
         return [ReferenceProblem("(all units)", None, result.load_error)]
     for unit in result.units:
         if unit.status == "passed" and not unit.fixed_by:
+            problems += [ReferenceProblem(unit.name, c.name, "the reference's %s disagrees with the numerical "
+                                                             "gradient of the reference's own forward" % c.name)
+                         for c in unit.verdict.checks if c.is_gradient and c.numerical == "disagrees"]
             continue
         wrong = [c for c in unit.verdict.checks if not c.passed]
         if wrong:
@@ -127,18 +161,51 @@ def reference_problems(result):
     return problems
 
 
+def planning_problem(assignment, seed, exc):
+    """The reference raised while the trials were made (run in the grader itself): find the unit."""
+    namespace = trials.reference_namespace(assignment)
+    for unit in assignment.units.values():
+        try:
+            trials.plan_unit(assignment, unit, seed, namespace)
+        except Exception as error:  # the reference's own code: anything can come out
+            cause = error.exception if isinstance(error, procedure.StepFailure) and error.exception else error
+            return ReferenceProblem(unit.name, None, "the reference raises %s: %s while the trials are made"
+                                    % (type(cause).__name__, cause))
+    return ReferenceProblem("(all units)", None, "the reference raises %s: %s" % (type(exc).__name__, exc))
+
+
+def accepts(entry, mutant):
+    """Whether a spec's `mutants:` entry is about this mutant: same unit, kind and site."""
+    return entry.unit == mutant.unit and entry.kind == mutant.kind and mutants_module.normalize(entry.site) == mutant.site
+
+
 def accepted_reason(assignment, mutant):
-    for entry in getattr(assignment, "accepted_mutants", ()):
-        if entry.unit == mutant.unit and entry.kind == mutant.kind and \
-                mutants_module.normalize(entry.site) == mutant.site:
-            return entry.reason
-    return None
+    return next((entry.reason for entry in assignment.accepted_mutants if accepts(entry, mutant)), None)
+
+
+def grade_with_retry(grader, submission, names):
+    """Grade; grade once more if one of the units `names` crashed (a stopped sandbox proves nothing)."""
+    result = grader.grade(submission)
+    if any(u.status == "crashed" for u in result.units if u.name in names):
+        result = grader.grade(submission)
+    return result
+
+
+def unit_grader(assignment, name, seed, sandbox):
+    """A Grader of one unit alone, for its mutants: the other units, unchanged, need no grading.
+
+    The unit keeps its steps (its forward's included) but not its links to other units: the run with
+    reference callees is left out, since a mutant's callees are the reference already.
+    """
+    unit = dataclasses.replace(assignment.units[name], calls=(), after=None)
+    return Grader(dataclasses.replace(assignment, units={name: unit}), seed, sandbox)
 
 
 def grade_mutant(grader, mutant):
-    result = grader.grade(as_submission("mutant-%s" % mutant.key.replace("/", "-"), mutant.source))
+    submission = as_submission("mutant-%s" % mutant.key.replace("/", "-"), mutant.source)
+    result = grade_with_retry(grader, submission, {mutant.unit})
     unit = next(u for u in result.units if u.name == mutant.unit)
-    caught = unit.status != "passed"
+    caught = unit.status not in ("passed", "crashed")
     summary = unit.summary
     wrong = [c.name for c in unit.verdict.checks if not c.passed]
     if caught and wrong:
@@ -149,23 +216,30 @@ def grade_mutant(grader, mutant):
 def validate(assignment, sandbox, seed=DEFAULT_SEED, units=None, kinds=None, jobs=1, progress=None):
     """Grade the reference, then its mutants; `progress(done, total)` is called as mutants finish."""
     started = time.perf_counter()
-    grader = Grader(assignment, seed, sandbox)
+    base = dict(assignment=assignment.name, title=assignment.title, max_score=assignment.max_score, seed=seed,
+                kinds=tuple(kinds or mutants_module.KINDS))
+    try:
+        grader = Grader(assignment, seed, sandbox)
+    except Exception as exc:  # the reference, run here to make the trials, raised or returned the wrong thing
+        return Validation(**base, reference_score=0.0, reference_problems=(planning_problem(assignment, seed, exc),),
+                          seconds=time.perf_counter() - started)
     reference_source = assignment.reference.read_text()
-    reference = grader.grade(as_submission("reference", reference_source))
+    reference = grade_with_retry(grader, as_submission("reference", reference_source), set(assignment.units))
     problems = tuple(reference_problems(reference))
-    base = dict(assignment=assignment.name, title=assignment.title, max_score=reference.max_score,
-                reference_score=reference.score, seed=seed, kinds=tuple(kinds or mutants_module.KINDS))
+    base["reference_score"] = reference.score
     if problems:
         return Validation(**base, reference_problems=problems, seconds=time.perf_counter() - started)
 
     made = mutants_module.make_mutants(assignment, reference_source, units=units, kinds=kinds)
-    done = [0]
+    graders = {name: unit_grader(assignment, name, seed, sandbox) for name in {m.unit for m in made}}
+    done, lock = [0], threading.Lock()
 
     def run(mutant):
-        outcome = grade_mutant(grader, mutant)
-        done[0] += 1
-        if progress:
-            progress(done[0], len(made))
+        outcome = grade_mutant(graders[mutant.unit], mutant)
+        with lock:
+            done[0] += 1
+            if progress:
+                progress(done[0], len(made))
         return outcome
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
@@ -173,14 +247,13 @@ def validate(assignment, sandbox, seed=DEFAULT_SEED, units=None, kinds=None, job
     by_unit = {name: [] for name in (units or assignment.units)}
     survivors = []
     for mutant, (caught, status, summary) in zip(made, outcomes):
-        reason = None if caught else accepted_reason(assignment, mutant)
-        by_unit[mutant.unit].append(MutantResult(mutant, caught, status, summary, reason))
-        if not caught:
+        result = MutantResult(mutant, caught, status, summary, None if caught else accepted_reason(assignment, mutant))
+        by_unit[mutant.unit].append(result)
+        if not caught and not result.inconclusive:
             survivors.append(mutant)
-    stale = tuple(entry for entry in getattr(assignment, "accepted_mutants", ())
+    stale = tuple(entry for entry in assignment.accepted_mutants
                   if (units is None or entry.unit in units) and (kinds is None or entry.kind in kinds)
-                  and not any(entry.unit == m.unit and entry.kind == m.kind
-                              and mutants_module.normalize(entry.site) == m.site for m in survivors))
+                  and not any(accepts(entry, m) for m in survivors))
     return Validation(**base, units=tuple(UnitScore(name, tuple(results)) for name, results in by_unit.items()),
                       stale=stale, seconds=time.perf_counter() - started)
 
@@ -195,7 +268,11 @@ def render_text(validation, verbose=False):
     v = validation
     lines = ["%s: %s" % (v.assignment, v.title)]
     if not v.reference_ok:
-        lines.append("  the reference scores %g of %g: it must score full marks" % (v.reference_score, v.max_score))
+        if v.reference_score < v.max_score:
+            lines.append("  the reference scores %g of %g: it must score full marks" % (v.reference_score, v.max_score))
+        else:
+            lines.append("  the reference cannot be trusted: its gradients must agree with the numerical "
+                         "gradients of its own forward")
         lines += ["  FAIL %s" % p.describe() for p in v.reference_problems]
         return "\n".join(lines)
     lines.append("  reference: %g/%g, full marks" % (v.reference_score, v.max_score))
@@ -204,13 +281,15 @@ def render_text(validation, verbose=False):
     for unit in v.units:
         lines.append("  %-*s  %7d  %6d  %8d  %6d  %5s" % (
             width, unit.unit, len(unit.results), unit.caught, unit.accepted, len(unit.missed), _percent(unit.score)))
-    counted = v.caught + len(v.missed)
     lines.append("  %-*s  %7d  %6d  %8d  %6d  %5s" % (width, "all", v.total, v.caught, v.accepted, len(v.missed),
-                                                     _percent(v.caught / counted if counted else None)))
+                                                     _percent(v.score)))
     for unit in v.units:
         for result in unit.missed:
             lines.append("  MISSED %s, %s (%s) %s: still passes" % (
                 unit.unit, result.mutant.kind, mutants_module.KINDS[result.mutant.kind], result.mutant.describe()))
+        for result in unit.inconclusive:
+            lines.append("  INCONCLUSIVE %s, %s %s: its process crashed twice (%s); run again" % (
+                unit.unit, result.mutant.kind, result.mutant.describe(), result.summary))
     if verbose:
         for unit in v.units:
             for result in unit.results:
@@ -240,17 +319,16 @@ def render_markdown(validations):
            "Mutation kinds: " + "; ".join("`%s` %s" % (k, mutants_module.KINDS[k]) for k in kinds) + ".", "",
            "| assignment | units | mutants | caught | accepted | missed | score |", "|---|---:|---:|---:|---:|---:|---:|"]
     for v in validations:
-        counted = v.caught + len(v.missed)
         if v.reference_ok:
             out.append("| [%s](#%s) | %d | %d | %d | %d | %d | %s |" % (
                 v.assignment, v.assignment, len(v.units), v.total, v.caught, v.accepted, len(v.missed),
-                _percent(v.caught / counted if counted else None)))
+                _percent(v.score)))
         else:
             out.append("| %s | — | — | — | — | — | reference fails |" % v.assignment)
     for v in validations:
         out += ["", "## %s" % v.assignment, "", v.title, ""]
         if not v.reference_ok:
-            out += ["The reference does not score full marks:", ""]
+            out += ["The reference fails validation:", ""]
             out += ["- %s" % p.describe() for p in v.reference_problems]
             continue
         out += ["| unit | mutants | caught | accepted | missed | score |", "|---|---:|---:|---:|---:|---:|"]
@@ -265,4 +343,7 @@ def render_markdown(validations):
         if missed:
             out += ["", "Missed (weak checks):", ""]
             out += ["- `%s`, %s, %s" % (unit, r.mutant.kind, r.mutant.describe()) for unit, r in missed]
+        if v.inconclusive:
+            out += ["", "Inconclusive (the unit's process crashed twice; run again):", ""]
+            out += ["- `%s`, %s, %s" % (r.mutant.unit, r.mutant.kind, r.mutant.describe()) for r in v.inconclusive]
     return "\n".join(out) + "\n"
