@@ -204,6 +204,15 @@ EXCEPTION_HINTS = [
     (r"object has no attribute", "an attribute that was never set (in __init__?) or is misspelt."),
     (r"too many values to unpack|not enough values to unpack", "unpacking a tuple of another length than it has: "
      "does the cache hold what the backward expects?"),
+    # What the sandbox forbids (grader/sandbox, docs/threat-model.md).
+    (r"\[Errno (13|30|1)\] (Permission denied|Read-only file system|Operation not permitted)",
+     "forbidden by the grader's sandbox: graded code may write only in its current folder, and may not read the "
+     "grader's files or touch other processes."),
+    (r"\[Errno (101|99|-2|-3)\]|Network is unreachable|name resolution",
+     "forbidden by the grader's sandbox: graded code has no network."),
+    (r"\[Errno 11\] Resource temporarily unavailable",
+     "it started more processes or threads than the grader's sandbox allows."),
+    (r"\[Errno 27\] File too large", "it wrote a file larger than the grader's sandbox allows."),
 ]
 
 

@@ -23,6 +23,7 @@ import sys
 import tempfile
 import threading
 import time
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -159,18 +160,18 @@ def network_isolated(mode):
 
 def describe_mode(mode):
     """One line: which sandbox runs student code, and what it keeps from it."""
-    root = os.getuid() == 0
+    throwaway = throwaway_users()
     if mode == "bwrap":
-        who = "as a throwaway user " if root else ""
+        who = "as a throwaway user " if throwaway else ""
         return ("strict sandbox (bubblewrap): student code runs %swith limits and no network; it sees only the "
                 "system's libraries, Python and numpy, read-only, and writes only to a scratch folder removed after "
                 "each unit" % who)
-    if root:
-        network = "no network" if network_isolated(mode) else "the network"
+    network = "no network" if network_isolated(mode) else "the network"
+    if throwaway:
         return ("process sandbox (bubblewrap not found): student code runs as a throwaway user with limits and %s; "
                 "it can read files every user may read, and what it writes is removed after each unit" % network)
-    return ("process sandbox (bubblewrap not found, not root): student code runs with limits but as the grader's "
-            "own user, with the network: it can read and write whatever the grader can")
+    return ("process sandbox (bubblewrap not found): student code runs with limits and %s, but as the grader's own "
+            "user (not root): it can read and write whatever the grader can" % network)
 
 
 def _python_paths():
@@ -179,16 +180,55 @@ def _python_paths():
     return Path(os.path.realpath(sys.executable)), numpy_dir
 
 
+def _mapped_ranges(kind):
+    """[first, last] ids this process's user namespace maps (all of them outside a container)."""
+    try:
+        with open("/proc/self/%s_map" % kind) as table:
+            rows = [line.split() for line in table]
+        return [(int(inside), int(inside) + int(count) - 1) for inside, _, count in rows]
+    except (OSError, ValueError):
+        return [(0, 2 ** 32 - 2)]
+
+
+def _throwaway_range():
+    """Ids, mapped as user and as group, from which each worker draws its throwaway user; None if there are
+    none or if a process of ours cannot become one (a root without CAP_SETUID)."""
+    candidates = []
+    for first, last in _mapped_ranges("uid"):
+        for gfirst, glast in _mapped_ranges("gid"):
+            low, high = max(first, gfirst, 1000), min(last, glast, 2 ** 31 - 2)
+            if high - low >= 1000:
+                candidates.append((low + (high - low) // 2, high))  # the upper half: away from real accounts
+    if os.getuid() != 0 or not candidates:
+        return None
+    low, high = max(candidates, key=lambda r: r[1] - r[0])
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setgroups([])
+            os.setresgid(high, high, high)
+            os.setresuid(high, high, high)
+        finally:
+            os._exit(0 if os.getuid() == high else 1)
+    _, status = os.waitpid(pid, 0)
+    return (low, high) if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0 else None
+
+
 def throwaway_uid():
-    """A user id no account and no process uses: the job processes of one worker run as it."""
+    """A user id no account and no process uses: the job processes of one worker run as it. None when
+    the grader is not root (or may not change user): jobs then run as the grader's own user."""
+    span = _probe("uids", _throwaway_range)
+    if span is None:
+        return None
+    running = {os.stat("/proc/" + entry).st_uid for entry in _proc_entries()}
     while True:
-        uid = 1_000_000_000 + secrets.randbelow(1_000_000_000)
+        uid = span[0] + secrets.randbelow(span[1] - span[0] + 1)
         try:
             pwd.getpwuid(uid)
             continue
         except KeyError:
             pass
-        if not any(os.stat("/proc/" + entry).st_uid == uid for entry in _proc_entries()):
+        if uid not in running:
             return uid
 
 
@@ -200,6 +240,11 @@ def _proc_entries():
                 yield entry
             except OSError:
                 pass
+
+
+def throwaway_users():
+    """Whether job processes run as throwaway users (the grader is root and may change user)."""
+    return _probe("uids", _throwaway_range) is not None
 
 
 def _hide_if_visible(path, bound):
@@ -239,14 +284,16 @@ def worker_command(mode, scratch, config, limits=Limits()):
     if (site / "numpy.libs").exists():
         binds.append((str(site / "numpy.libs"), site_dir + "/numpy.libs"))
     # The folders bubblewrap would make for these mounts, made first and readable, so that the throwaway
-    # user can still import what the worker has not (bubblewrap makes them 0700 otherwise).
+    # user can still import what the worker has not loaded (bubblewrap makes them 0700 otherwise); but the
+    # worker's own code stays readable by the worker alone.
     made = set()
     for _, target in binds:
         for parent in reversed(Path(target).parents):
             if str(parent) != "/" and str(parent) not in made and not any(
                     parent == Path(t) or Path(t) in parent.parents for _, t in binds):
                 made.add(str(parent))
-                prefix += (["--perms", "0755"] if "--perms" in options else []) + ["--dir", str(parent)]
+                perms = "0700" if str(parent) == lib_dir else "0755"
+                prefix += (["--perms", perms] if "--perms" in options else []) + ["--dir", str(parent)]
     for source, target in binds:
         prefix += ["--ro-bind", source, target]
     # Python's own site-packages may hold anything, the grader included: hide them, and the repository,
@@ -305,11 +352,10 @@ class Worker:
         self.scratch_parent = tempfile.mkdtemp(prefix="grader-sandbox-")
         os.chmod(self.scratch_parent, 0o755)
         scratch = "/tmp/jobs" if self.mode == "bwrap" else os.path.join(self.scratch_parent, "jobs")
-        root = os.getuid() == 0
-        self.uid = throwaway_uid() if root else None
+        self.uid = throwaway_uid()
         config = {"uid": self.uid,
                   # A throwaway user may not be able to read Python's files (a Python under /root): load first.
-                  "preload": self.mode != "bwrap" and root,
+                  "preload": self.mode != "bwrap" and self.uid is not None,
                   "isolate_network": self.mode != "bwrap" and network_isolated(self.mode)}
         self.process = subprocess.Popen(
             worker_command(self.mode, scratch, config, self.limits), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -336,6 +382,14 @@ class Worker:
             for stream in (self.process.stdin, self.process.stdout):
                 stream.close()
             self.process = None
+            if self.uid is not None and self.mode != "bwrap":
+                # Killed in the middle of a job, the worker could not clean up after it: what the job's user
+                # still runs or left is ours to remove (in strict mode, the sandbox's namespaces die with it).
+                from .inside import zygote
+
+                zygote.kill_user(self.uid)
+                for folder in zygote.WORLD_WRITABLE:
+                    zygote.sweep(folder, self.uid)
         if self.scratch_parent:
             shutil.rmtree(self.scratch_parent, ignore_errors=True)
             self.scratch_parent = None
@@ -452,8 +506,8 @@ def conceal(outcome):
     """The outcome of a job that ran the reference versions of the unit's callees, without its free text.
 
     Those reference functions were in the student's process, so anything it reports in words (printed
-    output, messages, reprs, type names) could carry them out: only the values, which are compared with
-    the reference, are kept."""
+    output, messages, reprs, type names) could carry them out: only numbers are kept (the values, which
+    are compared with the reference, and the numerical losses, which only ever agree or disagree)."""
     if outcome.status != "ok":
         detail = {key: value for key, value in outcome.detail.items() if key != "reason"}
         if "reason" in outcome.detail:
@@ -467,10 +521,21 @@ def conceal(outcome):
                               message=HIDDEN if failure.message else "",
                               description=HIDDEN if failure.description else "",
                               value=_conceal_value(failure.value))
+        numeric = {target: {"error": HIDDEN} if "error" in entry else entry for target, entry in trial.numeric.items()}
         trials.append(dataclasses.replace(
-            trial, outputs=_conceal_value(trial.outputs), failure=failure, numeric={},
+            trial, outputs=_conceal_value(trial.outputs), failure=failure, numeric=numeric,
             repeat=_conceal_value(trial.repeat), stdout=""))
     return JobOutcome("ok", {}, tuple(trials), ())
+
+
+def _stop_workers(workers):
+    for worker in workers:
+        if worker.process is not None:
+            try:
+                wire.write_all(worker.process.stdin.fileno(), wire.pack({"op": "exit"}))
+            except OSError:
+                pass
+        worker.stop()
 
 
 class Sandbox:
@@ -487,6 +552,8 @@ class Sandbox:
         self._all = []
         self._lock = threading.Lock()
         self.size = jobs
+        # Workers are stopped (and their scratch folders removed) even if no one calls close().
+        self._finalizer = weakref.finalize(self, _stop_workers, self._all)
 
     def _take(self):
         try:
@@ -507,13 +574,7 @@ class Sandbox:
             self._idle.put(worker)
 
     def close(self):
-        for worker in self._all:
-            if worker.process is not None:
-                try:
-                    wire.write_all(worker.process.stdin.fileno(), wire.pack({"op": "exit"}))
-                except OSError:
-                    pass
-            worker.stop()
+        self._finalizer()
 
     def __enter__(self):
         return self

@@ -193,13 +193,15 @@ def numeric_losses(session, job, buffers, inputs, directions, values, ticker):
         try:
             for sign in (1.0, -1.0):
                 perturbed = procedure.with_perturbation(inputs, target, sign * eps * direction)
-                namespace = build_namespace(session, job, buffers, [])
-                _seed(0)
-                run_values = dict(perturbed)
-                procedure.run_steps(forward_steps, namespace, run_values, job.get("globals"))
+                try:
+                    namespace = build_namespace(session, job, buffers, [])
+                    _seed(0)
+                    run_values = dict(perturbed)
+                    procedure.run_steps(forward_steps, namespace, run_values, job.get("globals"))
+                finally:
+                    ticker.tick()
                 loss = procedure.scalar_loss(run_values, job.get("upstream") or {}, job.get("loss"))
                 losses.append(loss if type(loss) is float else float("nan"))
-                ticker.tick()
             results[target] = {"eps": eps, "plus": losses[0], "minus": losses[1]}
         except BaseException as exc:
             results[target] = {"error": "%s: %s" % (wire.type_name(exc), safe_message(exc, 200))}
@@ -239,16 +241,20 @@ def run_trial(session, job, trial, buffers_in, buffers_out, errors, ticker, budg
     started = _perf_counter()
     result = {"outputs": {}, "failure": None, "mutated": [], "numeric": {}, "repeat": None}
     try:
-        values, given = run_once(session, job, buffers_in, inputs, trial["seed"], errors)
-        ticker.tick()
+        try:
+            values, given = run_once(session, job, buffers_in, inputs, trial["seed"], errors)
+        finally:
+            ticker.tick()  # the call is over, returned or raised: the next one gets a clock of its own
         result["outputs"] = encode_values(values, job["report"], buffers_out, budget)
         result["mutated"] = changed_inputs(inputs, given)
         directions = {t: wire.decode_value(obj, buffers_in) for t, obj in trial.get("directions", {}).items()}
         if directions:
             result["numeric"] = numeric_losses(session, job, buffers_in, inputs, directions, values, ticker)
         if trial.get("repeat"):
-            again, _ = run_once(session, job, buffers_in, inputs, trial["seed"] + 1, [])
-            ticker.tick()
+            try:
+                again, _ = run_once(session, job, buffers_in, inputs, trial["seed"] + 1, [])
+            finally:
+                ticker.tick()
             result["repeat"] = encode_values(again, job["report"], buffers_out, budget)
     except procedure.StepFailure as failure:
         result["failure"] = failure_info(failure, buffers_out, budget)

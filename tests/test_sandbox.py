@@ -1,0 +1,563 @@
+"""The sandbox against hostile submissions, in both modes (strict: bubblewrap; fallback: processes only).
+
+Each attack in tests/hostile/ is a cs231n-rnn submission: `_correct.py` with one or a few functions
+replaced by the attack's (`build`). For each, the unit it hits gets a clear verdict, every other unit
+passes, nothing it tried to leave exists afterwards, and what it reports having read, written, reached
+or started is what the mode allows (docs/threat-model.md). Markers and probes point at real places:
+the repository, the output folder, /tmp, /var/tmp, /dev/shm, the grader's home, a listener of this
+test process.
+
+The class run at the end grades 50 submissions, 10 of them hostile, in one run with two workers, and
+checks that the 40 others are graded exactly as when graded alone.
+"""
+
+import ast
+import json
+import os
+import re
+import secrets
+import shutil
+import socket
+import struct
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+import grader.sandbox as sandbox_module
+from grader.pipeline import Grader, grade_all
+from grader.sandbox import Limits, Sandbox, bwrap_available, describe_mode, network_isolated, throwaway_users
+from grader.sandbox.inside import wire, zygote
+from grader.spec import find_assignment
+
+HERE = Path(__file__).resolve().parent
+HOSTILE = HERE / "hostile"
+REPO = HERE.parent
+CORPUS = HERE / "submissions" / "cs231n-rnn"
+SEED = 4242
+LIMITS = Limits(call_seconds=2, cpu_seconds=20, memory_mb=384, processes=4, file_size_mb=4, output_chars=2000)
+THROWAWAY = throwaway_users()  # job processes run as throwaway users (the grader is root)
+
+MODES = [pytest.param("bwrap", marks=pytest.mark.skipif(not bwrap_available(), reason="bubblewrap not usable here")),
+         "fallback"]
+
+
+@pytest.fixture(scope="module", params=MODES)
+def mode(request):
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def sandbox(mode):
+    with Sandbox(jobs=2, limits=LIMITS, mode=mode) as made:
+        yield made
+
+
+@pytest.fixture(scope="module")
+def assignment():
+    return find_assignment("cs231n-rnn")
+
+
+@pytest.fixture(scope="module")
+def grader(assignment, sandbox):
+    return Grader(assignment, SEED, sandbox)
+
+
+# --- Building attacks, and the places they aim at ------------------------------------------------
+
+def build(name, targets):
+    """`_correct.py` with the functions and classes the attack defines replaced by the attack's."""
+    base = (HOSTILE / "_correct.py").read_text()
+    attack = (HOSTILE / (name + ".py")).read_text()
+    replaced = {node.name for node in ast.parse(attack).body if isinstance(node, (ast.FunctionDef, ast.ClassDef))}
+    lines = base.splitlines()
+    for node in reversed(ast.parse(base).body):
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and node.name in replaced:
+            del lines[node.lineno - 1: node.end_lineno]
+    return "TARGETS = %r\n\n%s\n\n# --- %s.py ---\n%s" % (targets, "\n".join(lines), name, attack)
+
+
+def _world_dir(parent=None):
+    folder = Path(tempfile.mkdtemp(prefix="grader-test-", dir=parent))
+    folder.chmod(0o755)  # like a folder `grader run` makes: everyone may look, only its owner may write
+    return folder
+
+
+class Arena:
+    """Folders, markers, a listener and a secret for one attack; `check_clean` says nothing was left."""
+
+    def __init__(self):
+        self.token = secrets.token_hex(4)
+        self.root = _world_dir()
+        self.submissions = self.root / "submissions"
+        self.output = self.root / "out"
+        for folder in (self.submissions, self.output):
+            folder.mkdir(mode=0o755)
+            folder.chmod(0o755)
+        self.secret = self.root / "secret.txt"
+        self.secret.write_text("only the grader may read this")
+        self.secret.chmod(0o600)
+        self.markers = [REPO / ("hostile-marker-" + self.token), REPO / "grader" / ("hostile-marker-" + self.token),
+                        self.output / "hostile-marker", self.submissions / "hostile-marker",
+                        Path("/tmp/hostile-marker-" + self.token), Path("/var/tmp/hostile-marker-" + self.token),
+                        Path("/dev/shm/hostile-marker-" + self.token), Path.home() / ("hostile-marker-" + self.token),
+                        Path("/hostile-marker-" + self.token)]
+        self.unpickled = Path(tempfile.gettempdir()) / ("unpickled-" + self.token)
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(5)
+        self.listener.setblocking(False)
+        self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.udp.bind(("127.0.0.1", self.listener.getsockname()[1]))
+        self.udp.setblocking(False)
+        self.unix_path = str(self.submissions / "grader.sock")
+        self.unix = socket.socket(socket.AF_UNIX)
+        self.unix.bind(self.unix_path)
+        self.unix.listen(5)
+        self.unix.setblocking(False)
+        self.ipc_key = 0x10000000 + secrets.randbelow(0x10000000)
+        self.targets = {
+            "token": self.token, "repo": str(REPO), "solution": str(REPO / "solutions" / "cs231n_rnn.py"),
+            "grader_code": str(REPO / "grader" / "pipeline.py"), "submissions": str(self.submissions),
+            "output": str(self.output), "secret": str(self.secret), "grader_pid": os.getpid(),
+            "markers": [str(m) for m in self.markers], "unpickled_marker": str(self.unpickled),
+            "listener": ["127.0.0.1", self.listener.getsockname()[1]], "unix_socket": self.unix_path,
+            "ipc_key": self.ipc_key, "secret_prefix": "SECRET-%s-KEEPE" % self.token, "file_mb": LIMITS.file_size_mb,
+        }
+
+    def submission(self, name, source=None):
+        path = self.submissions / (name + ".py")
+        path.write_text(source if source is not None else build(name, self.targets))
+        path.chmod(0o644)
+        return path
+
+    def reached(self):
+        """What arrived at the listeners of this process."""
+        arrived = []
+        for server, label in ((self.listener, "tcp"), (self.unix, "unix")):
+            try:
+                server.accept()
+                arrived.append(label)
+            except (BlockingIOError, OSError):
+                pass
+        try:
+            self.udp.recv(100)
+            arrived.append("udp")
+        except (BlockingIOError, OSError):
+            pass
+        return arrived
+
+    def leftovers(self):
+        left = [str(m) for m in self.markers + [self.unpickled] if m.exists()]
+        left += ["process %s" % name for name in processes_named("hb" + self.token, "hd" + self.token)]
+        left += ["shm segment" for key in shm_keys() if key == self.ipc_key]
+        return left
+
+    def close(self):
+        for server in (self.listener, self.udp, self.unix):
+            server.close()
+        for marker in self.markers + [self.unpickled]:
+            try:
+                marker.unlink()
+            except OSError:
+                pass
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+@pytest.fixture
+def arena():
+    made = Arena()
+    yield made
+    made.close()
+
+
+def processes_named(*names):
+    names = {name[:15] for name in names}
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                comm = Path("/proc/%s/comm" % entry).read_text().strip()
+            except OSError:
+                continue
+            if comm in names:
+                found.append(comm)
+    return found
+
+
+def shm_keys():
+    try:
+        lines = Path("/proc/sysvipc/shm").read_text().splitlines()[1:]
+    except OSError:
+        return []
+    return [int(line.split()[0]) for line in lines if line.split()]
+
+
+def world_readable(path):
+    path = Path(path)
+    if not path.exists() or not path.stat().st_mode & 0o004:
+        return False
+    return all(parent.stat().st_mode & 0o001 for parent in path.parents)
+
+
+def text_of(unit):
+    """Everything a student would read about a unit: summary, error, checks."""
+    verdict = unit.verdict
+    parts = [unit.summary, verdict.summary]
+    if verdict.error:
+        parts += [verdict.error.type, verdict.error.message, verdict.error.hint or ""]
+    parts += [check.message for check in verdict.checks]
+    return " | ".join(parts)
+
+
+def reported(unit, label):
+    """The list an attack reports in its exception's message: 'READ: a, b' -> ['a', 'b']."""
+    message = unit.verdict.error.message if unit.verdict.error else ""
+    found = re.search(r"%s: ([^;]*)" % label, message)
+    assert found, "no %s report in %r" % (label, text_of(unit))
+    return [item.strip() for item in found.group(1).split(",") if item.strip()]
+
+
+def grade(grader, arena, name, source=None):
+    path = arena.submission(name, source)
+    return grader.grade_path(name, str(path))
+
+
+def units_of(result):
+    return {unit.name: unit for unit in result.units}
+
+
+# --- Every attack: the unit it hits, and only it --------------------------------------------------
+
+# attack -> {unit: (status, text the student reads)}; every unit not listed must pass.
+EXPECTED = {
+    "infinite_loop": {"rnn_step_backward": ("timeout", "stopped after 2 s")},
+    "memory_bomb": {"word_embedding_backward": ("error", "ran out of memory")},
+    "os_exit": {"lstm_backward": ("crashed", "exited with status 0")},
+    "sys_exit": {"temporal_affine_backward": ("error", "SystemExit")},
+    "keyboard_interrupt": {"temporal_softmax_loss": ("error", "KeyboardInterrupt"),
+                           "rnn_backward": ("error", "SystemExit")},
+    "segfault": {"rnn_backward": ("crashed", "segmentation fault")},
+    "print_flood": {},
+    "monkeypatch": {"temporal_affine_backward": ("failed", "dx differs")},
+    "read_files": {"rnn_backward": ("error", "READ:")},
+    "write_outside": {"temporal_softmax_loss": ("error", "WROTE:")},
+    "forbidden_write": {"temporal_affine_backward": ("error", "forbidden by the grader's sandbox")},
+    "network": {"word_embedding_backward": ("error", "CONNECTED:")},
+    "fork_bomb": {"lstm_backward": ("error", "STARTED:")},
+    "daemon": {},
+    "kill_others": {"rnn_backward": ("error", "KILLED:")},
+    "hostile_array": {"temporal_affine_backward": ("failed", "HostileArray")},
+    "hostile_tuple": {"rnn_backward": ("failed", "unpacked"), "lstm_backward": ("missing", "returns None")},
+    "pickle_payload": {"temporal_softmax_loss": ("crashed", "unreadable")},
+    "garbage_frames": {"lstm_backward": ("crashed", "unreadable")},
+    "oversized_frame": {"rnn_backward": ("crashed", "too large")},
+    "tick_flood": {"temporal_affine_backward": ("crashed", "more calls")},
+    "forged_numerical": {"rnn_step_backward": ("failed", "dx")},
+    "scavenger": {"lstm_step_backward": ("failed", "dx")},
+}
+
+
+def test_every_attack_file_has_expectations():
+    attacks = {p.stem for p in HOSTILE.glob("*.py") if not p.stem.startswith("_")}
+    assert attacks - {"cpu_burner", "limits_probe"} == set(EXPECTED)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_attack_is_contained(name, grader, arena, mode):
+    result = grade(grader, arena, name)
+    units = units_of(result)
+    for unit_name, unit in units.items():
+        if unit_name in EXPECTED[name]:
+            status, text = EXPECTED[name][unit_name]
+            assert unit.status == status, "%s: %s" % (unit_name, text_of(unit))
+            assert text in text_of(unit), "%s: %s" % (unit_name, text_of(unit))
+        else:
+            assert unit.status == "passed", "%s should pass: %s" % (unit_name, text_of(unit))
+    time.sleep(0.8 if name == "daemon" else 0)  # the daemon writes its markers after half a second
+    assert arena.leftovers() == []
+    check = ATTACK_CHECKS.get(name)
+    if check:
+        check(units, arena, mode, result)
+
+
+def check_infinite_loop(units, arena, mode, result):
+    # The per-call clock: rnn_step_backward, then rnn_backward (which calls it) as written: 2 s each, no more.
+    assert result.seconds < 2 * LIMITS.call_seconds + 6
+    assert units["rnn_backward"].fixed_by == ("rnn_step_backward",)
+
+
+def check_read_files(units, arena, mode, result):
+    read = set(reported(units["rnn_backward"], "READ"))
+    if mode == "bwrap":
+        assert read == set()
+    else:
+        # Fallback mode: what every user may read, and nothing else (docs/threat-model.md).
+        readable = {"solution": world_readable(arena.targets["solution"]),
+                    "solution by path": world_readable(arena.targets["solution"]),
+                    "solution by import": world_readable(arena.targets["solution"]),
+                    "grader code": world_readable(arena.targets["grader_code"]),
+                    "output": world_readable(arena.output), "submissions": world_readable(arena.submissions)}
+        assert read <= set(readable) | {"repository", "grader on sys.path"}
+        assert {label for label, ok in readable.items() if ok and label != "solution by import"} <= read
+        if not THROWAWAY:
+            pytest.skip("as the grader's own user, fallback mode reads what the grader may read")
+        assert "secret" not in read and "shadow" not in read
+
+
+def check_write_outside(units, arena, mode, result):
+    wrote = set(reported(units["temporal_softmax_loss"], "WROTE")) - {"shm"}
+    world_writable = {str(m) for m in arena.markers if m.parent.exists() and m.parent.stat().st_mode & 0o002}
+    if mode == "bwrap":
+        assert wrote == set()
+    elif THROWAWAY:
+        assert wrote <= world_writable  # and all of it removed: see leftovers()
+    scratch = units["temporal_softmax_loss"].verdict.error.message.split("SCRATCH: ")[1]
+    assert mode == "bwrap" or not os.path.exists(scratch)
+
+
+def check_network(units, arena, mode, result):
+    connected = reported(units["word_embedding_backward"], "CONNECTED")
+    if network_isolated(mode):
+        assert connected == [] and arena.reached() == []
+    else:
+        pytest.skip("this fallback sandbox cannot take the network away (not root)")
+
+
+def check_fork_bomb(units, arena, mode, result):
+    started = int(reported(units["lstm_backward"], "STARTED")[0])
+    if THROWAWAY:
+        assert started <= LIMITS.processes
+
+
+def check_kill_others(units, arena, mode, result):
+    if not THROWAWAY and mode == "fallback":
+        pytest.skip("as the grader's own user, student code may signal the grader")
+    assert reported(units["rnn_backward"], "KILLED") == []
+
+
+def check_print_flood(units, arena, mode, result):
+    stdout = units["word_embedding_forward"].verdict.stdout
+    assert len(stdout) < LIMITS.output_chars + 100 and "more characters not kept" in stdout
+
+
+def check_hostile_array(units, arena, mode, result):
+    checks = {check.name: check for check in units["temporal_affine_backward"].verdict.checks}
+    assert "HostileArray" in checks["dx"].message
+    assert "a list of" in checks["dw"].message
+    assert "NaN" in checks["db"].message
+
+
+def check_forged_numerical(units, arena, mode, result):
+    checks = units["rnn_step_backward"].verdict.checks
+    assert checks and all(not check.passed for check in checks)
+    # The forgery worked: the numerical gradient of the submission's forward agrees with the wrong answer.
+    assert {check.numerical for check in checks} == {"agrees"}
+    assert units["rnn_backward"].fixed_by == ("rnn_step_backward",)
+
+
+def check_scavenger(units, arena, mode, result):
+    thief = units["lstm_backward"]
+    assert thief.fixed_by == ("lstm_step_backward",)
+    assert "SCAN: []" in thief.as_written.stdout  # as written: no reference code anywhere in its process
+    text = repr(result)
+    assert "tanh_c" not in text and "np.concatenate([" not in text and "memory: reference" not in text
+
+
+ATTACK_CHECKS = {"infinite_loop": check_infinite_loop, "read_files": check_read_files, "write_outside": check_write_outside, "network": check_network,
+                 "fork_bomb": check_fork_bomb, "kill_others": check_kill_others, "print_flood": check_print_flood,
+                 "hostile_array": check_hostile_array, "forged_numerical": check_forged_numerical,
+                 "scavenger": check_scavenger}
+
+
+def test_no_trace_of_the_previous_submission(grader, arena):
+    """A submission's processes hold nothing of the one graded before it in the same worker."""
+    keeper = (HOSTILE / "_correct.py").read_text() + '\n\ndef keeper():\n    return "SECRET-%s-KEEPER"\n' % arena.token
+    assert units_of(grade(grader, arena, "keeper", keeper))["rnn_forward"].status == "passed"
+    thief = units_of(grade(grader, arena, "scavenger"))["lstm_backward"]
+    assert "SCAN: []" in thief.as_written.stdout
+
+
+def test_runs_with_reference_code_say_nothing(grader, arena, monkeypatch):
+    """Without concealment, the thief would print the reference's code: the attack is real."""
+    monkeypatch.setattr(sandbox_module, "conceal", lambda outcome: outcome)
+    thief = units_of(grade(grader, arena, "scavenger"))["lstm_backward"]
+    assert "callee: reference" in thief.verdict.stdout and "memory: reference" in thief.verdict.stdout
+
+
+# --- The two readers of the channel: a job's leader reading its child, the grader reading a worker --
+
+def _frame(header, buffers=()):
+    return wire.pack(header, list(buffers))
+
+
+def _feed(chunks, pause=0.0, close=True):
+    read_fd, write_fd = os.pipe()
+
+    def write():
+        for chunk in chunks:
+            try:
+                wire.write_all(write_fd, chunk)
+            except OSError:
+                return
+            time.sleep(pause)
+        if close:
+            os.close(write_fd)
+
+    threading.Thread(target=write, daemon=True).start()
+    return read_fd
+
+
+WATCH_LIMITS = {"call_seconds": 0.5, "message_bytes": 1 << 20}
+ONE_CALL = {"trials": [{"directions": {}, "repeat": False}]}  # one call: two ticks allowed
+
+
+@pytest.mark.parametrize("chunks, pause, status, reason", [
+    ([_frame({"tick": 1}), _frame({"result": {"trials": []}})], 0, "ok", None),
+    ([b"\x05\x00\x00\x00\x00\x00\x00\x00hello"], 0, "protocol", "malformed"),
+    ([struct.pack("<II", 0xFFFFFFF0, 0)], 0, "protocol", "too large"),
+    ([struct.pack("<II", 8, 1) + b'{"a": 1}' + struct.pack("<I", 2 << 20)], 0, "protocol", "too large"),
+    ([struct.pack("<II", 100000, 0) + b"[" * 100000], 0, "protocol", "malformed"),
+    ([_frame({"tick": n}) for n in range(1000)], 0, "protocol", "more calls"),
+    ([_frame({"tick": n}) for n in range(1000)], 0.3, "protocol", "more calls"),  # ticking slowly, forever
+    ([_frame({"internal_error": "TypeError: x"})], 0, "protocol", "the grader's code in its process failed"),
+    ([_frame(["not", "a", "dict"])], 0, "protocol", "malformed"),
+    ([_frame({"what": 1})], 0, "protocol", "unexpected"),
+    ([], 0, "crashed", None),
+])
+def test_a_leader_reads_any_child(chunks, pause, status, reason):
+    read_fd = _feed(chunks, pause)
+    started = time.monotonic()
+    got, detail, _ = zygote.watch(read_fd, ONE_CALL, WATCH_LIMITS)
+    os.close(read_fd)
+    assert got == status and (reason is None or reason in detail["reason"])
+    assert time.monotonic() - started < 3
+
+
+def test_a_child_that_stalls_mid_frame_times_out():
+    read_fd = _feed([struct.pack("<II", 100, 0) + b"{"], close=False)
+    assert zygote.watch(read_fd, ONE_CALL, WATCH_LIMITS)[0] == "timeout"
+    os.close(read_fd)
+
+
+FAKE_WORKER = """
+import os, struct, sys, time
+sys.path.insert(0, %r)
+from grader.sandbox.inside import wire
+os.write(1, wire.pack({"ready": True}))
+wire.read_frame(0)
+how = sys.argv[1]
+if how == "garbage":
+    os.write(1, b"\\x05\\x00\\x00\\x00\\x00\\x00\\x00\\x00hello")
+elif how == "huge":
+    os.write(1, struct.pack("<II", 0xFFFFFFF0, 0))
+elif how == "nonsense":
+    for reply in ({"job": 99, "status": "ok"}, {"job": "0"}, {"job": 0, "status": "ok"}, {"done": True}):
+        os.write(1, wire.pack(reply, [b"junk"]))
+time.sleep(30)
+"""
+
+
+@pytest.mark.parametrize("how", ["garbage", "huge", "stall", "nonsense"])
+def test_the_grader_reads_any_worker(how, monkeypatch):
+    script = FAKE_WORKER % str(REPO)
+    monkeypatch.setattr(sandbox_module, "worker_command", lambda *args: [sys.executable, "-c", script, how])
+    monkeypatch.setattr(sandbox_module, "JOB_OVERHEAD_SECONDS", 0.5)
+    worker = sandbox_module.Worker("fallback", Limits(call_seconds=0.2))
+    session = sandbox_module.Session(program=[], provided=[], references={}, jobs=[ONE_CALL], buffers=[])
+    started = time.monotonic()
+    outcomes = worker.run(session)
+    assert time.monotonic() - started < 5
+    if how == "nonsense":
+        assert outcomes[0].status == "protocol" and worker.process is not None
+    else:
+        assert outcomes[0].status == "crashed" and worker.process is None  # stopped; restarted on next use
+    worker.stop()
+
+
+# --- The limits, each as set ---------------------------------------------------------------------
+
+def test_limits_are_those_set(grader, arena, mode):
+    unit = units_of(grade(grader, arena, "limits_probe"))["temporal_affine_backward"]
+    limits = json.loads(unit.verdict.error.message.split("LIMITS: ", 1)[1])
+    assert limits["AS"] == LIMITS.memory_mb << 20
+    assert limits["CPU"] == LIMITS.cpu_seconds
+    assert limits["FSIZE"] == LIMITS.file_size_mb << 20
+    assert limits["big_file"] == "OSError"  # EFBIG: the file stopped at the limit
+    if THROWAWAY:
+        assert limits["uid"] != 0 and limits["NPROC"] == LIMITS.processes + 1
+
+
+def test_cpu_limit(assignment, arena, mode):
+    limits = Limits(call_seconds=2, cpu_seconds=1, memory_mb=384, processes=4)
+    with Sandbox(jobs=1, limits=limits, mode=mode) as sandbox:
+        unit = units_of(grade(Grader(assignment, SEED, sandbox), arena, "cpu_burner"))["temporal_softmax_loss"]
+    assert unit.status == "crashed" and "more than 1 s of CPU" in unit.summary
+
+
+def test_no_processes_at_all(assignment, arena, mode):
+    if not THROWAWAY and mode == "fallback":
+        pytest.skip("RLIMIT_NPROC counts all of the grader's own processes")
+    with Sandbox(jobs=1, limits=Limits(call_seconds=2, processes=0), mode=mode) as sandbox:
+        unit = units_of(grade(Grader(assignment, SEED, sandbox), arena, "fork_bomb"))["lstm_backward"]
+    assert reported(unit, "STARTED") == ["0"]
+
+
+def test_ci_tests_the_strict_mode():
+    if not os.environ.get("CI"):
+        pytest.skip("outside CI, a machine without bubblewrap tests the fallback mode only")
+    assert bwrap_available(), "CI must test the strict mode: `make test` installs bubblewrap (scripts/install-system-deps)"
+
+
+def test_mode_is_said_in_one_line(mode):
+    line = describe_mode(mode)
+    assert "\n" not in line and line.startswith("strict sandbox" if mode == "bwrap" else "process sandbox")
+
+
+# --- A class: 40 ordinary submissions graded as alone, 10 hostile ones among them ---------------
+
+CLASS_ATTACKS = ["infinite_loop", "memory_bomb", "os_exit", "segfault", "fork_bomb", "daemon", "kill_others",
+                 "pickle_payload", "write_outside", "monkeypatch"]
+
+
+def fingerprint(result):
+    return [(u.name, u.status, u.score, u.summary, u.fixed_by,
+             tuple((c.name, c.passed, c.message) for c in u.verdict.checks),
+             (u.verdict.error.type, u.verdict.error.message) if u.verdict.error else None)
+            for u in result.units]
+
+
+def test_class_run(assignment, arena, mode):
+    ordinary = sorted(p for p in CORPUS.iterdir() if p.suffix in (".py", ".ipynb"))
+    found = []
+    for index in range(40):
+        source = ordinary[index % len(ordinary)]
+        folder = arena.submissions / ("student%02d" % index)
+        folder.mkdir()
+        copy = folder / source.name  # the same name: messages say where things are
+        shutil.copyfile(source, copy)
+        found.append((folder.name, str(copy), source))
+    for index, name in enumerate(CLASS_ATTACKS):
+        found.insert(4 * index + 2, ("hostile-" + name, str(arena.submission(name)), None))
+    assert len(found) == 50
+
+    with Sandbox(jobs=2, limits=LIMITS, mode=mode) as sandbox:
+        results = grade_all(Grader(assignment, SEED, sandbox), [(i, p) for i, p, _ in found], 2, lambda r: None)
+    with Sandbox(jobs=1, limits=LIMITS, mode=mode) as sandbox:
+        alone_grader = Grader(assignment, SEED, sandbox)
+        alone = {source: fingerprint(alone_grader.grade_path(source.stem, str(source))) for source in ordinary}
+
+    by_id = {result.id: result for result in results}
+    for submission_id, _, source in found:
+        if source is not None:
+            assert fingerprint(by_id[submission_id]) == alone[source], submission_id
+        else:
+            name = submission_id[len("hostile-"):]
+            hit = EXPECTED[name]
+            for unit in by_id[submission_id].units:
+                assert unit.status == (hit[unit.name][0] if unit.name in hit else "passed"), (name, unit.name)
+    time.sleep(0.8)  # the daemon's markers would appear after half a second
+    assert arena.leftovers() == []

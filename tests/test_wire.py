@@ -1,0 +1,348 @@
+"""The wire format between the grader and its sandbox processes (grader/sandbox/inside/wire.py).
+
+Round trips of every kind of value; refusal of malformed, oversized and pickle-bearing input, in
+`read_frame`, `unpack` and `decode_value`; and `encode_untrusted`, which must describe whatever
+a student's code returns without ever failing.
+"""
+
+import builtins
+import json
+import os
+import pickle
+import struct
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from grader.sandbox import decode_job
+from grader.sandbox.inside import wire
+from grader.sandbox.inside.wire import Budget, Float32Scalar, Other, WireError
+
+
+def round_trip(value):
+    buffers = []
+    encoded = wire.encode_value(value, buffers)
+    header, received = wire.unpack(wire.pack({"value": encoded}, buffers))
+    return wire.decode_value(header["value"], received)
+
+
+# --- Round trips ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", ["?", "i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8", "f2", "f4", "f8", ">f8", "<i4"])
+def test_arrays_round_trip(dtype):
+    array = (np.arange(24).reshape(2, 3, 4) % 7).astype(dtype)
+    back = round_trip(array)
+    assert back.dtype == array.dtype and back.shape == array.shape and np.array_equal(back, array)
+    assert back.flags.writeable  # a copy, not a view of the message
+
+
+@pytest.mark.parametrize("array", [np.array(3.5), np.zeros((0, 3)), np.ones((1, 1, 1, 1, 1, 1, 1, 1)),
+                                   np.arange(12.0).reshape(3, 4).T, np.arange(10.0)[::3]])
+def test_odd_shapes_and_layouts(array):
+    back = round_trip(array)
+    assert back.shape == array.shape and np.array_equal(back, array)
+
+
+def test_nan_and_inf_survive():
+    back = round_trip(np.array([np.nan, np.inf, -np.inf, 0.0]))
+    assert np.isnan(back[0]) and back[1] == np.inf and back[2] == -np.inf
+    assert np.isnan(round_trip(float("nan")))
+
+
+def test_plain_data_round_trips():
+    value = {"a": (1, 2.5, None, True), "b": [np.arange(3), {"c": "text"}], "d": ()}
+    back = round_trip(value)
+    assert back["a"] == (1, 2.5, None, True) and type(back["a"]) is tuple
+    assert type(back["b"]) is list and np.array_equal(back["b"][0], np.arange(3))
+    assert back["b"][1] == {"c": Other("str", "'text'")} and back["d"] == ()
+
+
+def test_scalars_keep_their_kind():
+    assert round_trip(np.float32(1.5)) == 1.5 and type(round_trip(np.float32(1.5))) is Float32Scalar
+    assert type(round_trip(np.float64(1.5))) is float
+    assert round_trip(np.int64(7)) == 7 and type(round_trip(np.int64(7))) is int
+    assert round_trip(np.bool_(True)) is True
+    assert round_trip(2 ** 60) == Other("int", repr(2 ** 60))  # beyond a double's integers
+
+
+@pytest.mark.parametrize("value, type_name", [
+    ({1, 2}, "set"), ({1: "a"}, "dict"), (np.array(["a"]), "ndarray[<U1]"), (np.array([1j]), "ndarray[complex128]"),
+    (np.array([object()]), "ndarray[object]"), (np.ma.masked_array([1.0]), "MaskedArray"), ("text", "str"),
+    (list(range(wire.MAX_ITEMS + 1)), "list"), ([[[[[1]]]]], "list"),
+])
+def test_what_is_not_plain_data_is_described(value, type_name):
+    back = round_trip(value)
+    while type(back) is list:  # the nesting limit describes the innermost level it cannot take
+        back = back[0]
+    assert isinstance(back, Other) and back.type == type_name
+
+
+def test_a_too_large_array_is_described_not_sent():
+    buffers = []
+    encoded = wire.encode_value(np.zeros(wire.MAX_ARRAY_BYTES // 8 + 1), buffers)
+    assert encoded["t"] == "other" and "too large" in encoded["repr"] and buffers == []
+
+
+def test_a_message_has_a_budget():
+    budget = Budget(nodes=10, array_bytes=100)
+    buffers = []
+    encoded = [wire.encode_untrusted(np.zeros(10), buffers, budget), wire.encode_untrusted(np.zeros(10), buffers, budget)]
+    assert encoded[0]["t"] == "array" and encoded[1]["t"] == "other"  # 80 bytes, then no room for 80 more
+    many = wire.encode_untrusted([[0] * 8] * 8, buffers, Budget(nodes=20))
+    assert "too many values" in json.dumps(many)
+
+
+def test_frames_travel_through_a_pipe():
+    read_fd, write_fd = os.pipe()
+    message = wire.pack({"hello": "world"}, [b"x" * 300000, b""])
+    writer = threading.Thread(target=wire.write_all, args=(write_fd, message))
+    writer.start()
+    frame = wire.read_frame(read_fd, time.monotonic() + 10)
+    writer.join()
+    assert wire.unpack(frame) == ({"hello": "world"}, [b"x" * 300000, b""])
+    os.close(write_fd)
+    assert wire.read_frame(read_fd) is None  # end of file
+    os.close(read_fd)
+
+
+# --- Refusals ------------------------------------------------------------------------------------
+
+def frame(header_bytes, buffers=()):
+    parts = [struct.pack("<II", len(header_bytes), len(buffers)), header_bytes]
+    for data in buffers:
+        parts += [struct.pack("<I", len(data)), data]
+    return b"".join(parts)
+
+
+@pytest.mark.parametrize("raw", [
+    b"", b"\x01\x00", frame(b"not json"), frame(b"[1, 2]"), frame(b"\xff\xfe"), frame(b"{}") + b"trailing",
+    frame(b"{}")[:-1], struct.pack("<II", 2, 1) + b"{}" + struct.pack("<I", 10) + b"short",
+    frame(b"[" * 100000), frame(b'{"a": ' + b"9" * 5000 + b"}"), frame(b'{"a": NaN, "b": ' + b"[" * 3000 + b"]" * 3000 + b"}"),
+])
+def test_malformed_messages_are_refused(raw):
+    with pytest.raises(WireError):
+        wire.unpack(raw)
+
+
+def feed(data, close=True):
+    read_fd, write_fd = os.pipe()
+    os.write(write_fd, data)
+    if close:
+        os.close(write_fd)
+    return read_fd, write_fd
+
+
+@pytest.mark.parametrize("head", [struct.pack("<II", 0xFFFFFFF0, 0), struct.pack("<II", 10, 0xFFFFFFF0),
+                                  struct.pack("<II", wire.MAX_HEADER_BYTES + 1, 0)])
+def test_oversized_frames_are_refused_before_reading(head):
+    read_fd, _ = feed(head)
+    with pytest.raises(WireError, match="too large"):
+        wire.read_frame(read_fd, time.monotonic() + 5)
+
+
+def test_oversized_buffers_are_refused_before_reading():
+    read_fd, _ = feed(frame(b"{}") [:8] + b"{}" + struct.pack("<I", 2000), close=False)
+    data = struct.pack("<II", 2, 1) + b"{}" + struct.pack("<I", 2000)
+    read_fd, _ = feed(data, close=False)
+    with pytest.raises(WireError, match="too large"):
+        wire.read_frame(read_fd, time.monotonic() + 5, limit=1000)
+
+
+def test_a_frame_that_never_ends_times_out():
+    read_fd, write_fd = feed(struct.pack("<II", 100, 0) + b"{", close=False)
+    started = time.monotonic()
+    assert wire.read_frame(read_fd, time.monotonic() + 0.3) is None
+    assert time.monotonic() - started < 2
+    os.close(write_fd)
+
+
+def test_a_frame_cut_short_is_not_a_frame():
+    read_fd, _ = feed(frame(b'{"result": 1}')[:-3])
+    assert wire.read_frame(read_fd, time.monotonic() + 5) is None
+
+
+@pytest.mark.parametrize("obj, buffers", [
+    ({"t": "array", "dtype": "|O", "shape": [1], "buf": 0}, [b"\0" * 8]),
+    ({"t": "array", "dtype": "V8", "shape": [1], "buf": 0}, [b"\0" * 8]),
+    ({"t": "array", "dtype": "<c16", "shape": [1], "buf": 0}, [b"\0" * 16]),
+    ({"t": "array", "dtype": "<M8[s]", "shape": [1], "buf": 0}, [b"\0" * 8]),
+    ({"t": "array", "dtype": "2i", "shape": [1], "buf": 0}, [b"\0" * 8]),
+    ({"t": "array", "dtype": "<f8", "shape": [2], "buf": 0}, [b"\0" * 8]),
+    ({"t": "array", "dtype": "<f8", "shape": [-1], "buf": 0}, [b"\0" * 8]),
+    ({"t": "array", "dtype": "<f8", "shape": [1.0], "buf": 0}, [b"\0" * 8]),
+    ({"t": "array", "dtype": "<f8", "shape": [1], "buf": 1}, [b"\0" * 8]),
+    ({"t": "array", "dtype": "<f8", "shape": [1], "buf": True}, [b"\0" * 8]),
+    ({"t": "array", "dtype": "<f8", "shape": [2 ** 40, 2 ** 40], "buf": 0}, [b"\0" * 8]),
+    ({"t": "scalar", "kind": "int", "value": True}, []), ({"t": "scalar", "kind": "float", "value": "1"}, []),
+    ({"t": "scalar", "kind": "bool", "value": 1}, []), ({"t": "pickle", "data": "80049505"}, []),
+    ({"t": "other", "type": "x", "repr": ["not", "text"]}, []), ({"t": "dict", "items": [[1, {"t": "none"}]]}, []),
+    ({"t": "tuple", "items": [{"t": "none"}] * (wire.MAX_ITEMS + 1)}, []), ({"items": []}, []), (["t", "none"], []),
+])
+def test_values_that_break_the_format_are_refused(obj, buffers):
+    with pytest.raises(WireError):
+        wire.decode_value(obj, buffers)
+
+
+def test_deep_nesting_is_refused():
+    value = {"t": "none"}
+    for _ in range(wire.MAX_DEPTH + 3):
+        value = {"t": "list", "items": [value]}
+    with pytest.raises(WireError, match="deeply"):
+        wire.decode_value(value, [])
+
+
+class Payload:
+    """Unpickling it would create a file: proof that something was unpickled."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+def test_a_pickle_payload_is_never_unpickled(tmp_path):
+    marker = tmp_path / "unpickled"
+    payload = pickle.dumps(Payload(str(marker)))
+    for dtype in ("|O", "O", "<u1"):
+        value = {"t": "array", "dtype": dtype, "shape": [len(payload)], "buf": 0}
+        header, buffers = wire.unpack(frame(json.dumps({"v": value}).encode(), [payload]))
+        try:
+            decoded = wire.decode_value(header["v"], buffers)
+        except WireError:
+            continue
+        assert decoded.dtype == np.uint8 and decoded.tobytes() == payload  # just bytes, as numbers
+    outcome = decode_job({"status": "ok"}, [frame(json.dumps({"result": {"trials": [{"outputs": {
+        "x": {"t": "array", "dtype": "|O", "shape": [1], "buf": 0}}}]}}).encode(), [payload])])
+    assert outcome.status == "protocol"
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("inner", [
+    [], [b"garbage"], [frame(b'{"result": null, "error": "boom"}')], [frame(b'{"result": {"trials": "abc"}}')],
+    [frame(b'{"result": {"trials": [{"outputs": []}]}}')], [frame(b'{"result": {"trials": [], "program_errors": [1]}}')],
+    [frame(json.dumps({"result": {"trials": [{"outputs": {}, "numeric": {"x": {"eps": "a"}}}]}}).encode())],
+    [frame(json.dumps({"result": {"trials": [{"outputs": {}, "failure": {"frames": [{"file": 1}]}}]}}).encode())],
+    [frame(json.dumps({"result": {"trials": [{"outputs": {}, "failure": {"step": "9" * 5000}}]}}).encode())],
+    [frame(b'{"result": {"trials": [{"outputs": {"x": ' + b'{"t": "list", "items": [' * 50 + b"]}" * 50 + b"}}]}}")],
+])
+def test_the_grader_reads_any_garbage_as_unreadable(inner):
+    assert decode_job({"status": "ok"}, inner).status == "protocol"
+
+
+def test_statuses_are_whitelisted():
+    assert decode_job({"status": "passed", "detail": "x"}, []).status == "crashed"
+    assert decode_job({"status": "timeout", "detail": {"seconds": 2}}, []).detail == {"seconds": 2}
+
+
+# --- What student code returns: described, never failing ----------------------------------------
+
+def hostile_kinds():
+    """Classes that fight every hook a reader may touch (made here: pytest's collector pokes at module classes)."""
+
+    class Meta(type):
+        def __getattribute__(cls, name):
+            raise SystemExit("no attributes of the class")
+
+        def __eq__(cls, other):
+            raise KeyboardInterrupt
+
+        def __hash__(cls):
+            raise KeyboardInterrupt
+
+    class Sly(metaclass=Meta):
+        pass
+
+    class HostileArray(np.ndarray):
+        def __array__(self, *args, **kwargs):
+            raise SystemExit
+
+        def __repr__(self):
+            raise KeyboardInterrupt
+
+        def __getattr__(self, name):
+            raise RuntimeError(name)
+
+        def __len__(self):
+            raise RuntimeError
+
+        def __eq__(self, other):
+            raise RuntimeError
+
+        @property
+        def __class__(self):
+            return np.ndarray
+
+    class LyingStr(str):
+        def __len__(self):
+            raise RuntimeError
+
+        def __getitem__(self, index):
+            return ["not", "a", "string"]
+
+    class HostileTuple(tuple):
+        def __len__(self):
+            raise KeyboardInterrupt
+
+        def __iter__(self):
+            raise SystemExit
+
+        def __repr__(self):
+            return LyingStr("x")
+
+    class Grower:
+        def __repr__(self):
+            growing["more"] = 1
+            return "grower"
+
+    growing = {"a": Grower(), "b": Grower()}
+    recursive = []
+    recursive.append(recursive)
+    return {"Sly": Sly(), "HostileArray": np.arange(3.0).view(HostileArray), "HostileTuple": HostileTuple((1, 2)),
+            "LyingStr": LyingStr("text"), "list": recursive, "dict": growing,
+            "tuple": (Sly(), [np.arange(2).view(HostileArray)])}
+
+
+@pytest.mark.parametrize("type_name", sorted(hostile_kinds()))
+def test_hostile_objects_are_described(type_name):
+    value = hostile_kinds()[type_name]
+    buffers = []
+    encoded = wire.encode_untrusted(value, buffers, Budget())
+    decoded = wire.decode_value(json.loads(json.dumps(encoded)), buffers)
+    assert wire.type_name(value) == type_name
+    assert decoded is not None
+
+
+def test_a_hostile_value_is_plain_data_after_decoding():
+    buffers = []
+    encoded = wire.encode_untrusted(hostile_kinds()["HostileArray"], buffers, Budget())
+    decoded = wire.decode_value(encoded, buffers)
+    assert type(decoded) is Other and decoded.type == "HostileArray" and "repr failed" in decoded.repr
+
+
+def test_the_channel_does_not_use_what_students_replace(monkeypatch):
+    """A submission replacing builtins, json, os.write or numpy helpers does not change what is sent."""
+    expected = wire.pack({"v": wire.encode_value([np.arange(3), (1.5, None)], [])}, [np.arange(3).tobytes()])
+    monkeypatch.setattr(json, "dumps", lambda *a, **k: "forged")
+    monkeypatch.setattr(np, "ascontiguousarray", lambda *a, **k: np.zeros(1))
+    monkeypatch.setattr(os, "write", lambda fd, data: len(data))
+    saved = builtins.len, builtins.isinstance, builtins.abs
+    builtins.len = builtins.isinstance = builtins.abs = None
+    try:
+        buffers = []
+        packed = wire.pack({"v": wire.encode_value([np.arange(3), (1.5, None)], buffers)}, buffers)
+    finally:
+        builtins.len, builtins.isinstance, builtins.abs = saved
+    assert packed == expected
+    read_fd, write_fd = os.pipe()
+    wire.write_all(write_fd, packed)  # the real os.write, bound at import
+    os.close(write_fd)
+    assert wire.read_frame(read_fd) == packed
+    os.close(read_fd)
+
+
+def test_job_calls():
+    job = {"trials": [{"directions": {"x": 1, "W": 2}, "repeat": True}, {"directions": {}}, {}]}
+    assert wire.job_calls(job) == (1 + 4 + 1) + 1 + 1
