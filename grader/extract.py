@@ -17,7 +17,9 @@ Real notebooks need some care:
 from __future__ import annotations
 
 import ast
+import functools
 import re
+import textwrap
 from dataclasses import dataclass
 
 CELL_MAGICS_WITH_PYTHON_BODY = {"time", "timeit", "capture", "prun", "debug"}
@@ -236,8 +238,6 @@ def reference_blocks(source, name, include, exclude):
     reference of the unit being graded never reaches the sandbox. A method in
     `include` ("RNN.forward") comes as a function.
     """
-    import textwrap
-
     tree = ast.parse(source)
     lines = source.split("\n")
     blocks = []
@@ -289,19 +289,25 @@ def _is_none(node):
     return isinstance(node, ast.Tuple) and all(_is_none(item) for item in node.elts)
 
 
+@functools.lru_cache(maxsize=256)
+def _parse_definition(source):
+    """The syntax tree of one definition's (dedented) source; None if it does not parse on its own."""
+    try:
+        return ast.parse(textwrap.dedent(source))
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return None
+
+
 def stub_reason(program, definition):
     """Why a function or method is an unfinished stub ("its body is only `pass`"), or None if it is not.
 
     A stub does nothing but `pass`, `...`, set names to None and return them (the CS231n starter
     code), or raise NotImplementedError. Graded as missing: calling it could only say so less clearly.
     """
-    import textwrap
-
     if definition is None:
         return None
-    try:
-        tree = ast.parse(textwrap.dedent(definition_source(program, definition)))
-    except (SyntaxError, ValueError, MemoryError, RecursionError):
+    tree = _parse_definition(definition_source(program, definition))
+    if tree is None:
         return None
     if len(tree.body) != 1 or not isinstance(tree.body[0], (ast.FunctionDef, ast.AsyncFunctionDef)):
         return None
@@ -350,14 +356,18 @@ def _dotted_name(node):
 
 def random_calls(program, definition):
     """Calls to a random number generator in a definition: [(`np.random.randn`, line in its cell)]."""
-    import textwrap
-
     if definition is None:
         return []
-    try:
-        tree = ast.parse(textwrap.dedent(definition_source(program, definition)))
-    except (SyntaxError, ValueError, MemoryError, RecursionError):
-        return []
+    return [(name, definition.first_line + line - 1)
+            for name, line in _random_call_sites(definition_source(program, definition))]
+
+
+@functools.lru_cache(maxsize=256)
+def _random_call_sites(source):
+    """(dotted name, line within the source) of each unseeded random call."""
+    tree = _parse_definition(source)
+    if tree is None:
+        return ()
     found = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):
@@ -366,5 +376,5 @@ def random_calls(program, definition):
                 continue
             seeded = name.endswith(("default_rng", "RandomState", "Generator")) and (node.args or node.keywords)
             if name.startswith(RANDOM_MODULES) and not name.endswith("seed") and not seeded:
-                found.append((name, definition.first_line + node.lineno - 1))
-    return sorted(found, key=lambda item: item[1])
+                found.append((name, node.lineno))
+    return tuple(sorted(found, key=lambda item: item[1]))

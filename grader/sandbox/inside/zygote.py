@@ -1,4 +1,4 @@
-"""The sandbox worker: a clean Python with numpy loaded that forks one process per job.
+"""The sandbox worker: a clean Python with numpy loaded that forks the processes that run jobs.
 
 Three kinds of process, each forked from the one above:
 
@@ -8,7 +8,10 @@ Three kinds of process, each forked from the one above:
   next one's processes are forked from.
 - the session leader: reads one session (one submission's code and jobs) from
   the grader, runs its jobs one at a time, answers, and exits.
-- the job process: runs one unit's trials (`inside.child`). Before any student
+- the job process: runs units' trials (`inside.child`), one job after another
+  while none of them changes what the next would run in (a module patched, a
+  thread or process left running: then the next job gets a fresh process; a
+  job with reference code always gets its own). Before any student
   code runs it moves to a scratch folder of its own, takes resource limits and,
   when the worker runs as root, becomes a throwaway user (a uid no one else
   uses), which bounds its process count (root is exempt from RLIMIT_NPROC),
@@ -25,6 +28,7 @@ grader over the worker's stdin and stdout; job processes get neither.
 """
 
 import ctypes
+import gc
 import json
 import os
 import resource
@@ -98,8 +102,11 @@ def become(uid):
     os.setresuid(uid, uid, uid)
 
 
-def prepare_child(result_fd, scratch, limits, uid):
-    """Everything that must hold before student code runs, in the job's own process."""
+def prepare_child(result_fd, scratch, limits, uid, jobs=1):
+    """Everything that must hold before student code runs, in the job's own process.
+
+    For a process that runs several jobs the CPU limit's hard ceiling is their sum; `child.run_jobs`
+    gives each job its own share through the soft limit."""
     os.setpgid(0, 0)
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
@@ -117,7 +124,7 @@ def prepare_child(result_fd, scratch, limits, uid):
     prctl(PR_SET_NO_NEW_PRIVS, 1)
     mib = 1024 * 1024
     set_limit(resource.RLIMIT_AS, limits["memory_mb"] * mib if limits.get("memory_mb") else None)
-    set_limit(resource.RLIMIT_CPU, limits.get("cpu_seconds"))
+    set_limit(resource.RLIMIT_CPU, limits["cpu_seconds"] * jobs if limits.get("cpu_seconds") else None)
     set_limit(resource.RLIMIT_FSIZE, limits["file_size_mb"] * mib if limits.get("file_size_mb") else None)
     set_limit(resource.RLIMIT_CORE, 0)
     if limits.get("processes") is not None and os.getuid() != 0:
@@ -216,12 +223,14 @@ def kill_leftovers(job_pid, uid):
         os.killpg(job_pid, signal.SIGKILL)
     except OSError:
         pass
-    if uid is not None:
-        kill_user(uid)
     try:
         _, status = os.waitpid(job_pid, 0)
     except ChildProcessError:
         status = 0
+    # Every process of the throwaway user descends from us, and we are their subreaper: with no child
+    # left and no IPC object of theirs, there is nothing to kill (the common case, and a fork saved).
+    if uid is not None and (orphans() or any(_ipc_ids(kind, uid) for kind in ("shm", "sem", "msg"))):
+        kill_user(uid)
     reap_all()
     return status
 
@@ -291,15 +300,41 @@ def watch(read_fd, job, limits):
             continue
         if "result" in header:
             return "ok", {}, frame
+        if "stop" in header:
+            return "stopped", {}, None
         if "internal_error" in header:
             return "protocol", {"reason": "the grader's code in its process failed (%s): did the submission change "
                                 "the interpreter it runs in?" % str(header["internal_error"])[:200]}, None
         return "protocol", {"reason": "unexpected message"}, None
 
 
-def run_job_in_child(session, job, buffers, limits, scratch_root, index, uid):
-    """Fork, run the job, watch it. Returns (status, detail, the child's result message or None)."""
-    scratch = os.path.join(scratch_root, "job-%d" % index)
+def batches(jobs):
+    """Runs of jobs that may share a process: consecutive jobs without reference code share one.
+
+    A job that runs with reference versions of its callees gets a process of its own, so that reference
+    code is in no other job's memory."""
+    run = []
+    for index, job in enumerate(jobs):
+        if job.get("substitute"):
+            if run:
+                yield run
+                run = []
+            yield [index]
+        else:
+            run.append(index)
+    if run:
+        yield run
+
+
+def run_in_child(session, indices, buffers, limits, scratch_root, uid):
+    """Fork one process for the jobs `indices`, run them in order, watch each.
+
+    Returns [(status, detail, result message or None)] for the jobs it settled, in order: all of them,
+    or fewer when a job failed (timeout, crash, garbage) or when the process had to stop because a
+    job changed what the next would run in (then the caller starts a fresh process at the next job).
+    """
+    first = indices[0]
+    scratch = os.path.join(scratch_root, "job-%d" % first)
     shutil.rmtree(scratch, ignore_errors=True)
     os.makedirs(scratch, mode=0o700)
     if uid is not None:
@@ -309,11 +344,11 @@ def run_job_in_child(session, job, buffers, limits, scratch_root, index, uid):
     if pid == 0:
         try:
             os.close(read_fd)
-            # Only the reference code this job runs stays in its memory.
-            wanted = (job.get("substitute") or {}).get("set")
-            session["references"] = {key: value for key, value in session["references"].items() if key == wanted}
-            prepare_child(write_fd, scratch, limits, uid)
-            child.run_job(session, job, buffers, 3, limits)
+            # Only the reference code these jobs run stays in their memory.
+            wanted = {(session["jobs"][i].get("substitute") or {}).get("set") for i in indices}
+            session["references"] = {key: value for key, value in session["references"].items() if key in wanted}
+            prepare_child(write_fd, scratch, limits, uid, jobs=len(indices))
+            child.run_jobs(session, [session["jobs"][i] for i in indices], buffers, 3, limits)
         except BaseException as exc:
             # A failure of this harness (or of an interpreter the student's code broke): say so.
             try:
@@ -324,16 +359,25 @@ def run_job_in_child(session, job, buffers, limits, scratch_root, index, uid):
         finally:
             os._exit(0)
     os.close(write_fd)
-    status, detail, result = "crashed", {}, None
+    settled = []
     try:
-        status, detail, result = watch(read_fd, job, limits)
+        for index in indices:
+            status, detail, result = watch(read_fd, session["jobs"][index], limits)
+            if status == "stopped":
+                if not settled:  # only a job of this process that finished may ask for a fresh one
+                    settled.append(("protocol", {"reason": "unexpected message"}, None))
+                break
+            settled.append((status, detail, result))
+            # A process left running (even one that left its parent) could write into the next job's channel.
+            if status != "ok" or [p for p in orphans() if p != pid]:
+                break
     finally:
         os.close(read_fd)
         exit_status = kill_leftovers(pid, uid)
         remove_leftovers(scratch, uid)
-    if status == "crashed":
-        detail = describe_exit(exit_status)
-    return status, detail, result
+    if settled and settled[-1][0] == "crashed":
+        settled[-1] = ("crashed", describe_exit(exit_status), None)
+    return settled
 
 
 def run_session(header, buffers, out_fd, scratch_root, uid):
@@ -343,10 +387,16 @@ def run_session(header, buffers, out_fd, scratch_root, uid):
         child.compile_block(block)
     limits = dict(header["limits"])
     limits["running"] = count_processes(os.getuid()) if uid is None and os.getuid() != 0 else 0
-    for index, job in enumerate(header["jobs"]):
-        status, detail, result = run_job_in_child(header, job, buffers, limits, scratch_root, index, uid)
-        message = wire.pack({"job": index, "status": status, "detail": detail}, [result] if result else [])
-        wire.write_all(out_fd, message)
+    # Objects alive now are never collected in the jobs' processes: their garbage collector would
+    # otherwise walk them all, copying every page it touches (forks share memory until it is written).
+    gc.freeze()
+    for batch in batches(header["jobs"]):
+        while batch:
+            settled = run_in_child(header, batch, buffers, limits, scratch_root, uid)
+            for index, (status, detail, result) in zip(batch, settled):
+                message = wire.pack({"job": index, "status": status, "detail": detail}, [result] if result else [])
+                wire.write_all(out_fd, message)
+            batch = batch[max(1, len(settled)):] if settled else batch[1:]
     wire.write_all(out_fd, wire.pack({"done": True}))
 
 
