@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -67,8 +69,9 @@ def run(submissions, assignment, out_dir, seed, jobs, **options):
     from .pipeline import Grader, grade_all
 
     limits = make_limits(options)
+    unpacked = tempfile.mkdtemp(prefix="grader-run-")  # where zips are unpacked, removed at the end
     try:
-        found = load.discover(submissions)
+        found = load.discover(submissions, workdir=unpacked)
         if not found:
             _fail("no submissions found in %s (expected .ipynb or .py files, folders of them, or a .zip)"
                   % ", ".join(submissions))
@@ -101,6 +104,8 @@ def run(submissions, assignment, out_dir, seed, jobs, **options):
         report.write_class_reports(results, out, spec.title)
     except GraderError as exc:
         _fail(str(exc))
+    finally:
+        shutil.rmtree(unpacked, ignore_errors=True)
     elapsed = time.perf_counter() - started
     click.echo(report.score_table(results))
     click.echo("grader: graded %d submission%s in %.1f s; feedback in %s/ (summary.html, grades.csv)" % (

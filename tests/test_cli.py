@@ -16,9 +16,9 @@ EXAMPLES = ROOT / "examples" / "cs231n-rnn"
 CORPUS = ROOT / "tests" / "submissions" / "cs231n-rnn"
 
 
-def grader(*args, cwd=None):
+def grader(*args, cwd=None, env=None):
     return subprocess.run([sys.executable, "-m", "grader", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd or ROOT, timeout=600)
+                          cwd=cwd or ROOT, timeout=600, env=env)
 
 
 @pytest.fixture(scope="module")
@@ -76,8 +76,11 @@ def test_an_lms_zip_is_graded_like_a_folder(tmp_path):
     with zipfile.ZipFile(archive, "w") as zf:
         for name in ("correct_module.py", "dWh_uses_next_h.py"):
             zf.write(CORPUS / name, "Assignment 3 - RNN/%s" % name)
-    run = grader("run", "-a", "cs231n-rnn", "--out", tmp_path / "out", archive)
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    run = grader("run", "-a", "cs231n-rnn", "--out", tmp_path / "out", archive, env=dict(os.environ, TMPDIR=str(scratch)))
     assert run.returncode == 0, run.stderr
+    assert list(scratch.iterdir()) == []  # the unpacked zip is gone
     assert json.loads((tmp_path / "out" / "correct_module" / "results.json").read_text())["score"] == 18
     wrong = json.loads((tmp_path / "out" / "dWh_uses_next_h" / "results.json").read_text())
     step = next(t for t in wrong["tests"] if t["name"] == "rnn_step_backward")
