@@ -82,6 +82,14 @@ def test_run_without_assignment_grades_each_with_its_own(tmp_path):
     written = json.loads((tmp_path / "out" / "004_b96ec56a8a743245" / "results.json").read_text())
     assert "assignment simple-rnn chosen automatically" in written["output"]
     assert [test["name"] for test in written["tests"]] == ["forward", "backward"]  # simple-rnn's units
+    # Two assignments: a summary and grades each, and an index that links to them.
+    out = tmp_path / "out"
+    index = (out / "summary.html").read_text()
+    assert 'href="summary-cs231n-rnn.html"' in index and 'href="grades-simple-rnn.csv"' in index
+    header = (out / "grades-simple-rnn.csv").read_text().splitlines()[0]
+    assert header == "submission,forward,backward,total,max,load_status"
+    assert "rnn_step_forward" in (out / "summary-cs231n-rnn.html").read_text()
+    assert not (out / "grades.csv").exists()
 
 
 def test_run_refuses_when_it_cannot_tell(tmp_path):

@@ -18,7 +18,7 @@ from ..load import safe_id
 from .formatting import score_text, status_letter, STATUS_LETTERS, status_label
 from .gradescope import results_json
 from .grades import assignment_max, grades_csv, row_max
-from .html import feedback_html, summary_html
+from .html import feedback_html, index_html, summary_html
 from .text import unit_feedback
 
 __all__ = ["write_submission_reports", "write_class_reports", "score_table", "unit_feedback", "results_json",
@@ -42,13 +42,30 @@ def write_submission_reports(result, out_dir):
 
 
 def write_class_reports(results, out_dir, assignment_title):
-    """Write summary.html and grades.csv for the whole class; return their paths."""
+    """Write summary.html and grades.csv for the whole class; return their paths.
+
+    A run whose submissions were for several assignments (chosen per submission) gets a summary and
+    grades per assignment, `summary-<name>.html` and `grades-<name>.csv`, and a summary.html that
+    links to them: units and points of different assignments do not share a table."""
     results = list(results)
     out_dir = Path(out_dir)
     summary, grades = out_dir / "summary.html", out_dir / "grades.csv"
-    _write(summary, summary_html(results, assignment_title))
-    _write(grades, grades_csv(results))
-    return summary, grades
+    by_assignment = {}
+    for result in results:
+        by_assignment.setdefault(result.assignment, []).append(result)
+    if len(by_assignment) <= 1:
+        _write(summary, summary_html(results, assignment_title))
+        _write(grades, grades_csv(results))
+        return summary, grades
+    groups = []
+    for name, group in sorted(by_assignment.items()):
+        group_summary, group_grades = "summary-%s.html" % safe_id(name), "grades-%s.csv" % safe_id(name)
+        _write(out_dir / group_summary, summary_html(group, group[0].title))
+        _write(out_dir / group_grades, grades_csv(group))
+        groups.append({"name": name, "title": group[0].title, "count": len(group), "summary": group_summary,
+                       "grades": group_grades})
+    _write(summary, index_html(groups))
+    return summary, None
 
 
 def score_table(results, id_width=28):

@@ -341,6 +341,11 @@ def summary_context(results, assignment_title):
     }
 
 
+def index_html(groups):
+    """The page that links to each assignment's summary, when one run graded several."""
+    return environment().get_template("index.html.j2").render(groups=groups)
+
+
 def summary_html(results, assignment_title):
     """The TA's class summary: a row per submission and, per unit, what the class got wrong."""
     return environment().get_template("summary.html.j2").render(**summary_context(results, assignment_title))
