@@ -13,6 +13,8 @@ bound at import, before any student code, so replacing `np.random.seed`,
 """
 
 import io
+import itertools
+import operator
 import os
 import sys
 import time
@@ -304,7 +306,8 @@ def environment():
     for name in WATCHED_MODULES:
         module = sys.modules.get(name)
         if module is not None:
-            modules[name] = (module, {key: id(value) for key, value in vars(module).items()})
+            contents = vars(module)
+            modules[name] = (module, tuple(contents), tuple(contents.values()))
     task = "/proc/self/task/%d/children" % os.getpid()
     try:
         with open(task) as listing:
@@ -326,15 +329,20 @@ def environment():
     }
 
 
-def environment_changed(before):
-    """Whether a job left anything behind that the next job would run in."""
+def environment_changed(before, _is=operator.is_, _all=all, _map=map, _repeat=itertools.repeat, _vars=vars):
+    """Whether a job left anything behind that the next job would run in.
+
+    The functions it uses are bound when this module loads, before any student code, so that
+    patching them (`operator.is_`, builtins) does not blind the check."""
     after = environment()
-    for name, (module, contents) in before["modules"].items():
+    missing = object()
+    for name, (module, keys, values) in before["modules"].items():
         if sys.modules.get(name) is not module:
             return True
-        current = vars(module)
-        # Names added by lazy imports are fine; a name replaced or removed is not.
-        if any(key not in current or id(current[key]) != ident for key, ident in contents.items()):
+        # Names added by lazy imports are fine; a name replaced or removed is not (identity, not ==,
+        # so that no object's own __eq__ is asked). map() keeps the loop in C: this runs after every job.
+        lookup = _vars(module).get
+        if not _all(_map(_is, _map(lookup, keys, _repeat(missing)), values)):
             return True
     return any(after[key] != before[key] for key in before if key != "modules")
 
