@@ -18,7 +18,7 @@ import dataclasses
 import difflib
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -298,11 +298,10 @@ def judge_unit(plan, outcome, context):
     unit = plan.unit
     if outcome.status != "ok":
         return sandbox_verdict(outcome, context.limits)
-    warnings, notes = [], []
+    warnings = []
     stdout = "".join(trial.stdout for trial in outcome.trials[:1])
     seconds = sum(trial.seconds for trial in outcome.trials)
-    check_states = {name: {"passed": True, "first": None, "error": 0.0, "notes": [], "numerical": None}
-                    for name in unit.checked}
+    check_states = {name: _ValueState() for name in unit.checked}
     forward_ever_wrong = False
     for trial, result in zip(plan.trials, outcome.trials):
         if result.failure is not None:
@@ -318,26 +317,26 @@ def judge_unit(plan, outcome, context):
         for name, expected in trial.expected.items():
             state = check_states[name]
             comparison = compare(result.outputs.get(name), expected)
-            if comparison.note and not state["notes"]:  # the same note on every trial, with other sizes
-                state["notes"].append(comparison.note)
+            if comparison.note and not state.notes:  # the same note on every trial, with other sizes
+                state.notes.append(comparison.note)
             target = unit.gradients.get(name)
             agrees = None
             if target is not None and comparison.aligned is not None:
                 agrees = numerical_agreement(comparison.aligned, trial, target, result.numeric.get(target))
-                if agrees is not None and state["numerical"] != "disagrees":
-                    state["numerical"] = "agrees" if agrees else "disagrees"
+                if agrees is not None and state.numerical != "disagrees":
+                    state.numerical = "agrees" if agrees else "disagrees"
             if comparison.relative_error is not None:
-                state["error"] = max(state["error"], comparison.relative_error)
-            if not comparison.passed and (state["passed"] or trial.zero_upstream):
+                state.error = max(state.error, comparison.relative_error)
+            if not comparison.passed and (state.passed or trial.zero_upstream):
                 hint = diagnose(name, comparison.aligned, expected, trial, list(unit.upstream), trial.dims)
                 if target is not None and agrees and forward_wrong:
                     hint = ("it is consistent with your forward, which is wrong: fix %s first"
                             % (unit.after or "the forward"))
-                if state["passed"]:
-                    state["first"] = (comparison, trial, hint)
+                if state.passed:
+                    state.first_failure, state.failed_trial, state.hint = comparison, trial, hint
                 elif hint:  # the zero-upstream probe names the mistake more surely than any other trial
-                    state["first"] = state["first"][:2] + (hint,)
-                state["passed"] = False
+                    state.hint = hint
+                state.passed = False
         for name in result.mutated:
             message = "changes its input `%s` in place (no deduction: every call here gets a fresh copy)" % name
             if message not in warnings:
@@ -352,15 +351,15 @@ def judge_unit(plan, outcome, context):
     checks = tuple(_value_check(unit, name, state) for name, state in check_states.items())
     wrong = [check.name for check in checks if not check.passed]
     if not wrong:
-        return UnitVerdict("passed", "correct", checks, warnings=tuple(warnings), notes=tuple(notes), stdout=stdout,
+        return UnitVerdict("passed", "correct", checks, warnings=tuple(warnings), stdout=stdout,
                            seconds=seconds)
     summary = "%s %s wrong" % (_join(wrong), "is" if len(wrong) == 1 else "are")
     if forward_ever_wrong and _takes_from_forward(unit):
         # The backward ran on a cache its own, wrong, forward made: the forward's bug is charged there.
         return UnitVerdict("blocked", "not checked reliably: %s returns wrong values, so this backward got a wrong "
                            "cache; fix %s first (as it stands, %s)" % (unit.after, unit.after, summary),
-                           checks, warnings=tuple(warnings), notes=tuple(notes), stdout=stdout, seconds=seconds)
-    return UnitVerdict("failed", summary, checks, warnings=tuple(warnings), notes=tuple(notes), stdout=stdout,
+                           checks, warnings=tuple(warnings), stdout=stdout, seconds=seconds)
+    return UnitVerdict("failed", summary, checks, warnings=tuple(warnings), stdout=stdout,
                        seconds=seconds)
 
 
@@ -397,27 +396,40 @@ def _join(names):
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
+@dataclass
+class _ValueState:
+    """What the trials have shown so far about one returned value."""
+
+    passed: bool = True
+    error: float = 0.0  # the worst relative error
+    numerical: str | None = None  # "agrees" / "disagrees" with the numerical gradient
+    notes: list = field(default_factory=list)
+    first_failure: Comparison | None = None
+    failed_trial: object = None
+    hint: str | None = None
+
+
 def _value_check(unit, name, state):
     is_gradient = name in unit.gradients
-    if state["passed"]:
-        message = "correct (relative error %.1e)" % state["error"]
-        if is_gradient and state["numerical"] == "disagrees":
+    if state.passed:
+        message = "correct (relative error %.1e)" % state.error
+        if is_gradient and state.numerical == "disagrees":
             message += "; it does not match the numerical gradient of your own %s, which must be wrong" % (
                 "loss" if unit.loss else "forward")
-        return ValueCheck(name, is_gradient, True, message, state["error"], numerical=state["numerical"],
-                          notes=tuple(state["notes"]))
-    comparison, trial, hint = state["first"]
-    hint = hint or unit.hints.get(name)
+        return ValueCheck(name, is_gradient, True, message, state.error, numerical=state.numerical,
+                          notes=tuple(state.notes))
+    comparison, trial = state.first_failure, state.failed_trial
+    hint = state.hint or unit.hints.get(name)
     message = "%s %s" % (name, comparison.message)
     if hint:
         message = _sentence(message, hint, set(unit.checked) | set(unit.upstream))
-    if is_gradient and state["numerical"] == "disagrees" and comparison.reason == "values" and not (
+    if is_gradient and state.numerical == "disagrees" and comparison.reason == "values" and not (
             hint and "consistent with your forward" in hint):
         message = _sentence(message, "it also disagrees with the numerical gradient of your own %s"
                             % ("loss" if unit.loss else "forward"))
     # No notes on a wrong value: "shape accepted" on one trial would only blur what is wrong on another.
     return ValueCheck(name, is_gradient, False, message, comparison.relative_error, trial.label, comparison.detail,
-                      state["numerical"])
+                      state.numerical)
 
 
 def _sentence(text, more, names=()):
