@@ -94,37 +94,36 @@ class Grader:
         retry = [name for name in defined if verdicts[name].status != "passed" and (name, "reference") in self.jobs]
         reference_outcomes = self._run(program, [(name, self.jobs[name, "reference"]) for name in retry])
         clock.lap("sandbox")
+        with_reference = {name: self._judge(name, outcome, context, program)
+                          for name, outcome in reference_outcomes.items()}
+        clock.lap("check")
+        units = tuple(self._unit_result(name, program, verdicts, with_reference.get(name))
+                      for name in self.assignment.units)
+        clock.lap("score")
         program_errors = next((o.program_errors for o in outcomes.values() if o.status == "ok"), ())
-
-        units = []
-        for name, unit in self.assignment.units.items():
-            definition = program.definitions.get(unit.defines)
-            if name not in verdicts:
-                forward = self._missing_forward(unit, program) if self._implemented(unit, program) else None
-                if forward is None:
-                    units.append(score.unit_result(unit, self._missing(unit, program)))
-                    continue
-                reason = self._missing(self.assignment.units[forward], program).summary
-                verdict = UnitVerdict("blocked", "not checked: %s, which makes what it needs, is missing (%s)"
-                                      % (forward, reason))
-                units.append(score.unit_result(unit, verdict, definition=definition,
-                                               source=extract.definition_source(program, definition)))
-                continue
-            with_reference = None
-            if name in reference_outcomes:
-                with_reference = self._judge(name, reference_outcomes[name], context, program)
-                clock.lap("check")
-            # A class comes whole, but only its forward methods can be what a forward unit needed.
-            failing = [u for c in sorted(callee_closure(self.assignment.units, name))
-                       for u in units_of(self.assignment.units, c)
-                       if u in self.assignment.units and (u not in verdicts or verdicts[u].status != "passed")
-                       and (unit.is_backward or not self.assignment.units[u].is_backward)]
-            units.append(score.unit_result(unit, verdicts[name], with_reference, failing, definition,
-                                           extract.definition_source(program, definition)))
-            clock.lap("score")
-        return SubmissionResult(**base, units=tuple(units), problems=self._problems(program, program_errors),
+        return SubmissionResult(**base, units=units, problems=self._problems(program, program_errors),
                                 seconds=time.perf_counter() - started + load_seconds,
                                 stage_seconds=StageTimes(load=load_seconds, **clock.totals))
+
+    def _unit_result(self, name, program, verdicts, with_reference):
+        """One unit's result: from its runs, or why it was not run (missing, or its forward missing)."""
+        unit = self.assignment.units[name]
+        definition = program.definitions.get(unit.defines)
+        source = extract.definition_source(program, definition) if definition else None
+        if name not in verdicts:
+            forward = self._missing_forward(unit, program) if self._implemented(unit, program) else None
+            if forward is None:
+                return score.unit_result(unit, self._missing(unit, program))
+            reason = self._missing(self.assignment.units[forward], program).summary
+            verdict = UnitVerdict("blocked", "not checked: %s, which makes what it needs, is missing (%s)"
+                                  % (forward, reason))
+            return score.unit_result(unit, verdict, definition=definition, source=source)
+        # A class comes whole, but only its forward methods can be what a forward unit needed.
+        failing = [u for c in sorted(callee_closure(self.assignment.units, name))
+                   for u in units_of(self.assignment.units, c)
+                   if u in self.assignment.units and (u not in verdicts or verdicts[u].status != "passed")
+                   and (unit.is_backward or not self.assignment.units[u].is_backward)]
+        return score.unit_result(unit, verdicts[name], with_reference, failing, definition, source)
 
     def _judge(self, name, outcome, context, program):
         definition = program.definitions[self.assignment.units[name].defines]
