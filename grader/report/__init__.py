@@ -35,8 +35,9 @@ def _write(path, text):
 def write_submission_reports(result, out_dir):
     """Write results.json and feedback.html for one submission; return the folder written."""
     folder = Path(out_dir) / safe_id(result.id)
+    # Compact: json's fast C encoder is used only without indentation, and this runs for every student.
     _write(folder / "results.json",
-           json.dumps(results_json(result), indent=2, ensure_ascii=False, allow_nan=False) + "\n")
+           json.dumps(results_json(result), ensure_ascii=False, allow_nan=False, separators=(",", ":")) + "\n")
     _write(folder / "feedback.html", feedback_html(result))
     return folder
 
