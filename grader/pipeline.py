@@ -8,6 +8,7 @@ waiting on its own sandbox worker.
 
 from __future__ import annotations
 
+import difflib
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -163,7 +164,7 @@ class Grader:
         kind = "method" if len(wanted) == 2 else "function or class"
         summary = "not found: the submission defines no %s `%s`" % (kind, unit.defines)
         others = {u.defines for u in self.assignment.units.values()}
-        near = check.difflib.get_close_matches(
+        near = difflib.get_close_matches(
             unit.defines, [d for d in program.definitions if d not in others], n=1, cutoff=0.8)
         if near:
             summary += " (is `%s` meant to be it?)" % near[0]

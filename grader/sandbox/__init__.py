@@ -220,7 +220,7 @@ def throwaway_uid():
     span = _probe("uids", _throwaway_range)
     if span is None:
         return None
-    running = {os.stat("/proc/" + entry).st_uid for entry in _proc_entries()}
+    running = set(_running_uids())
     while True:
         uid = span[0] + secrets.randbelow(span[1] - span[0] + 1)
         try:
@@ -232,12 +232,12 @@ def throwaway_uid():
             return uid
 
 
-def _proc_entries():
+def _running_uids():
+    """The user id of every running process (one that ends while we look is passed over)."""
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
-                os.stat("/proc/" + entry)
-                yield entry
+                yield os.stat("/proc/" + entry).st_uid
             except OSError:
                 pass
 

@@ -1,8 +1,10 @@
-"""One job in a fresh forked process: load the submission's code, run one unit's trials, send back raw results.
+"""Jobs in a forked process: load the submission's code, run one unit's trials, send back raw results.
 
 Nothing here decides anything: it reports what the student's code returned,
 raised or printed, and the grader judges. A job is one unit in one variant
-(as written, or with the reference versions of what it calls).
+(as written, or with the reference versions of what it calls). Several jobs
+may run one after another in the same process (`run_jobs`) while none of
+them changes what the next would run in (`environment_changed`).
 
 Student code runs in this process, so everything here that touches what it
 returned (or raised) expects a fight: types are read by identity, every
