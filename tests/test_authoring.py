@@ -16,7 +16,6 @@ import grader.spec
 from grader.authoring import mutants, new, validate
 from grader.cli import main
 from grader.errors import GraderError, SpecError
-from grader.sandbox import Limits, Sandbox
 from grader.spec import available_assignments, find_assignment, load_spec
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,12 +38,6 @@ def term(dirs):
     result = CliRunner().invoke(main, ["new", "term", "--title", "Spring term RNN"])
     assert result.exit_code == 0, result.output
     return dirs
-
-
-@pytest.fixture(scope="module")
-def sandbox():
-    with Sandbox(jobs=2, limits=Limits(call_seconds=5)) as box:
-        yield box
 
 
 def edit(path, old, new_text):
@@ -314,6 +307,7 @@ def bundled(sandbox):
     return [validate.validate(find_assignment(name), sandbox, jobs=2) for name in available_assignments()]
 
 
+@pytest.mark.slow
 def test_every_bundled_assignment_passes_validation(bundled):
     assert len(bundled) >= 6
     for result in bundled:
@@ -324,6 +318,7 @@ def test_every_bundled_assignment_passes_validation(bundled):
         assert not result.stale, validate.render_text(result)
 
 
+@pytest.mark.slow
 def test_the_mutation_score_table_in_the_docs_is_current(bundled):
     table = (ROOT / "docs" / "mutation-scores.md").read_text()
     assert table == validate.render_markdown(bundled), (

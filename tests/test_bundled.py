@@ -10,23 +10,10 @@ import pytest
 from grader import extract
 from grader.errors import SpecError
 from grader.load import SourceCell, Submission
-from grader.pipeline import Grader
-from grader.sandbox import Limits, Sandbox
 from grader.spec import SOLUTIONS_DIR, find_assignment, load_spec
 
 ASSIGNMENTS = {"dlfs-time-rnn": "dlfs_time_rnn.py", "rnn-class": "rnn_class.py", "rnn-lm": "rnn_lm.py",
                "simple-rnn": "simple_rnn.py"}
-
-
-@pytest.fixture(scope="module")
-def graders():
-    made = {}
-    with Sandbox(jobs=2, limits=Limits(call_seconds=5)) as sandbox:
-        def get(name, seed=20261122):
-            if (name, seed) not in made:
-                made[name, seed] = Grader(find_assignment(name), seed, sandbox)
-            return made[name, seed]
-        yield get
 
 
 def reference(name):

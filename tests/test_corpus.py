@@ -20,12 +20,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from grader.pipeline import Grader
-from grader.sandbox import Limits, Sandbox
-from grader.spec import available_assignments, find_assignment
+from grader.spec import available_assignments
 
 CORPUS = Path(__file__).parent / "submissions"
-SEED = 20261122
 STATUSES = {"pass": "passed", "missing": "missing", "blocked": "blocked", "timeout": "timeout", "crashed": "crashed"}
 
 
@@ -37,18 +34,6 @@ def corpus():
         cases.append(pytest.param(expect.parent.name, found[0] if found else None, expect,
                                   id="%s/%s" % (expect.parent.name, stem)))
     return cases
-
-
-@pytest.fixture(scope="module")
-def graders():
-    """One Grader per assignment, made when first needed, sharing one sandbox."""
-    made = {}
-    with Sandbox(jobs=2, limits=Limits(call_seconds=5)) as sandbox:
-        def get(name):
-            if name not in made:
-                made[name] = Grader(find_assignment(name), SEED, sandbox)
-            return made[name]
-        yield get
 
 
 def failing_checks(verdict):

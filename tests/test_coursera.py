@@ -11,8 +11,6 @@ from pathlib import Path
 import pytest
 
 from grader.load import SourceCell, Submission
-from grader.pipeline import Grader
-from grader.sandbox import Limits, Sandbox
 from grader.spec import SOLUTIONS_DIR, find_assignment
 
 CORPUS = Path(__file__).parent / "submissions" / "coursera-rnn"
@@ -55,9 +53,8 @@ def rnn_cell_backward(da_next, cache):
 
 
 @pytest.fixture(scope="module")
-def grader():
-    with Sandbox(jobs=2, limits=Limits(call_seconds=5)) as sandbox:
-        yield Grader(find_assignment("coursera-rnn"), seed=20261122, sandbox=sandbox)
+def grader(graders):
+    return graders("coursera-rnn")
 
 
 def grade(grader, source, name="hw.py"):

@@ -11,17 +11,14 @@ from pathlib import Path
 import pytest
 
 from grader.load import SourceCell, Submission
-from grader.pipeline import Grader
-from grader.sandbox import Limits, Sandbox
-from grader.spec import SOLUTIONS_DIR, find_assignment
+from grader.spec import SOLUTIONS_DIR
 
 REFERENCE = (SOLUTIONS_DIR / "cs231n_rnn.py").read_text()
 
 
 @pytest.fixture(scope="module")
-def grader():
-    with Sandbox(jobs=2, limits=Limits(call_seconds=5)) as sandbox:
-        yield Grader(find_assignment("cs231n-rnn"), seed=20261122, sandbox=sandbox)
+def grader(graders):
+    return graders("cs231n-rnn")
 
 
 def edited(*replacements):

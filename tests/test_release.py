@@ -10,9 +10,6 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_outp
 
 from grader.authoring.release import ReleaseError, default_output, release, release_notebook, strip_regions
 from grader.cli import main
-from grader.pipeline import Grader
-from grader.sandbox import Limits, Sandbox
-from grader.spec import find_assignment
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "instructor" / "coursera-rnn-solution.ipynb"
@@ -135,9 +132,8 @@ def test_the_example_student_notebook_keeps_the_handout_and_hides_the_solution(r
 
 
 @pytest.fixture(scope="module")
-def coursera():
-    with Sandbox(jobs=2, limits=Limits(call_seconds=5)) as sandbox:
-        yield Grader(find_assignment("coursera-rnn"), 20261122, sandbox)
+def coursera(graders):
+    return graders("coursera-rnn")
 
 
 def test_the_student_notebook_grades_as_not_implemented(released, coursera):

@@ -9,25 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from grader.pipeline import Grader
-from grader.sandbox import Limits, Sandbox
-from grader.spec import find_assignment
 
 SEEDS = Path(__file__).parent / "fixtures" / "seeds"
-SEED = 20261122
 
 
 @pytest.fixture(scope="module")
-def grade():
-    graders = {}
-    with Sandbox(jobs=2, limits=Limits(call_seconds=5)) as sandbox:
-        def run(assignment, prefix):
-            if assignment not in graders:
-                graders[assignment] = Grader(find_assignment(assignment), SEED, sandbox)
-            path, = SEEDS_BY_PREFIX[prefix]
-            result = graders[assignment].grade_path(path.stem, path)
-            return result, {unit.name: unit for unit in result.units}
-        yield run
+def grade(graders):
+    def run(assignment, prefix):
+        path, = SEEDS_BY_PREFIX[prefix]
+        result = graders(assignment).grade_path(path.stem, path)
+        return result, {unit.name: unit for unit in result.units}
+    return run
 
 
 SEEDS_BY_PREFIX = {prefix: sorted(SEEDS.glob(prefix + "_*.ipynb")) for prefix in ("000", "001", "002", "003", "004")}
