@@ -12,9 +12,9 @@ $(VENV)/.installed: pyproject.toml
 
 ## Grade the bundled examples of every assignment (examples/<assignment>/) into feedback/<assignment>/.
 demo: $(VENV)/.installed
-	@for spec in assignments/*/spec.yaml; do \
-		name=$$(basename $$(dirname $$spec)); \
-		[ -d examples/$$name ] || continue; \
+	@for example in examples/*/; do \
+		name=$$(basename $$example); \
+		[ -f grader/assignments/$$name/spec.yaml ] || continue; \
 		$(VENV)/bin/grader run --assignment $$name --out feedback/$$name examples/$$name || exit 1; \
 	done
 	@echo "Feedback written: open feedback/<assignment>/summary.html, and each student's feedback.html beside it"

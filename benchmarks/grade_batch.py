@@ -24,9 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from grader import load, report  # noqa: E402
 from grader.pipeline import Grader, grade_all  # noqa: E402
 from grader.sandbox import Sandbox, describe_mode  # noqa: E402
-from grader.spec import SOLUTIONS_DIR, find_assignment  # noqa: E402
+from grader.spec import BUNDLED_DIR, find_assignment  # noqa: E402
 
-REFERENCE = (SOLUTIONS_DIR / "cs231n_rnn.py").read_text()
+REFERENCE = (BUNDLED_DIR / "cs231n-rnn" / "cs231n_rnn.py").read_text()
 EDITS = [
     None,
     ("da = dnext_h * (1 - next_h ** 2)", "da = (1 - next_h ** 2)"),

@@ -44,6 +44,14 @@ def limits_options(function):
     return function
 
 
+def assignments_option(function):
+    return click.option(
+        "--assignments", "assignments_dir", type=click.Path(exists=True, file_okay=False), envvar="GRADER_ASSIGNMENTS",
+        default=None,
+        help="A folder of the course's own assignments (<name>/spec.yaml and its reference), searched before the "
+             "bundled ones [default: ./assignments, when it exists; or $GRADER_ASSIGNMENTS].")(function)
+
+
 def make_limits(options):
     return Limits(**{name: options.pop(name) for name in list(options)
                      if name in Limits.__dataclass_fields__})
@@ -56,14 +64,15 @@ def main():
 
 @main.command()
 @click.argument("submissions", nargs=-1, required=True, type=click.Path())
-@click.option("--assignment", "-a", help="The assignment's name (folder in assignments/).")
+@click.option("--assignment", "-a", help="The assignment's name (see `grader list`).")
+@assignments_option
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="feedback", show_default=True,
               help="Where to write the feedback, the summary and the grades.")
 @click.option("--seed", type=click.IntRange(min=0), help="Replay a run: the seed from a results.json.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=os.cpu_count() or 1, show_default=True,
               help="Submissions graded at once.")
 @limits_options
-def run(submissions, assignment, out_dir, seed, jobs, **options):
+def run(submissions, assignment, assignments_dir, out_dir, seed, jobs, **options):
     """Grade SUBMISSIONS: files, folders of them, or an LMS zip."""
     from . import report
     from .pipeline import Grader, grade_all
@@ -76,9 +85,9 @@ def run(submissions, assignment, out_dir, seed, jobs, **options):
             _fail("no submissions found in %s (expected .ipynb or .py files, folders of them, or a .zip)"
                   % ", ".join(submissions))
         if assignment:
-            specs, choices = {assignment: find_assignment(assignment)}, {}
+            specs, choices = {assignment: find_assignment(assignment, assignments_dir)}, {}
         else:
-            specs, choices = _detect_assignments(found)
+            specs, choices = _detect_assignments(found, assignments_dir)
         spec = next(iter(specs.values())) if len(specs) == 1 else _Several(specs)
         out = Path(out_dir)
         try:
@@ -112,15 +121,15 @@ def run(submissions, assignment, out_dir, seed, jobs, **options):
         len(results), "" if len(results) == 1 else "s", elapsed, out), err=True)
 
 
-def _detect_assignments(found):
+def _detect_assignments(found, assignments_dir):
     """({name: spec} of the assignments chosen, {submission id: detect.Choice}); refuses when one cannot be told."""
     from . import detect
     from .spec import available_assignments
 
     assignments = []
-    for name in available_assignments():
+    for name in available_assignments(assignments_dir):
         try:
-            assignments.append(find_assignment(name))
+            assignments.append(find_assignment(name, assignments_dir))
         except GraderError as exc:
             click.echo("grader: not considering %s, whose spec is broken: %s" % (name, exc), err=True)
     choices = detect.choose_all([load.load_submission(i, path) for i, path in found], assignments)
@@ -190,14 +199,17 @@ class Progress:
 
 
 @main.command("list")
-def list_assignments():
-    """The assignments this grader knows."""
-    from .spec import available_assignments
+@assignments_option
+def list_assignments(assignments_dir):
+    """The assignments this grader knows: the course's own (--assignments), then the bundled ones."""
+    from .spec import BUNDLED_DIR, assignment_folders
 
-    for name in available_assignments():
+    for name, folder in assignment_folders(assignments_dir).items():
+        where = "" if folder.parent == BUNDLED_DIR else " [%s]" % folder
         try:
-            spec = find_assignment(name)
-            click.echo("%-16s %s (%d units, %g points)" % (name, spec.title, len(spec.units), spec.max_score))
+            spec = find_assignment(name, assignments_dir)
+            click.echo("%-16s %s (%d units, %g points)%s" % (name, spec.title, len(spec.units), spec.max_score,
+                                                            where))
         except GraderError as exc:
             click.echo("%-16s BROKEN: %s" % (name, exc))
 
@@ -207,13 +219,15 @@ def list_assignments():
 @main.command("new")
 @click.argument("slug")
 @click.option("--title", help="The assignment's title, shown in feedback (default: the slug).")
-def new_assignment(slug, title):
-    """Start assignment SLUG from a template that grades as it is: a spec and a reference to edit."""
+@assignments_option
+def new_assignment(slug, title, assignments_dir):
+    """Start assignment SLUG from a template that grades as it is: a spec and a reference to edit,
+    written to the course's assignments folder (./assignments unless --assignments names another)."""
     from .authoring.new import scaffold
-    from .spec import ASSIGNMENTS_DIR, SOLUTIONS_DIR
+    from .spec import COURSE_DIR
 
     try:
-        paths = scaffold(slug, ASSIGNMENTS_DIR, SOLUTIONS_DIR, title)
+        paths = scaffold(slug, assignments_dir or COURSE_DIR, title)
     except GraderError as exc:
         _fail(str(exc))
     for path in paths:
@@ -223,7 +237,8 @@ def new_assignment(slug, title):
 
 @main.command("validate")
 @click.argument("assignments", nargs=-1)
-@click.option("--all", "all_assignments", is_flag=True, help="Every assignment in assignments/.")
+@click.option("--all", "all_assignments", is_flag=True, help="Every assignment `grader list` shows.")
+@assignments_option
 @click.option("--markdown", is_flag=True,
               help="Print the mutation-score table as Markdown (as in docs/mutation-scores.md) instead.")
 @click.option("--unit", "units", multiple=True, help="Only this unit's mutants (repeatable).")
@@ -234,7 +249,7 @@ def new_assignment(slug, title):
               help="Mutants graded at once.")
 @click.option("--call-timeout", "call_seconds", type=click.FloatRange(min=0.1), default=5.0, show_default=True,
               help="Wall time, in seconds, for one call of a mutant's function.")
-def validate_command(assignments, all_assignments, markdown, units, kinds, verbose, seed, jobs, call_seconds):
+def validate_command(assignments, all_assignments, assignments_dir, markdown, units, kinds, verbose, seed, jobs, call_seconds):
     """Check ASSIGNMENTS' specs: the reference must score full marks, and the checks must catch its mutants.
 
     Exit status: 0 when every reference scores full marks and every mutant is caught or accepted by the
@@ -243,7 +258,7 @@ def validate_command(assignments, all_assignments, markdown, units, kinds, verbo
     from .authoring import mutants, validate
     from .spec import available_assignments
 
-    names = list(assignments) + (available_assignments() if all_assignments else [])
+    names = list(assignments) + (available_assignments(assignments_dir) if all_assignments else [])
     if not names:
         _fail("name an assignment, or give --all (see `grader list`)")
     unknown_kinds = [k for k in kinds if k not in mutants.KINDS]
@@ -252,7 +267,7 @@ def validate_command(assignments, all_assignments, markdown, units, kinds, verbo
     specs, broken = [], []
     for name in dict.fromkeys(names):
         try:
-            spec = find_assignment(name)
+            spec = find_assignment(name, assignments_dir)
         except GraderError as exc:
             click.echo("grader: %s" % exc, err=True)
             broken.append(name)
@@ -288,7 +303,8 @@ def validate_command(assignments, all_assignments, markdown, units, kinds, verbo
               help="The student notebook to write (default: beside NOTEBOOK, 'solution' -> 'student' in its name).")
 @click.option("--assignment", "-a",
               help="Also grade both: the solution must score full marks, the student notebook no unit.")
-def release_command(notebook, out, assignment):
+@assignments_option
+def release_command(notebook, out, assignment, assignments_dir):
     """Write the student notebook from the instructor's solution NOTEBOOK.
 
     `### BEGIN SOLUTION` ... `### END SOLUTION` regions become a stub raising NotImplementedError,
@@ -298,7 +314,7 @@ def release_command(notebook, out, assignment):
     from .authoring.release import grade_release, release
 
     try:
-        spec = find_assignment(assignment) if assignment else None
+        spec = find_assignment(assignment, assignments_dir) if assignment else None
         path, summary = release(notebook, out)
     except GraderError as exc:
         _fail(str(exc))
@@ -323,9 +339,10 @@ def release_command(notebook, out, assignment):
 @main.command("check")
 @click.argument("submission", type=click.Path(exists=True))
 @click.option("--assignment", "-a", required=True, help="The assignment's name (see `grader list`).")
+@assignments_option
 @click.option("--seed", type=click.IntRange(min=0), help="The trials' seed (default: a new one each time).")
 @limits_options
-def check_command(submission, assignment, seed, **options):
+def check_command(submission, assignment, assignments_dir, seed, **options):
     """Run the public checks on SUBMISSION (a notebook or module): what to run before submitting.
 
     Prints a short report: a line per public unit and what is wrong with it. Hidden units are
@@ -336,7 +353,7 @@ def check_command(submission, assignment, seed, **options):
 
     limits = make_limits(options)
     try:
-        spec = find_assignment(assignment)
+        spec = find_assignment(assignment, assignments_dir)
         public = selfcheck.public_assignment(spec)
         if not public.units:
             _fail("%s has no public checks: its spec marks every unit `public: false`" % spec.name)

@@ -1,7 +1,10 @@
 """Assignment specs: what each unit is called, how it is called, what it returns and what is checked.
 
-An assignment is a folder `assignments/<name>/` holding `spec.yaml` plus a
-reference solution in `solutions/`. This module reads a spec into frozen
+An assignment is a folder `<name>/` holding `spec.yaml` and its reference
+solution. The bundled ones are package data (`grader/assignments/`); a course
+keeps its own in an `assignments/` folder beside where the grader runs, or in
+the folder `--assignments` names, which is searched first (a course's
+assignment of a bundled name wins). This module reads a spec into frozen
 dataclasses and validates it up front, naming the file and line of anything
 wrong, so a typo in a spec never surfaces as a strange verdict. The format is
 documented in docs/authoring.md.
@@ -18,9 +21,8 @@ import yaml
 
 from .errors import SpecError
 
-ROOT = Path(__file__).resolve().parent.parent
-ASSIGNMENTS_DIR = ROOT / "assignments"
-SOLUTIONS_DIR = ROOT / "solutions"
+BUNDLED_DIR = Path(__file__).resolve().parent / "assignments"
+COURSE_DIR = Path("assignments")  # a course's own assignments, relative to where the grader runs
 
 
 @dataclass(frozen=True)
@@ -349,7 +351,7 @@ def load_spec(folder):
     opaque = reader.names(raw.get("opaque", []), "opaque", raw, "opaque")
     global_default = reader.mapping(raw.get("globals", {}), "globals", raw, "globals")
 
-    reference = SOLUTIONS_DIR / str(raw["reference"])
+    reference = Path(folder) / str(raw["reference"])
     if not reference.is_file():
         reader.fail("reference solution %s not found" % reference, raw, "reference")
 
@@ -521,13 +523,23 @@ def substitution_target(units, callee):
     return units[callee].defines if callee in units else callee
 
 
-def available_assignments():
-    return sorted(p.name for p in ASSIGNMENTS_DIR.iterdir() if (p / "spec.yaml").is_file()) if ASSIGNMENTS_DIR.is_dir() else []
+def assignment_folders(course_dir=None):
+    """{name: folder} of every assignment: the bundled ones, and the course's own (`course_dir`, by default
+    `assignments/` where the grader runs) taking precedence over a bundled one of the same name."""
+    folders = {}
+    for root in (BUNDLED_DIR, Path(course_dir or COURSE_DIR).absolute()):
+        if root.is_dir():
+            folders.update((p.name, p) for p in sorted(root.iterdir()) if (p / "spec.yaml").is_file())
+    return dict(sorted(folders.items()))
 
 
-def find_assignment(name):
-    folder = ASSIGNMENTS_DIR / name
-    if not (folder / "spec.yaml").is_file():
-        known = ", ".join(available_assignments()) or "none"
+def available_assignments(course_dir=None):
+    return list(assignment_folders(course_dir))
+
+
+def find_assignment(name, course_dir=None):
+    folder = assignment_folders(course_dir).get(name)
+    if folder is None:
+        known = ", ".join(assignment_folders(course_dir)) or "none"
         raise SpecError("unknown assignment %r (available: %s)" % (name, known))
     return load_spec(folder)

@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import grader.spec
 from grader.authoring import mutants, new, validate
 from grader.cli import main
 from grader.errors import GraderError, SpecError
@@ -23,21 +22,17 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture
 def dirs(tmp_path, monkeypatch):
-    """assignments/ and solutions/ folders of our own, where the grader looks for them."""
-    assignments, solutions = tmp_path / "assignments", tmp_path / "solutions"
-    assignments.mkdir()
-    solutions.mkdir()
-    monkeypatch.setattr(grader.spec, "ASSIGNMENTS_DIR", assignments)
-    monkeypatch.setattr(grader.spec, "SOLUTIONS_DIR", solutions)
-    return assignments, solutions
+    """A course's own assignments/ folder, beside where the grader runs (where it looks by default)."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path / "assignments"
 
 
 @pytest.fixture
 def term(dirs):
-    """A fresh assignment from the template, `term`."""
+    """A fresh assignment from the template, `term`: (the assignments folder, the assignment's folder)."""
     result = CliRunner().invoke(main, ["new", "term", "--title", "Spring term RNN"])
     assert result.exit_code == 0, result.output
-    return dirs
+    return dirs, dirs / "term"
 
 
 def edit(path, old, new_text):
@@ -53,10 +48,10 @@ def invoke(*args):
 # --- grader new -----------------------------------------------------------------------------------
 
 def test_new_writes_a_spec_and_a_reference_that_load(term):
-    assignments, solutions = term
+    assignments, folder = term
     spec = find_assignment("term")
     assert spec.title == "Spring term RNN"
-    assert spec.reference == solutions / "term.py"
+    assert spec.reference == folder / "term.py"
     assert list(spec.units) == ["rnn_step_forward", "rnn_step_backward", "rnn_forward", "rnn_backward"]
     assert [u.public for u in spec.units.values()] == [True, True, True, False]
     assert "$" not in (assignments / "term" / "spec.yaml").read_text()
@@ -70,13 +65,12 @@ def test_new_never_overwrites_and_refuses_bad_names(term):
     assert (assignments / "term" / "spec.yaml").read_text() == before
     for bad in ("Term", "my_term", "-term", "term--2", "2term"):
         with pytest.raises(GraderError, match="not a usable name"):
-            new.scaffold(bad, assignments, assignments)
+            new.scaffold(bad, assignments)
 
 
 def test_a_hyphenated_slug_gets_an_underscored_module(dirs):
-    assignments, solutions = dirs
-    paths = new.scaffold("rnn-fall-2025", assignments, solutions)
-    assert paths == [assignments / "rnn-fall-2025" / "spec.yaml", solutions / "rnn_fall_2025.py"]
+    paths = new.scaffold("rnn-fall-2025", dirs)
+    assert paths == [dirs / "rnn-fall-2025" / "spec.yaml", dirs / "rnn-fall-2025" / "rnn_fall_2025.py"]
     assert find_assignment("rnn-fall-2025").reference.name == "rnn_fall_2025.py"
 
 
@@ -238,8 +232,8 @@ mutants:
 def test_a_wrong_reference_gradient_is_found_against_numerical_gradients(term):
     # The reference defines the expected values, so it always agrees with itself; only the numerical
     # gradient of its own forward can show that its dWh is wrong.
-    _, solutions = term
-    edit(solutions / "term.py", "x.T @ da, prev_h.T @ da", "x.T @ da, 1.5 * prev_h.T @ da")
+    _, folder = term
+    edit(folder / "term.py", "x.T @ da, prev_h.T @ da", "x.T @ da, 1.5 * prev_h.T @ da")
     result = invoke("validate", "term", "--jobs", "2")
     assert result.exit_code == 1
     assert "the reference cannot be trusted" in result.output
@@ -256,8 +250,8 @@ def test_a_wrong_reference_gradient_is_found_against_numerical_gradients(term):
      "FAIL rnn_step_forward: the reference raises AssertionError: H=1 was never tried while the trials are made"),
 ])
 def test_a_reference_that_misses_marks_stops_validation_naming_the_unit(term, old, new_text, expected):
-    _, solutions = term
-    edit(solutions / "term.py", old, new_text)
+    _, folder = term
+    edit(folder / "term.py", old, new_text)
     result = invoke("validate", "term")
     assert result.exit_code == 1
     assert "it must score full marks" in result.output

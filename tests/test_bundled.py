@@ -10,14 +10,14 @@ import pytest
 from grader import extract
 from grader.errors import SpecError
 from grader.load import SourceCell, Submission
-from grader.spec import SOLUTIONS_DIR, find_assignment, load_spec
+from grader.spec import BUNDLED_DIR, find_assignment, load_spec
 
 ASSIGNMENTS = {"dlfs-time-rnn": "dlfs_time_rnn.py", "rnn-class": "rnn_class.py", "rnn-lm": "rnn_lm.py",
                "simple-rnn": "simple_rnn.py"}
 
 
 def reference(name):
-    return (SOLUTIONS_DIR / ASSIGNMENTS[name]).read_text()
+    return (BUNDLED_DIR / name / ASSIGNMENTS[name]).read_text()
 
 
 def edited(name, *replacements):
@@ -183,6 +183,7 @@ def test_hints_must_name_a_compared_output(tmp_path):
               sigma: "a typo"
         """)
     (tmp_path / "spec.yaml").write_text(text)
+    (tmp_path / "rnn_lm.py").write_text(reference("rnn-lm"))
     with pytest.raises(SpecError, match=r"spec.yaml:11: unit 'sigmoid': hints names 'sigma'"):
         load_spec(tmp_path)
     (tmp_path / "spec.yaml").write_text(text.replace("sigma: \"a typo\"", "sig: 3"))

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from grader.load import SourceCell, Submission
-from grader.spec import SOLUTIONS_DIR, find_assignment
+from grader.spec import BUNDLED_DIR, find_assignment
 
 CORPUS = Path(__file__).parent / "submissions" / "coursera-rnn"
 UNITS = ["rnn_cell_forward", "rnn_forward", "lstm_cell_forward", "lstm_forward",
@@ -77,7 +77,7 @@ def test_the_spec_is_the_contract():
     spec = find_assignment("coursera-rnn")
     assert list(spec.units) == UNITS
     assert spec.provides == ("softmax", "sigmoid")
-    assert spec.reference == SOLUTIONS_DIR / "coursera_rnn.py"
+    assert spec.reference == BUNDLED_DIR / "coursera-rnn" / "coursera_rnn.py"
     assert spec.max_score == 12
     assert spec.units["rnn_cell_backward"].checked == ("dxt", "da_prev", "dWax", "dWaa", "dba")
     assert spec.units["lstm_backward"].checked == ("dx", "da0", "dWf", "dbf", "dWi", "dbi", "dWc", "dbc", "dWo", "dbo")
@@ -90,7 +90,7 @@ def test_the_spec_is_the_contract():
 
 
 def test_the_reference_scores_full_marks_with_dict_gradients_agreeing_numerically(grader):
-    result, units = grade(grader, (SOLUTIONS_DIR / "coursera_rnn.py").read_text(), "coursera_rnn.py")
+    result, units = grade(grader, (BUNDLED_DIR / "coursera-rnn" / "coursera_rnn.py").read_text(), "coursera_rnn.py")
     assert result.score == result.max_score == 12
     assert {name: unit.status for name, unit in units.items()} == dict.fromkeys(UNITS, "passed")
     gradients = [c for unit in units.values() for c in unit.verdict.checks if c.is_gradient]

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from grader.load import SourceCell, Submission
-from grader.spec import SOLUTIONS_DIR
+from grader.spec import BUNDLED_DIR
 
-REFERENCE = (SOLUTIONS_DIR / "cs231n_rnn.py").read_text()
+REFERENCE = (BUNDLED_DIR / "cs231n-rnn" / "cs231n_rnn.py").read_text()
 
 
 @pytest.fixture(scope="module")

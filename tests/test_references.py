@@ -1,20 +1,23 @@
-"""The reference solutions in solutions/ against numerical gradients, direct computations,
+"""The bundled reference solutions against numerical gradients, direct computations,
 float32 inputs and the rules the grading engine relies on."""
 import ast
 import inspect
 import importlib.util
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-SOLUTIONS = Path(__file__).resolve().parent.parent / "solutions"
+from grader.spec import BUNDLED_DIR
+
+
+def reference_path(name):
+    return BUNDLED_DIR / name.replace("_", "-") / f"{name}.py"
 
 
 def load(name):
-    """Import solutions/<name>.py by path (solutions/ is not a package)."""
-    spec = importlib.util.spec_from_file_location(f"reference_{name}", SOLUTIONS / f"{name}.py")
+    """Import the bundled reference <name>.py by path (an assignment's folder is not a package)."""
+    spec = importlib.util.spec_from_file_location(f"reference_{name}", reference_path(name))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -726,7 +729,7 @@ SIMPLE_RNN_GLOBALS = {"x", "h", "w_x", "w_h", "b", "n_sequences"}
 
 @pytest.mark.parametrize("module_name", MODULES)
 def test_module_holds_only_the_numpy_import_and_definitions(module_name):
-    tree = ast.parse((SOLUTIONS / f"{module_name}.py").read_text())
+    tree = ast.parse(reference_path(module_name).read_text())
     body = tree.body[1:] if ast.get_docstring(tree) is not None else tree.body
     assert ast.dump(body[0]) == ast.dump(ast.parse("import numpy as np").body[0])
     assigned = set()

@@ -120,7 +120,7 @@ class Arena:
         self.unix.setblocking(False)
         self.ipc_key = 0x10000000 + secrets.randbelow(0x10000000)
         self.targets = {
-            "token": self.token, "repo": str(REPO), "solution": str(REPO / "solutions" / "cs231n_rnn.py"),
+            "token": self.token, "repo": str(REPO), "solution": str(REPO / "grader" / "assignments" / "cs231n-rnn" / "cs231n_rnn.py"),
             "grader_code": str(REPO / "grader" / "pipeline.py"), "submissions": str(self.submissions),
             "output": str(self.output), "secret": str(self.secret), "grader_pid": os.getpid(),
             "markers": [str(m) for m in self.markers], "unpickled_marker": str(self.unpickled),

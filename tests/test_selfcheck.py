@@ -10,10 +10,10 @@ from grader.authoring import selfcheck
 from grader.cli import main
 from grader.pipeline import Grader
 from grader.sandbox import Limits, Sandbox
-from grader.spec import SOLUTIONS_DIR, find_assignment
+from grader.spec import BUNDLED_DIR, find_assignment
 
 ROOT = Path(__file__).resolve().parent.parent
-REFERENCE = (SOLUTIONS_DIR / "coursera_rnn.py").read_text()
+REFERENCE = (BUNDLED_DIR / "coursera-rnn" / "coursera_rnn.py").read_text()
 EXAMPLE = ROOT / "examples" / "instructor" / "coursera-rnn-solution.ipynb"
 
 
@@ -128,5 +128,5 @@ def test_a_backward_whose_forward_is_hidden_still_runs():
     public = selfcheck.public_assignment(dataclasses.replace(spec, units=units))
     assert "rnn_cell_forward" not in public.units and public.units["rnn_cell_backward"].after is None
     with Sandbox(jobs=1) as sandbox:
-        result = Grader(public, 3, sandbox).grade_path("ref", SOLUTIONS_DIR / "coursera_rnn.py")
+        result = Grader(public, 3, sandbox).grade_path("ref", BUNDLED_DIR / "coursera-rnn" / "coursera_rnn.py")
     assert {u.name: u.status for u in result.units}["rnn_cell_backward"] == "passed"

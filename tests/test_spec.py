@@ -1,9 +1,11 @@
 """Specs are validated when read: a typo names its file and line instead of becoming a strange verdict."""
 
+import shutil
+
 import pytest
 
 from grader.errors import SpecError
-from grader.spec import available_assignments, callee_closure, find_assignment, load_spec
+from grader.spec import BUNDLED_DIR, available_assignments, callee_closure, find_assignment, load_spec
 
 GOOD = """\
 name: tiny
@@ -37,6 +39,7 @@ def write_spec(tmp_path, text):
     folder = tmp_path / "tiny"
     folder.mkdir(exist_ok=True)
     (folder / "spec.yaml").write_text(text)
+    shutil.copy(BUNDLED_DIR / "cs231n-rnn" / "cs231n_rnn.py", folder)  # the reference lives beside its spec
     return folder
 
 
