@@ -23,8 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .results import ErrorReport, UnitVerdict, ValueCheck
-from .sandbox.inside.procedure import get_target
-from .sandbox.inside.wire import Float32Scalar, Other
+from .sandbox import Float32Scalar, Other
 from .spec import expression_names
 
 

@@ -14,8 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from . import check, extract, load, score, trials
 from .results import StageTimes, SubmissionResult, UnitResult, UnitVerdict
-from .sandbox import Session, describe_mode
-from .sandbox.inside import wire
+from .sandbox import Job, Session, Substitution, TrialRequest, describe_mode, encode_value
 from .spec import callee_closure, expression_names, substitution_target, units_of
 
 
@@ -40,10 +39,10 @@ class Grader:
                 targets = sorted(substitution_target(assignment.units, c) for c in callees)
                 self.references[name] = [b.to_wire() for b in extract.reference_blocks(
                     reference_source, "<reference>", set(targets), unit_definitions)]
-                self.jobs[name, "reference"] = self._job(plan, {"set": name, "targets": targets})
+                self.jobs[name, "reference"] = self._job(plan, Substitution(name, tuple(targets)))
 
     def _encode(self, value):
-        return wire.encode_value(value, self.buffers)
+        return encode_value(value, self.buffers)
 
     def _job(self, plan, substitute):
         unit = plan.unit
@@ -51,17 +50,18 @@ class Grader:
         for step in unit.steps:
             used |= expression_names(step.expr)
         report = list(unit.checked) + sorted(set(unit.upstream.values()) - set(unit.checked))
-        return {
-            "unit": unit.name, "steps": [s.to_wire() for s in unit.steps], "forward_steps": unit.forward_steps,
-            "globals": unit.global_names, "upstream": unit.upstream, "loss": unit.loss, "report": report,
-            "substitute": substitute,
+        return Job(
+            unit=unit.name, steps=tuple(s.to_wire() for s in unit.steps), forward_steps=unit.forward_steps,
+            globals=unit.global_names, upstream=unit.upstream, loss=unit.loss, report=tuple(report),
+            substitute=substitute,
             # The numerical gradient only explains a verdict (a pass rests on the reference), so the
             # first trial's is enough; the same trial is also run twice, to catch nondeterminism.
-            "trials": [{"inputs": {k: self._encode(v) for k, v in trial.inputs.items() if k in used},
-                        "directions": {k: self._encode(v) for k, v in trial.directions.items()} if index == 0 else {},
-                        "seed": trial.seed, "repeat": index == 0}
-                       for index, trial in enumerate(plan.trials)],
-        }
+            trials=tuple(TrialRequest(inputs={k: self._encode(v) for k, v in trial.inputs.items() if k in used},
+                                      directions={k: self._encode(v) for k, v in trial.directions.items()}
+                                      if index == 0 else {},
+                                      seed=trial.seed, repeat=index == 0)
+                         for index, trial in enumerate(plan.trials)),
+        )
 
     def grade_path(self, submission_id, path):
         started = time.perf_counter()

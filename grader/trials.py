@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .sandbox.inside import procedure
+from .sandbox import procedure
 from .spec import evaluate_dimension
 
 

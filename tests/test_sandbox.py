@@ -27,9 +27,10 @@ from pathlib import Path
 
 import pytest
 
-import grader.sandbox as sandbox_module
+import grader.sandbox.pool as pool
 from grader.pipeline import Grader, grade_all
-from grader.sandbox import Limits, Sandbox, bwrap_available, describe_mode, network_isolated, throwaway_users
+from grader.sandbox import (Job, Limits, Sandbox, Session, TrialRequest, bwrap_available, describe_mode,
+                            network_isolated, throwaway_users)
 from grader.sandbox.inside import wire, zygote
 from grader.spec import find_assignment
 
@@ -388,7 +389,7 @@ def test_no_trace_of_the_previous_submission(grader, arena):
 
 def test_runs_with_reference_code_say_nothing(grader, arena, monkeypatch):
     """Without concealment, the thief would print the reference's code: the attack is real."""
-    monkeypatch.setattr(sandbox_module, "conceal", lambda outcome: outcome)
+    monkeypatch.setattr(pool, "conceal", lambda outcome: outcome)
     thief = units_of(grade(grader, arena, "scavenger"))["lstm_backward"]
     assert "callee: reference" in thief.verdict.stdout and "memory: reference" in thief.verdict.stdout
 
@@ -417,7 +418,7 @@ def _feed(chunks, pause=0.0, close=True):
 
 
 WATCH_LIMITS = {"call_seconds": 0.5, "message_bytes": 1 << 20}
-ONE_CALL = {"trials": [{"directions": {}, "repeat": False}]}  # one call: two ticks allowed
+ONE_CALL = Job(unit="f", steps=(), forward_steps=0, trials=(TrialRequest({}, seed=0),))  # one call: two ticks allowed
 
 
 @pytest.mark.parametrize("chunks, pause, status, reason", [
@@ -436,7 +437,7 @@ ONE_CALL = {"trials": [{"directions": {}, "repeat": False}]}  # one call: two ti
 def test_a_leader_reads_any_child(chunks, pause, status, reason):
     read_fd = _feed(chunks, pause)
     started = time.monotonic()
-    got, detail, _ = zygote.watch(read_fd, ONE_CALL, WATCH_LIMITS)
+    got, detail, _ = zygote.watch(read_fd, ONE_CALL.to_wire(), WATCH_LIMITS)
     os.close(read_fd)
     assert got == status and (reason is None or reason in detail["reason"])
     assert time.monotonic() - started < 3
@@ -444,7 +445,7 @@ def test_a_leader_reads_any_child(chunks, pause, status, reason):
 
 def test_a_child_that_stalls_mid_frame_times_out():
     read_fd = _feed([struct.pack("<II", 100, 0) + b"{"], close=False)
-    assert zygote.watch(read_fd, ONE_CALL, WATCH_LIMITS)[0] == "timeout"
+    assert zygote.watch(read_fd, ONE_CALL.to_wire(), WATCH_LIMITS)[0] == "timeout"
     os.close(read_fd)
 
 
@@ -469,10 +470,10 @@ time.sleep(30)
 @pytest.mark.parametrize("how", ["garbage", "huge", "stall", "nonsense"])
 def test_the_grader_reads_any_worker(how, monkeypatch):
     script = FAKE_WORKER % str(REPO)
-    monkeypatch.setattr(sandbox_module, "worker_command", lambda *args: [sys.executable, "-c", script, how])
-    monkeypatch.setattr(sandbox_module, "JOB_OVERHEAD_SECONDS", 0.5)
-    worker = sandbox_module.Worker("fallback", Limits(call_seconds=0.2))
-    session = sandbox_module.Session(program=[], provided=[], references={}, jobs=[ONE_CALL], buffers=[])
+    monkeypatch.setattr(pool, "worker_command", lambda *args: [sys.executable, "-c", script, how])
+    monkeypatch.setattr(pool, "JOB_OVERHEAD_SECONDS", 0.5)
+    worker = pool.Worker("fallback", Limits(call_seconds=0.2))
+    session = Session(program=[], provided=[], references={}, jobs=[ONE_CALL], buffers=[])
     started = time.monotonic()
     outcomes = worker.run(session)
     assert time.monotonic() - started < 5

@@ -341,8 +341,3 @@ def test_the_channel_does_not_use_what_students_replace(monkeypatch):
     os.close(write_fd)
     assert wire.read_frame(read_fd) == packed
     os.close(read_fd)
-
-
-def test_job_calls():
-    job = {"trials": [{"directions": {"x": 1, "W": 2}, "repeat": True}, {"directions": {}}, {}]}
-    assert wire.job_calls(job) == (1 + 4 + 1) + 1 + 1

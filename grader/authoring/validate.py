@@ -26,7 +26,7 @@ from pathlib import Path
 from ..load import SourceCell, Submission
 from .. import trials
 from ..pipeline import Grader
-from ..sandbox.inside import procedure
+from ..sandbox import procedure
 from . import mutants as mutants_module
 
 DEFAULT_SEED = 20240601

@@ -349,7 +349,3 @@ def write_all(fd, data):
         written = _write(fd, view)
         view = view[written:]
 
-
-def job_calls(job):
-    """How many calls of student code a job makes, each followed by a tick: the per-call clock's budget."""
-    return sum(1 + 2 * len(trial.get("directions", {})) + (1 if trial.get("repeat") else 0) for trial in job["trials"])

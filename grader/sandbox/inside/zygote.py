@@ -41,6 +41,7 @@ import time
 import numpy.random  # noqa: F401  (imported once here, not in every job)
 
 from . import child, wire
+from .jobs import Job, Limits, Session, TrialRequest
 
 PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
@@ -273,15 +274,11 @@ def describe_exit(status):
     return {"exit_code": os.WEXITSTATUS(status)}
 
 
-def expected_ticks(job):
-    return wire.job_calls(job)
-
-
 def watch(read_fd, job, limits):
     """Read the job's frames until its result, a timeout, garbage or its end: (status, detail, result frame)."""
     call_seconds = limits["call_seconds"]
     deadline = time.monotonic() + call_seconds
-    allowed_ticks = wire.job_calls(job) + 1
+    allowed_ticks = Job.from_wire(job).calls + 1
     while True:
         try:
             frame = wire.read_frame(read_fd, deadline, limit=limits["message_bytes"])
@@ -422,15 +419,15 @@ def warm_up():
 
     buffers = []
     inputs = {"x": wire.encode_value(np.ones((2, 3)), buffers), "n": wire.encode_value(2, buffers)}
-    session = {"program": [{"name": "warm-up", "first_line": 1, "code": "import numpy as np\ndef f(x, n):\n    return np.tanh(x @ x.T) * n, np.sum(x, axis=0)\n"}],
-               "provided": [], "references": {}}
-    job = {"steps": [{"expr": "f(x, n)", "returns": {"kind": "tuple", "names": ["y", "s"]}}], "forward_steps": 1,
-           "globals": {}, "upstream": {}, "loss": None, "report": ["y", "s"], "substitute": None,
-           "trials": [{"inputs": inputs, "directions": {}, "seed": 1, "repeat": True}]}
+    code = "import numpy as np\ndef f(x, n):\n    return np.tanh(x @ x.T) * n, np.sum(x, axis=0)\n"
+    job = Job(unit="f", steps=({"expr": "f(x, n)", "returns": {"kind": "tuple", "names": ["y", "s"]}},),
+              forward_steps=1, report=("y", "s"), trials=(TrialRequest(inputs, seed=1, repeat=True),))
+    session = Session(program=[{"name": "warm-up", "first_line": 1, "code": code}], provided=[], references={},
+                      jobs=[job], buffers=buffers).to_wire(Limits())
     devnull = os.open(os.devnull, os.O_WRONLY)
     saved = sys.stdout, sys.stderr
     try:
-        child.run_job(session, job, buffers, devnull)
+        child.run_job(session, session["jobs"][0], buffers, devnull)
     finally:
         sys.stdout, sys.stderr = saved
         os.close(devnull)

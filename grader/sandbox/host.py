@@ -1,0 +1,154 @@
+"""What this machine offers the sandbox: bubblewrap, network namespaces, throwaway users.
+
+Each probe runs once per process and is remembered.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import secrets
+import shutil
+import subprocess
+import threading
+
+_PROBES = {}
+_PROBE_LOCK = threading.Lock()
+
+
+def _probe(name, function):
+    with _PROBE_LOCK:
+        if name not in _PROBES:
+            _PROBES[name] = function()
+        return _PROBES[name]
+
+
+def bwrap_available():
+    return shutil.which("bwrap") is not None and _probe("bwrap", _bwrap_works)
+
+
+def _bwrap_works():
+    try:
+        probe = subprocess.run(["bwrap", "--ro-bind", "/", "/", "--unshare-all", "true"],
+                               capture_output=True, timeout=20)
+        return probe.returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def bwrap_options():
+    """The options this bubblewrap knows (`--perms` and `--size` came with 0.5 and 0.7)."""
+    return _probe("bwrap-options", _bwrap_options)
+
+
+def _bwrap_options():
+    try:
+        text = subprocess.run(["bwrap", "--help"], capture_output=True, text=True, timeout=20).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return frozenset()
+    return frozenset(word for word in text.split() if word.startswith("--"))
+
+
+def _can_isolate_network():
+    """Whether a process of ours may take a network namespace of its own (root with CAP_SYS_ADMIN)."""
+    if os.getuid() != 0:
+        return False
+    import ctypes
+
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os._exit(0 if ctypes.CDLL(None, use_errno=True).unshare(0x40000000) == 0 else 1)
+        finally:
+            os._exit(1)
+    _, status = os.waitpid(pid, 0)
+    return os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+
+
+def network_isolated(mode):
+    return mode == "bwrap" or _probe("netns", _can_isolate_network)
+
+
+def describe_mode(mode):
+    """One line: which sandbox runs student code, and what it keeps from it."""
+    throwaway = throwaway_users()
+    if mode == "bwrap":
+        who = "as a throwaway user " if throwaway else ""
+        return ("strict sandbox (bubblewrap): student code runs %swith limits and no network; it sees only the "
+                "system's libraries, Python and numpy, read-only, and writes only to a scratch folder removed after "
+                "each unit" % who)
+    network = "no network" if network_isolated(mode) else "the network"
+    if throwaway:
+        return ("process sandbox (bubblewrap not found): student code runs as a throwaway user with limits and %s; "
+                "it can read files every user may read, and what it writes is removed after each unit" % network)
+    return ("process sandbox (bubblewrap not found): student code runs with limits and %s, but as the grader's own "
+            "user (not root): it can read and write whatever the grader can" % network)
+
+
+def _mapped_ranges(kind):
+    """[first, last] ids this process's user namespace maps (all of them outside a container)."""
+    try:
+        with open("/proc/self/%s_map" % kind) as table:
+            rows = [line.split() for line in table]
+        return [(int(inside), int(inside) + int(count) - 1) for inside, _, count in rows]
+    except (OSError, ValueError):
+        return [(0, 2 ** 32 - 2)]
+
+
+def _throwaway_range():
+    """Ids, mapped as user and as group, from which each worker draws its throwaway user; None if there are
+    none or if a process of ours cannot become one (a root without CAP_SETUID)."""
+    candidates = []
+    for first, last in _mapped_ranges("uid"):
+        for gfirst, glast in _mapped_ranges("gid"):
+            low, high = max(first, gfirst, 1000), min(last, glast, 2 ** 31 - 2)
+            if high - low >= 1000:
+                candidates.append((low + (high - low) // 2, high))  # the upper half: away from real accounts
+    if os.getuid() != 0 or not candidates:
+        return None
+    low, high = max(candidates, key=lambda r: r[1] - r[0])
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setgroups([])
+            os.setresgid(high, high, high)
+            os.setresuid(high, high, high)
+        finally:
+            os._exit(0 if os.getuid() == high else 1)
+    _, status = os.waitpid(pid, 0)
+    return (low, high) if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0 else None
+
+
+def throwaway_uid():
+    """A user id no account and no process uses: the job processes of one worker run as it. None when
+    the grader is not root (or may not change user): jobs then run as the grader's own user."""
+    span = _probe("uids", _throwaway_range)
+    if span is None:
+        return None
+    running = set(_running_uids())
+    while True:
+        uid = span[0] + secrets.randbelow(span[1] - span[0] + 1)
+        try:
+            pwd.getpwuid(uid)
+            continue
+        except KeyError:
+            pass
+        if uid not in running:
+            return uid
+
+
+def _running_uids():
+    """The user id of every running process (one that ends while we look is passed over)."""
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                yield os.stat("/proc/" + entry).st_uid
+            except OSError:
+                pass
+
+
+def throwaway_users():
+    """Whether job processes run as throwaway users (the grader is root and may change user)."""
+    return _probe("uids", _throwaway_range) is not None
+
+

@@ -1,0 +1,144 @@
+"""The job protocol: what the grader asks a sandbox worker to run, as types both ends share.
+
+The grader builds a `Session` (one submission's code and the jobs to run on
+it) and sends `session.to_wire(limits)` as one message's JSON header, with the
+array bytes the jobs' inputs refer to beside it as buffers (see `wire`). The
+worker reads the same header: its warm-up builds its own job with these
+types, and its per-call clock counts a job's calls with `Job.calls`. Every
+`to_wire` has a `from_wire` that gives back an equal value.
+
+Stdlib only: the sandbox imports this module too.
+"""
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one job (one unit's trials) may use. Each is a `grader run` option."""
+
+    call_seconds: float = 10.0  # wall time for one call of the student's code
+    cpu_seconds: int = 60  # CPU time for one job
+    memory_mb: int = 2048  # address space of each process of the job
+    processes: int = 8  # processes (and threads) the job may start besides its own
+    file_size_mb: int = 16  # largest file it may write; its scratch folder holds 4 such files (strict mode)
+    output_chars: int = 4000  # printed output kept per trial
+    message_mb: int = 64  # largest result it may send back
+
+    def to_wire(self):
+        return {
+            "call_seconds": self.call_seconds, "cpu_seconds": self.cpu_seconds, "memory_mb": self.memory_mb,
+            "processes": self.processes, "file_size_mb": self.file_size_mb, "output_chars": self.output_chars,
+            "message_bytes": self.message_mb * 1024 * 1024,
+        }
+
+    @classmethod
+    def from_wire(cls, obj):
+        fields = {k: obj[k] for k in ("call_seconds", "cpu_seconds", "memory_mb", "processes", "file_size_mb",
+                                      "output_chars")}
+        return cls(**fields, message_mb=obj["message_bytes"] // (1024 * 1024))
+
+    @property
+    def scratch_mb(self):
+        return 4 * self.file_size_mb + 16
+
+
+@dataclass(frozen=True)
+class Substitution:
+    """Run the unit with the reference versions of what it calls: `targets` from reference code set `set`."""
+
+    set: str
+    targets: tuple
+
+    def to_wire(self):
+        return {"set": self.set, "targets": list(self.targets)}
+
+    @classmethod
+    def from_wire(cls, obj):
+        return None if obj is None else cls(obj["set"], tuple(obj["targets"]))
+
+
+@dataclass(frozen=True)
+class TrialRequest:
+    """One trial of a job: its inputs, as encoded values (`wire.encode_value`) over the session's buffers."""
+
+    inputs: dict  # name -> encoded value
+    seed: int
+    directions: dict = field(default_factory=dict)  # gradient target -> encoded direction of the numerical check
+    repeat: bool = False  # run a second time, to catch nondeterminism
+
+    @property
+    def calls(self):
+        """Calls of student code: the run, two per numerical direction, and the repeat."""
+        return 1 + 2 * len(self.directions) + (1 if self.repeat else 0)
+
+    def to_wire(self):
+        return {"inputs": self.inputs, "directions": self.directions, "seed": self.seed, "repeat": self.repeat}
+
+    @classmethod
+    def from_wire(cls, obj):
+        return cls(inputs=obj["inputs"], seed=obj["seed"], directions=obj.get("directions", {}),
+                   repeat=bool(obj.get("repeat")))
+
+
+@dataclass(frozen=True)
+class Job:
+    """One unit in one variant (as written, or with reference callees), on its trials."""
+
+    unit: str
+    steps: tuple  # spec.Step.to_wire() of each step; see inside.procedure
+    forward_steps: int  # leading steps that make the forward values (the numerical gradient reruns them)
+    trials: tuple  # TrialRequest
+    report: tuple = ()  # values sent back
+    globals: dict = field(default_factory=dict)  # notebook globals the code reads: name -> input name
+    upstream: dict = field(default_factory=dict)  # upstream gradient name -> forward output it belongs to
+    loss: str | None = None
+    substitute: Substitution | None = None
+
+    @property
+    def calls(self):
+        """How many calls of student code the job makes, each followed by a tick: its per-call clock's budget."""
+        return sum(trial.calls for trial in self.trials)
+
+    def to_wire(self):
+        return {
+            "unit": self.unit, "steps": list(self.steps), "forward_steps": self.forward_steps,
+            "globals": self.globals, "upstream": self.upstream, "loss": self.loss, "report": list(self.report),
+            "substitute": self.substitute.to_wire() if self.substitute else None,
+            "trials": [trial.to_wire() for trial in self.trials],
+        }
+
+    @classmethod
+    def from_wire(cls, obj):
+        return cls(unit=obj["unit"], steps=tuple(obj["steps"]), forward_steps=obj["forward_steps"],
+                   trials=tuple(TrialRequest.from_wire(t) for t in obj["trials"]), report=tuple(obj["report"]),
+                   globals=obj.get("globals") or {}, upstream=obj.get("upstream") or {}, loss=obj.get("loss"),
+                   substitute=Substitution.from_wire(obj.get("substitute")))
+
+
+@dataclass(frozen=True)
+class Session:
+    """One submission's code and the jobs to run on it."""
+
+    program: list  # code blocks: {"name", "first_line", "code"}
+    provided: list  # helpers the assignment gives students
+    references: dict  # set id -> reference code blocks for substitution
+    jobs: list  # Job
+    buffers: list  # array bytes the jobs' inputs refer to
+
+    def to_wire(self, limits):
+        """The message header; only the reference code its jobs run goes with it."""
+        wanted = {job.substitute.set for job in self.jobs if job.substitute}
+        return {"op": "session", "program": self.program, "provided": self.provided,
+                "references": {key: blocks for key, blocks in self.references.items() if key in wanted},
+                "jobs": [job.to_wire() for job in self.jobs], "limits": limits.to_wire()}
+
+    @classmethod
+    def from_wire(cls, header, buffers):
+        """(session, limits) from a header and its buffers."""
+        session = cls(program=header["program"], provided=header["provided"], references=header["references"],
+                      jobs=[Job.from_wire(job) for job in header["jobs"]], buffers=list(buffers))
+        return session, Limits.from_wire(header["limits"])
+
+
+EXIT = {"op": "exit"}  # the message that stops a worker

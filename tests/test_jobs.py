@@ -1,0 +1,89 @@
+"""The job protocol (sandbox.inside.jobs): every type survives to_wire -> bytes -> from_wire unchanged."""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from grader.pipeline import Grader
+from grader.sandbox import Job, Limits, Session, Substitution, TrialRequest, encode_value
+from grader.sandbox.inside import wire
+from grader.spec import find_assignment
+
+names = st.text("abcdefghxyz_", min_size=1, max_size=8)
+
+
+@st.composite
+def trial_requests(draw):
+    buffers = []
+    inputs = {name: encode_value(np.arange(size, dtype=float), buffers)
+              for name, size in draw(st.dictionaries(names, st.integers(0, 4), max_size=3)).items()}
+    directions = {name: encode_value(np.ones(2), buffers) for name in draw(st.lists(names, max_size=2, unique=True))}
+    return TrialRequest(inputs, seed=draw(st.integers(0, 2 ** 32)), directions=directions, repeat=draw(st.booleans()))
+
+
+steps = st.builds(lambda expr, kind, outs: {"expr": expr, "returns": {"kind": kind, "names": outs, "name": None}},
+                  names, st.sampled_from(["tuple", "value"]), st.lists(names, min_size=1, max_size=3))
+
+jobs = st.builds(
+    Job, unit=names, steps=st.lists(steps, max_size=3).map(tuple), forward_steps=st.integers(0, 3),
+    trials=st.lists(trial_requests(), min_size=1, max_size=3).map(tuple), report=st.lists(names, max_size=3).map(tuple),
+    globals=st.dictionaries(names, names, max_size=2), upstream=st.dictionaries(names, names, max_size=2),
+    loss=st.none() | names,
+    substitute=st.none() | st.builds(Substitution, names, st.lists(names, min_size=1, max_size=3).map(tuple)))
+
+
+def through_the_wire(header):
+    """What the other end reads: the header packed into a message and unpacked."""
+    return wire.unpack(wire.pack(header))[0]
+
+
+@given(jobs)
+def test_a_job_round_trips(job):
+    assert Job.from_wire(through_the_wire(job.to_wire())) == job
+
+
+@given(st.builds(Limits, call_seconds=st.floats(0.1, 100), cpu_seconds=st.integers(1, 600),
+                 memory_mb=st.integers(64, 8192), processes=st.integers(0, 64), file_size_mb=st.integers(1, 64),
+                 output_chars=st.integers(0, 10 ** 5), message_mb=st.integers(1, 512)))
+def test_limits_round_trip(limits):
+    assert Limits.from_wire(through_the_wire(limits.to_wire())) == limits
+
+
+@given(st.lists(jobs, min_size=1, max_size=3))
+def test_a_session_round_trips_with_only_the_reference_code_its_jobs_run(job_list):
+    references = {job.substitute.set: [{"name": "<reference>", "first_line": 1, "code": "x = 1"}]
+                  for job in job_list if job.substitute}
+    references["unused"] = [{"name": "<reference>", "first_line": 1, "code": "secret = 2"}]
+    session = Session(program=[{"name": "cell 1", "first_line": 1, "code": "def f(): pass"}], provided=[],
+                      references=references, jobs=job_list, buffers=[b"\x00" * 8])
+    header = through_the_wire(session.to_wire(Limits()))
+    assert header["op"] == "session"
+    decoded, limits = Session.from_wire(header, session.buffers)
+    assert limits == Limits()
+    assert decoded.jobs == job_list and decoded.program == session.program and decoded.buffers == session.buffers
+    assert "unused" not in decoded.references
+    assert decoded.references == {key: blocks for key, blocks in references.items() if key != "unused"}
+
+
+def test_calls_count_every_call_of_student_code():
+    """The per-call clock's budget: a run, two per numerical direction, and a repeat."""
+    job = Job(unit="f", steps=(), forward_steps=0, trials=(
+        TrialRequest({}, seed=1, directions={"x": {}, "W": {}}, repeat=True), TrialRequest({}, seed=2),
+        TrialRequest({}, seed=3)))
+    assert job.calls == (1 + 4 + 1) + 1 + 1
+
+
+@pytest.mark.parametrize("assignment", ["cs231n-rnn", "dlfs-time-rnn"])
+def test_the_pipeline_jobs_round_trip(assignment):
+    """The jobs the grader really sends, as the worker reads them."""
+
+    class NoSandbox:
+        mode = "fallback"
+
+    grader = Grader(find_assignment(assignment), 7, NoSandbox())
+    assert grader.jobs
+    for job in grader.jobs.values():
+        assert Job.from_wire(through_the_wire(job.to_wire())) == job
+    substituted = [job for key, job in grader.jobs.items() if isinstance(key, tuple)]
+    assert substituted and all(job.substitute and job.substitute.set in grader.references for job in substituted)
