@@ -377,6 +377,19 @@ def with_random_warning(verdict, calls, cell_name):
     return dataclasses.replace(verdict, warnings=verdict.warnings + (warning,))
 
 
+def with_hang_cost(verdict, limits, rerun=None, passed_callees=()):
+    """A timed-out run's verdict, saying what the hang cost: one call's time limit, or two when the run with
+    the reference versions of what it calls hung as well. Those that passed are not run again: the hang
+    is then in the unit's own code."""
+    hangs = 1 + (rerun is not None and rerun.status == "timeout")
+    note = "this hang cost %g s of grading time (%s)" % (hangs * limits.call_seconds, (
+        "it hung again with the reference versions of what it calls" if hangs == 2 else
+        "not run again with the reference %s, which pass%s" % (" and ".join(passed_callees),
+                                                               "" if len(passed_callees) > 1 else "es")
+        if passed_callees and rerun is None else "one call's time limit"))
+    return dataclasses.replace(verdict, notes=verdict.notes + (note,), seconds=hangs * limits.call_seconds)
+
+
 def _takes_from_forward(unit):
     """Whether the unit's own steps use something its forward made (a cache, a layer object)."""
     made = {name for step in unit.steps[:unit.forward_steps] for name in step.returns.names}

@@ -92,11 +92,18 @@ class Grader:
         clock.lap("sandbox")
         verdicts = {name: self._judge(name, outcomes[name], context, program) for name in defined}
         clock.lap("check")
-        retry = [name for name in defined if verdicts[name].status != "passed" and (name, "reference") in self.jobs]
+        # A unit that hung while everything it calls passed would only hang again: one time limit is enough.
+        retry = [name for name in defined if verdicts[name].status != "passed" and (name, "reference") in self.jobs
+                 and (verdicts[name].status != "timeout" or self._failing_callees(name, verdicts))]
         reference_outcomes = self._run(program, [(name, self.jobs[name, "reference"]) for name in retry])
         clock.lap("sandbox")
         with_reference = {name: self._judge(name, outcome, context, program)
                           for name, outcome in reference_outcomes.items()}
+        for name in defined:
+            if verdicts[name].status == "timeout":
+                passed = sorted(set(self._callees(name)) - set(self._failing_callees(name, verdicts)))
+                verdicts[name] = check.with_hang_cost(verdicts[name], self.sandbox.limits, with_reference.get(name),
+                                                      passed)
         clock.lap("check")
         units = tuple(self._unit_result(name, program, verdicts, with_reference.get(name))
                       for name in self.assignment.units)
@@ -119,12 +126,19 @@ class Grader:
             verdict = UnitVerdict("blocked", "not checked: %s, which makes what it needs, is missing (%s)"
                                   % (forward, reason))
             return score.unit_result(unit, verdict, definition=definition, source=source)
-        # A class comes whole, but only its forward methods can be what a forward unit needed.
-        failing = [u for c in sorted(callee_closure(self.assignment.units, name))
-                   for u in units_of(self.assignment.units, c)
-                   if u in self.assignment.units and (u not in verdicts or verdicts[u].status != "passed")
-                   and (unit.is_backward or not self.assignment.units[u].is_backward)]
-        return score.unit_result(unit, verdicts[name], with_reference, failing, definition, source)
+        return score.unit_result(unit, verdicts[name], with_reference, self._failing_callees(name, verdicts),
+                                 definition, source)
+
+    def _callees(self, name):
+        """The units a unit calls (a class comes whole, but only its forward methods can be what a forward
+        unit needed)."""
+        unit = self.assignment.units[name]
+        return [u for c in sorted(callee_closure(self.assignment.units, name))
+                for u in units_of(self.assignment.units, c)
+                if u in self.assignment.units and (unit.is_backward or not self.assignment.units[u].is_backward)]
+
+    def _failing_callees(self, name, verdicts):
+        return [u for u in self._callees(name) if u not in verdicts or verdicts[u].status != "passed"]
 
     def _judge(self, name, outcome, context, program):
         definition = program.definitions[self.assignment.units[name].defines]

@@ -10,6 +10,8 @@ The credit policy, in full:
   it earns the better of the two runs, so a wrong step function costs the
   step function's points only, and the feedback says "correct once
   rnn_step_forward is fixed".
+  A unit that timed out while everything it calls passed is not run again
+  (it would only hang again): one time limit per hang.
 - A backward unit runs on the cache its own submission's forward made. When
   that forward fails, the backward cannot be checked ("blocked") and earns
   nothing: no credit rests on anything but agreement with the reference.
