@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import os
 import secrets
 import shutil
@@ -84,10 +85,13 @@ def run(submissions, assignment, assignments_dir, out_dir, seed, jobs, **options
         if not found:
             _fail("no submissions found in %s (expected .ipynb or .py files, folders of them, or a .zip)"
                   % ", ".join(submissions))
+        for item in found:
+            if item.note:
+                click.echo("grader: %s" % item.note, err=True)
         if assignment:
-            specs, choices = {assignment: find_assignment(assignment, assignments_dir)}, {}
+            specs, choices, undecided = {assignment: find_assignment(assignment, assignments_dir)}, {}, {}
         else:
-            specs, choices = _detect_assignments(found, assignments_dir)
+            specs, choices, undecided = _detect_assignments(found, assignments_dir)
         spec = next(iter(specs.values())) if len(specs) == 1 else _Several(specs)
         out = Path(out_dir)
         try:
@@ -103,7 +107,8 @@ def run(submissions, assignment, assignments_dir, out_dir, seed, jobs, **options
             click.echo("grader: %s, %d submission%s, seed %d" % (
                 spec.name, len(found), "" if len(found) == 1 else "s", seed), err=True)
             click.echo("grader: %s" % describe_mode(sandbox.mode), err=True)
-            grader = _Dispatch({name: Grader(one, seed, sandbox) for name, one in specs.items()}, choices)
+            grader = _Dispatch({name: Grader(one, seed, sandbox) for name, one in specs.items()}, choices,
+                               undecided, {item.id: item.note for item in found if item.note})
             with Progress(len(found)) as progress:
                 def finished(result):
                     report.write_submission_reports(result, out)
@@ -122,7 +127,9 @@ def run(submissions, assignment, assignments_dir, out_dir, seed, jobs, **options
 
 
 def _detect_assignments(found, assignments_dir):
-    """({name: spec} of the assignments chosen, {submission id: detect.Choice}); refuses when one cannot be told."""
+    """({name: spec} of the assignments chosen, {submission id: detect.Choice}, {submission id: reason} of
+    those that cannot be told). An undecided submission is graded as unreadable, with the reason, under
+    the assignment most others are for; only a class none of which can be told stops the run."""
     from . import detect
     from .spec import available_assignments
 
@@ -132,16 +139,24 @@ def _detect_assignments(found, assignments_dir):
             assignments.append(find_assignment(name, assignments_dir))
         except GraderError as exc:
             click.echo("grader: not considering %s, whose spec is broken: %s" % (name, exc), err=True)
-    choices = detect.choose_all([load.load_submission(i, path) for i, path in found], assignments)
-    undecided = [(i, choice.note) for i, choice in choices.items() if choice.assignment is None]
-    if undecided:
-        _fail("cannot tell which assignment %s for; name it with --assignment (see `grader list`):\n%s" % (
-            "this submission is" if len(undecided) == 1 else "%d submissions are" % len(undecided),
-            "\n".join("  %s: %s" % item for item in undecided)))
+    choices = detect.choose_all([load.load_submission(item.id, item.path, item.error) for item in found],
+                                assignments)
+    decided = collections.Counter(choice.assignment for choice in choices.values() if choice.assignment)
+    if not decided:
+        _fail("cannot tell which assignment any submission is for; name it with --assignment (see `grader list`):"
+              "\n%s" % "\n".join("  %s: %s" % (i, choice.note) for i, choice in choices.items()))
+    fallback = min(decided, key=lambda name: (-decided[name], name))
+    undecided = {}
     for submission_id, choice in choices.items():
-        click.echo("grader: %s: %s" % (submission_id, choice.note), err=True)
+        if choice.assignment is None:
+            undecided[submission_id] = "cannot tell which assignment it is for: %s" % choice.note
+            choices[submission_id] = detect.Choice(fallback, undecided[submission_id])
+            click.echo("grader: %s: %s; listed under %s with no score" % (
+                submission_id, undecided[submission_id], fallback), err=True)
+        else:
+            click.echo("grader: %s: %s" % (submission_id, choice.note), err=True)
     chosen = {choice.assignment for choice in choices.values()}
-    return {a.name: a for a in assignments if a.name in chosen}, choices
+    return {a.name: a for a in assignments if a.name in chosen}, choices, undecided
 
 
 class _Several:
@@ -155,19 +170,24 @@ class _Several:
 class _Dispatch:
     """Grades each submission with the Grader of its assignment, noting an automatic choice in its result."""
 
-    def __init__(self, graders, choices):
+    def __init__(self, graders, choices, undecided, name_notes):
         self.graders = graders
         self.choices = choices  # submission id -> detect.Choice; empty when --assignment named one
+        self.undecided = undecided  # submission id -> why its assignment cannot be told (graded as unreadable)
+        self.name_notes = name_notes  # submission id -> why its folder is not simply its name
 
-    def grade_path(self, submission_id, path):
+    def grade_path(self, submission_id, path, error=None):
         import dataclasses
 
         choice = self.choices.get(submission_id)
+        error = error or self.undecided.get(submission_id)
         if choice is None:
             grader, = self.graders.values()
-            return grader.grade_path(submission_id, path)
-        result = self.graders[choice.assignment].grade_path(submission_id, path)
-        return dataclasses.replace(result, auto_assignment_note=choice.note)
+            result = grader.grade_path(submission_id, path, error)
+        else:
+            result = dataclasses.replace(self.graders[choice.assignment].grade_path(submission_id, path, error),
+                                         auto_assignment_note=None if error else choice.note)
+        return dataclasses.replace(result, name_note=self.name_notes.get(submission_id))
 
 
 class Progress:

@@ -63,9 +63,9 @@ class Grader:
                          for index, trial in enumerate(plan.trials)),
         )
 
-    def grade_path(self, submission_id, path):
+    def grade_path(self, submission_id, path, error=None):
         started = time.perf_counter()
-        submission = load.load_submission(submission_id, path)
+        submission = load.load_submission(submission_id, path, error)
         return self.grade(submission, load_seconds=time.perf_counter() - started)
 
     def grade(self, submission, load_seconds=0.0):
@@ -217,9 +217,11 @@ def _top_level_names(source):
 
 
 def grade_all(grader, found, jobs, on_result):
-    """Grade (id, path) pairs in parallel; `on_result` is called as each finishes, in the caller's thread."""
+    """Grade submissions (load.Found records, or (id, path) pairs) in parallel; `on_result` is called as each
+    finishes, in the caller's thread."""
+    tasks = [(item.id, item.path, item.error) if isinstance(item, load.Found) else (*item, None) for item in found]
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = [pool.submit(grader.grade_path, submission_id, path) for submission_id, path in found]
+        futures = [pool.submit(grader.grade_path, *task) for task in tasks]
         results = []
         for future in futures:
             result = future.result()

@@ -98,6 +98,7 @@ class SubmissionResult:
     sandbox_mode: str = ""
     seconds: float = 0.0
     auto_assignment_note: str | None = None
+    name_note: str | None = None  # why its folder is not simply its file's name (a collision)
     stage_seconds: StageTimes = field(default_factory=StageTimes)
 
     @property

@@ -97,6 +97,6 @@ def test_run_refuses_when_it_cannot_tell(tmp_path):
     result = CliRunner().invoke(main, ["run", str(tmp_path / "tie.py"), "--out", str(tmp_path / "out")])
     assert result.exit_code == 2
     stderr = result.stderr if hasattr(result, "stderr") else result.output
-    assert "cannot tell which assignment this submission is for; name it with --assignment" in stderr
+    assert "cannot tell which assignment any submission is for; name it with --assignment" in stderr
     assert "tie: it defines as many units of cs231n-rnn" in stderr
     assert not (tmp_path / "out" / "tie").exists()

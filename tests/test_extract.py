@@ -178,15 +178,15 @@ def test_discover_folder_files_subfolders_and_zip(tmp_path):
     (folder / "notes.txt").write_text("not a submission")
     (folder / ".ipynb_checkpoints").mkdir()
     found = load.discover([folder])
-    assert [(i, p.name) for i, p in found] == [("alice", "alice.py"), ("bob", "bob.ipynb"), ("carol", "carol")]
+    assert [(f.id, f.path.name) for f in found] == [("alice", "alice.py"), ("bob", "bob.ipynb"), ("carol", "carol")]
 
     archive = tmp_path / "lms.zip"
     with zipfile.ZipFile(archive, "w") as zf:
         zf.writestr("submissions/dave_123_rnn.ipynb", (folder / "bob.ipynb").read_text())
         zf.writestr("submissions/../../evil.py", "def f():\n    return 1\n")
     found = load.discover([archive], workdir=tmp_path)
-    assert sorted(i for i, _ in found) == ["dave_123_rnn", "evil"]
-    assert all(tmp_path in p.parents for _, p in found)
+    assert sorted(f.id for f in found) == ["dave_123_rnn", "evil"]
+    assert all(tmp_path in f.path.parents for f in found)
     assert not (tmp_path.parent / "evil.py").exists()
 
 

@@ -156,6 +156,7 @@ def results_json(result):
         "tests": tests,
         "extra_data": {
             "submission": result.id,
+            "folder_note": result.name_note,
             "assignment": result.assignment,
             "path": result.path,
             "seed": result.seed,

@@ -18,6 +18,7 @@ import io
 import keyword
 import re
 import tokenize
+import urllib.parse
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
@@ -307,6 +308,7 @@ def submission_row(result, names, maxima):
     return {
         "result": result,
         "folder": safe_id(result.id),
+        "href": urllib.parse.quote(safe_id(result.id)) + "/feedback.html",
         "cells": [units.get(name) for name in names],
         "score": 0.0 if result.load_error else result.score,
         "max_score": row_max(result, maxima),
