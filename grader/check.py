@@ -234,8 +234,7 @@ def exception_hint(failure, definitions, unit_names, limits):
         close = difflib.get_close_matches(name, [d.split(".")[-1] for d in definitions], n=1)
         if close:
             return "a typo for `%s`?" % close[0]
-        return ("a typo, or a variable set in a notebook cell the grader does not run (it takes imports, "
-                "functions, classes and constant assignments only)?")
+        return "a typo, or a name your code never sets at the top level of a cell or module?"
     return None
 
 
@@ -450,6 +449,19 @@ def _sentence(text, more, names=()):
     if first.isalpha() and first.islower() and first not in names:
         more = more[0].upper() + more[1:]
     return "%s%s %s" % (text, "" if text.endswith((".", "?", "!")) else ".", more)
+
+
+def top_level_verdict(failure, cell_name, first_line, context):
+    """A top-level statement the unit needs (`EPS = np.finfo(float).eps`) raised, or did not finish, as it loaded."""
+    located_cell, line, function = locate(failure, context.cell_names)
+    report = ErrorReport(type=failure.type, message=failure.message, cell_name=located_cell or cell_name,
+                         line=line if located_cell else first_line, function=None if function == "<module>" else function,
+                         hint=exception_hint(failure, context.definitions, context.unit_names, context.limits),
+                         trial="loading your code")
+    if failure.kind == "timeout":
+        return UnitVerdict("timeout", "top-level code it needs%s did not finish: %s" % (where(report), failure.message),
+                           error=report)
+    return UnitVerdict("error", "top-level code it needs raises %s%s" % (report.type, where(report)), error=report)
 
 
 def failure_verdict(unit, trial, failure, context):

@@ -5,6 +5,12 @@ constant assignments) and drops what runs things (training loops, data
 loading, demo calls), so grading never depends on a cell that takes an hour or
 raises. It only parses: nothing here executes student code.
 
+Other top-level statements are kept when a graded function needs them: the
+statements that last bind a name it reads (`sig = lambda z: ...`,
+`EPS = np.finfo(float).eps`, a dict built by a comprehension), and what those
+read in turn, found by Python's own scope analysis (`symtable`). They run in
+the sandbox like the rest, in their original order.
+
 Real notebooks need some care:
 - IPython syntax (`%matplotlib inline`, `!pip install`, `x = !ls`, `%%time`)
   is blanked line by line, keeping line numbers.
@@ -17,10 +23,12 @@ Real notebooks need some care:
 from __future__ import annotations
 
 import ast
+import bisect
 import functools
 import re
+import symtable
 import textwrap
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 CELL_MAGICS_WITH_PYTHON_BODY = {"time", "timeit", "capture", "prun", "debug"}
 CONTINUATION = re.compile(r"^(else|elif|except|finally)\b|^[)\]}]")
@@ -66,6 +74,8 @@ class Program:
     definitions: dict  # name -> Definition
     problems: tuple
     cell_sources: dict  # cell name -> its source as the student wrote it
+    # graded name -> indices in `blocks` of the computed top-level statements it needs (beyond definitions)
+    needs: dict = field(default_factory=dict)
 
     def defines(self, name):
         return name in self.definitions
@@ -201,9 +211,26 @@ def parse_leniently(source, cell_name):
     return parsed, problems
 
 
-def extract_program(cells):
-    """The kept code of a submission's cells, the definitions it makes, and what could not be read."""
-    blocks, definitions, problems, sources = [], {}, [], {}
+@dataclass(frozen=True)
+class _Statement:
+    """One top-level statement of a cell, before deciding whether it is kept."""
+
+    node: ast.stmt
+    cell: object  # load.SourceCell
+    offset: int  # of the parsed chunk it comes from, in its cell
+    first_line: int  # in its cell
+    code: str
+    always: bool  # kept whatever is graded: definitions, imports, constants
+
+
+def extract_program(cells, graded=(), given=()):
+    """The kept code of a submission's cells, the definitions it makes, and what could not be read.
+
+    `graded` names what will be called (functions and classes): the computed top-level statements
+    they need are kept too. `given` names globals the grader sets itself before running the code
+    (notebook globals of the spec), so statements binding them are never needed.
+    """
+    statements, problems, sources = [], [], {}
     for cell in cells:
         sources[cell.name] = cell.source
         source = neutralize_ipython(cell.source)
@@ -214,14 +241,85 @@ def extract_program(cells):
         source_lines = source.split("\n")
         for offset, tree in trees:
             for node in tree.body:
-                if not keep_statement(node):
-                    continue
                 start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
                 code = "\n".join(source_lines[offset + start - 1: offset + node.end_lineno])
-                blocks.append(CodeBlock(cell.name, cell.number, offset + start, code))
-                for definition in _definitions(node, cell.number, cell.name, offset):
-                    definitions[definition.name] = definition
-    return Program(tuple(blocks), definitions, tuple(problems), sources)
+                statements.append(_Statement(node, cell, offset, offset + start, code, keep_statement(node)))
+    needs = _needed_statements(statements, graded, set(given)) if graded else {}
+    needed = set().union(*needs.values()) if needs else set()
+    blocks, definitions, position = [], {}, {}
+    for index, statement in enumerate(statements):
+        if not (statement.always or index in needed):
+            continue
+        position[index] = len(blocks)
+        blocks.append(CodeBlock(statement.cell.name, statement.cell.number, statement.first_line, statement.code))
+        for definition in _definitions(statement.node, statement.cell.number, statement.cell.name, statement.offset):
+            definitions[definition.name] = definition
+    computed = {name: tuple(position[i] for i in sorted(indices) if not statements[i].always)
+                for name, indices in needs.items()}
+    return Program(tuple(blocks), definitions, tuple(problems), sources, computed)
+
+
+COMPREHENSIONS = {"listcomp", "dictcomp", "setcomp", "genexpr"}
+
+
+def _scope_reads(table, immediate, deferred, runs_now):
+    """Module-level names a scope reads: into `immediate` if read as the statement runs, else `deferred`."""
+    for symbol in table.get_symbols():
+        if symbol.is_referenced() and (table.get_type() == "module" or symbol.is_global()):
+            (immediate if runs_now else deferred).add(symbol.get_name())
+    for child in table.get_children():
+        # A class body and a comprehension run at once; a function or lambda body only when called.
+        now = runs_now and (child.get_type() == "class" or child.get_name() in COMPREHENSIONS)
+        _scope_reads(child, immediate, deferred, now)
+
+
+def _bindings_and_reads(statement):
+    """(names it binds at module level, names it reads as it runs, names its functions read when called)."""
+    try:
+        table = symtable.symtable(statement.code, "<cell>", "exec")
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return set(), set(), set()
+    binds = {symbol.get_name() for symbol in table.get_symbols()
+             if symbol.is_assigned() or symbol.is_imported() or symbol.is_namespace()}
+    immediate, deferred = set(), set()
+    _scope_reads(table, immediate, deferred, True)
+    # `x += 1` reads x, though the symbol table records only the assignment.
+    immediate |= {node.target.id for node in ast.walk(statement.node)
+                  if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name)}
+    return binds, immediate, deferred
+
+
+def _needed_statements(statements, graded, given):
+    """graded name -> indices of the statements it needs: the last binding of each name read, transitively.
+
+    A name read as a statement runs resolves to its last binding before that statement; a name read
+    inside a function resolves to its last binding in the whole program, as after a run top to bottom."""
+    analysed = [_bindings_and_reads(statement) for statement in statements]
+    binders = {}
+    for index, (binds, _, _) in enumerate(analysed):
+        for name in binds:
+            binders.setdefault(name, []).append(index)
+    end = len(statements)
+
+    def binding(name, before):
+        indices = binders.get(name, [])
+        found = bisect.bisect_left(indices, before)
+        return indices[found - 1] if found else None
+
+    needs = {}
+    for root in graded:
+        found, todo = set(), [(root, end)]
+        while todo:
+            name, before = todo.pop()
+            index = binding(name, before) if name not in given or name == root else None
+            if index is None or index in found:
+                continue
+            found.add(index)
+            _, immediate, deferred = analysed[index]
+            todo.extend((read, index) for read in immediate)
+            todo.extend((read, end) for read in deferred)
+        needs[root] = found
+    return needs
 
 
 def definition_source(program, definition):

@@ -24,6 +24,9 @@ class Grader:
         self.seed = seed
         self.sandbox = sandbox
         self.plans = trials.plan_assignment(assignment, seed)
+        # What extract keeps top-level code for, and the notebook globals the grader sets itself.
+        self.graded = sorted({unit.defines.split(".")[0] for unit in assignment.units.values()})
+        self.given = sorted({name for unit in assignment.units.values() for name in unit.global_names})
         reference_source = assignment.reference.read_text()
         unit_definitions = {unit.defines.split(".")[0] for unit in assignment.units.values()}
         provided = set(assignment.provides)
@@ -80,7 +83,7 @@ class Grader:
             return SubmissionResult(**base, units=units, load_error=submission.load_error,
                                     seconds=time.perf_counter() - started + load_seconds,
                                     stage_seconds=StageTimes(load=load_seconds))
-        program = extract.extract_program(submission.cells)
+        program = extract.extract_program(submission.cells, self.graded, self.given)
         clock.lap("extract")
         context = check.Context(
             cell_names=frozenset(program.cell_sources), definitions=tuple(program.definitions),
@@ -141,8 +144,14 @@ class Grader:
         return [u for u in self._callees(name) if u not in verdicts or verdicts[u].status != "passed"]
 
     def _judge(self, name, outcome, context, program):
-        definition = program.definitions[self.assignment.units[name].defines]
+        unit = self.assignment.units[name]
+        definition = program.definitions[unit.defines]
         verdict = check.judge_unit(self.plans[name], outcome, context)
+        needed = set(program.needs.get(unit.defines.split(".")[0], ()))
+        failed = [error for error in outcome.program_errors if error.step in needed]
+        if failed and verdict.status != "passed":  # the statement it needs is the first thing to fix
+            block = program.blocks[failed[0].step]
+            verdict = check.top_level_verdict(failed[0], block.name, block.first_line, context)
         return check.with_random_warning(verdict, extract.random_calls(program, definition), definition.cell_name)
 
     def _run(self, program, jobs):

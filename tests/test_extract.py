@@ -205,3 +205,76 @@ def test_a_folder_submission_joins_its_files_with_their_names(tmp_path):
     submission = load.load_submission("erin", sub)
     assert [c.name for c in submission.cells] == ["a.py", "b.py"]
     assert {"f", "g"} <= set(extract.extract_program(submission.cells).definitions)
+
+
+# --- Top-level statements a graded function needs ------------------------------------------------
+
+def kept_lines(program):
+    return [line for block in program.blocks for line in block.code.split("\n")]
+
+
+def test_computed_names_a_graded_function_reads_are_kept_in_order_and_the_rest_dropped():
+    program = extract.extract_program(cells_of("""
+        import functools
+        import time
+        import numpy as np
+        sig = lambda z: 1 / (1 + np.exp(-z))
+        TANH = np.tanh
+        EPS = np.finfo(float).eps
+        ACTIVATIONS = {name: getattr(np, name) for name in ("tanh", "exp")}
+        act = functools.partial(np.clip, a_min=-50, a_max=50)
+        """, """
+        data = np.load("train.npz")
+        for epoch in range(100):
+            loss = train(data)
+        plt.plot(loss)
+        """, "time.sleep(10**6)\n", """
+        def rnn_step_forward(x, prev_h, Wx, Wh, b):
+            a = act(x @ Wx + prev_h @ Wh + b)
+            return ACTIVATIONS["tanh"](a) + 0 * sig(a) * EPS, None
+        """), graded=["rnn_step_forward"])
+    lines = kept_lines(program)
+    for kept in ("sig = lambda z", "EPS = np.finfo(float).eps", "ACTIVATIONS = {name", "act = functools.partial"):
+        assert any(line.startswith(kept) for line in lines), kept
+    assert lines.index("sig = lambda z: 1 / (1 + np.exp(-z))") < lines.index("def rnn_step_forward(x, prev_h, Wx, Wh, b):")
+    for dropped in ("np.load", "train(data)", "plt.plot", "time.sleep"):
+        assert not any(dropped in line for line in lines), dropped
+    # The statements a unit needs beyond definitions, by their place in `blocks`: what an error is charged to.
+    assert [program.blocks[i].code.split(" =")[0] for i in program.needs["rnn_step_forward"]] == [
+        "sig", "EPS", "ACTIVATIONS", "act"]
+
+
+def test_what_a_helper_needs_is_needed_transitively_and_a_name_resolves_to_its_last_binding():
+    program = extract.extract_program(cells_of("""
+        import numpy as np
+        scale = 2.0
+        scale = scale * np.float64(1.5)
+        table = [scale * k for k in range(3)]
+        unused = np.ones(10 ** 9)
+        def helper(z):
+            return z * table[1]
+        def step(x):
+            return helper(x)
+        """), graded=["step"])
+    lines = kept_lines(program)
+    assert "scale = scale * np.float64(1.5)" in lines and "scale = 2.0" in lines  # it reads the one before
+    assert "table = [scale * k for k in range(3)]" in lines
+    assert not any("unused" in line for line in lines)
+
+
+def test_globals_the_grader_sets_are_never_taken_from_the_notebook():
+    program = extract.extract_program(cells_of("""
+        import numpy as np
+        x = np.load("x.npy")
+        batch_size = x.shape[0]
+        def backward(dh):
+            return np.zeros((batch_size, 3)) + dh
+        """), graded=["backward"], given=["x"])
+    lines = kept_lines(program)
+    assert "batch_size = x.shape[0]" in lines and not any("np.load" in line for line in lines)
+
+
+def test_without_graded_names_only_definitions_and_constants_are_kept():
+    program = extract.extract_program(cells_of("import numpy as np\nEPS = np.finfo(float).eps\n"
+                                               "def f(x):\n    return x + EPS\n"))
+    assert kept_lines(program) == ["import numpy as np", "def f(x):", "    return x + EPS"]

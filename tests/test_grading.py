@@ -225,3 +225,45 @@ def test_a_corrupt_notebook_is_graded_zero_with_the_reason(grader, tmp_path):
     result = grader.grade_path("broken", tmp_path / "broken.ipynb")
     assert result.load_error and "not a valid notebook" in result.load_error
     assert result.score == 0 and len(result.units) == 13
+
+
+# --- Top-level statements a graded function needs ---------------------------------------------------
+
+def notebook(*cells):
+    return Submission("student", Path("hw.ipynb"), tuple(
+        SourceCell(number, "cell %d" % number, textwrap.dedent(source)) for number, source in enumerate(cells, 1)))
+
+
+def test_a_needed_top_level_statement_that_raises_is_the_error_of_the_unit_that_needs_it(grader):
+    source = edited(
+        ("import numpy as np\n", "import numpy as np\n\nLOG_FLOOR = np.log(np.finfo(float).epsilon)  # no log(0)\n"),
+        ("loss = -np.sum(mask * log_probs[n_idx, t_idx, y]) / N",
+         "loss = -np.sum(mask * np.maximum(log_probs[n_idx, t_idx, y], LOG_FLOOR)) / N"))
+    result, units = grade(grader, source)
+    only(units, temporal_softmax_loss="error")
+    unit = units["temporal_softmax_loss"]
+    assert unit.summary == "top-level code it needs raises AttributeError at student.py, line 4"
+    assert (unit.verdict.error.cell_name, unit.verdict.error.line) == ("student.py", 4)
+    assert "epsilon" in unit.verdict.error.message
+
+
+@pytest.mark.slow
+def test_a_needed_top_level_statement_that_hangs_is_a_timeout_of_the_unit_that_needs_it(grader):
+    reference = REFERENCE.replace("next_h = np.tanh(x @ Wx + prev_h @ Wh + b)",
+                                  "next_h = np.tanh(SCALE * (x @ Wx + prev_h @ Wh + b))")
+    result = grader.grade(notebook("""
+        import time
+
+        def wait_for_scale():
+            while True:
+                time.sleep(10 ** 6)  # the TA's server never answers
+            return 1.0
+
+        SCALE = wait_for_scale()
+        """, reference, "for epoch in range(10 ** 9):\n    time.sleep(10 ** 6)\n"))
+    units = {unit.name: unit for unit in result.units}
+    only(units, rnn_step_forward="timeout", rnn_step_backward="blocked")  # the backward runs that forward first
+    unit = units["rnn_step_forward"]
+    assert unit.summary.startswith("top-level code it needs at cell 1, line 6 (in wait_for_scale) did not finish")
+    # rnn_forward calls it: with the reference step it needs nothing of the hanging cell.
+    assert units["rnn_forward"].summary == "correct once rnn_step_forward is fixed"

@@ -16,7 +16,7 @@ class Failure:
     """Why a step of the student's code produced nothing usable."""
 
     step: int
-    kind: str  # "exception" or "bad_return"
+    kind: str  # "exception" or "bad_return"; for top-level code, also "timeout"
     type: str = ""  # the exception's class name
     message: str = ""
     frames: tuple = ()  # (file, line, function) of the student's own code, innermost last

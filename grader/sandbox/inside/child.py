@@ -18,6 +18,7 @@ import io
 import itertools
 import operator
 import os
+import signal
 import sys
 import time
 
@@ -31,6 +32,7 @@ STDOUT_LIMIT = 4000
 MESSAGE_LIMIT = 500
 _seed, _perf_counter, _ndarray = np.random.seed, time.perf_counter, np.ndarray
 _sys_stdout, _sys_stderr = sys.stdout, sys.stderr
+_setitimer, _set_handler, _ITIMER_REAL, _SIGALRM = signal.setitimer, signal.signal, signal.ITIMER_REAL, signal.SIGALRM
 
 
 class CappedWriter(io.TextIOBase):
@@ -81,16 +83,49 @@ def compile_block(block):
     return _COMPILED[key]
 
 
-def exec_blocks(blocks, namespace, errors):
-    """Run each block in order; one that raises is recorded and skipped, the rest still run."""
-    for index, block in enumerate(blocks):
-        try:
-            code = compile_block(block)
-            if issubclass(type(code), BaseException):
-                raise code
-            exec(code, namespace)
-        except BaseException as exc:
-            errors.append(dict(exception_info(exc), block=index))
+class TopLevelTimeout(BaseException):
+    """Raised into the student's top-level code when loading it takes longer than it may."""
+
+
+def _out_of_time(signum, frame):
+    raise TopLevelTimeout("did not finish")
+
+
+# Blocks that ran out of time once in this process (key -> what was recorded): not run again.
+_HUNG = {}
+
+
+def exec_blocks(blocks, namespace, errors, seconds=None):
+    """Run each block in order; one that raises is recorded and skipped, the rest still run.
+
+    With `seconds`, the blocks together get that long: the one still running then (a top-level
+    `time.sleep(10**6)` a graded function needs) is stopped where it is, recorded as a timeout with
+    its line, and skipped by later loads in this process. The call's own clock still bounds the rest."""
+    previous = None
+    if seconds:
+        previous = _set_handler(_SIGALRM, _out_of_time)
+        _setitimer(_ITIMER_REAL, seconds)
+    try:
+        for index, block in enumerate(blocks):
+            key = (block["name"], block["first_line"], block["code"])
+            if key in _HUNG:
+                errors.append(dict(_HUNG[key], block=index))
+                continue
+            try:
+                code = compile_block(block)
+                if issubclass(type(code), BaseException):
+                    raise code
+                exec(code, namespace)
+            except TopLevelTimeout as exc:
+                _HUNG[key] = dict(exception_info(exc), type="TimeoutError", kind="timeout",
+                                  message="still running after %g s" % seconds)
+                errors.append(dict(_HUNG[key], block=index))
+            except BaseException as exc:
+                errors.append(dict(exception_info(exc), block=index))
+    finally:
+        if seconds:
+            _setitimer(_ITIMER_REAL, 0)
+            _set_handler(_SIGALRM, previous)
 
 
 INTERNAL_FILES = {procedure.__file__, __file__, wire.__file__}
@@ -135,11 +170,17 @@ def exception_info(exc):
     return {"type": name, "message": safe_message(exc), "frames": frames}
 
 
-def build_namespace(session, job, buffers, errors):
-    """Provided helpers, then the student's code, then the reference versions of the unit's callees."""
+def build_namespace(session, job, buffers, errors, values=None):
+    """Provided helpers, then the student's code, then the reference versions of the unit's callees.
+
+    The notebook globals the spec sets are set before the student's code runs, so that top-level
+    code computing from them (`batch_size = x.shape[0]`) sees the trial's values."""
     namespace = {"__name__": "submission", "__builtins__": __builtins__}
     exec_blocks(session["provided"], namespace, [])
-    exec_blocks(session["program"], namespace, errors)
+    for name, source in (job.get("globals") or {}).items():
+        if values is not None and source in values:
+            namespace[name] = procedure.fresh_copy(values[source])
+    exec_blocks(session["program"], namespace, errors, session.get("load_seconds"))
     substitute = job.get("substitute")
     if substitute:
         reference = {"__name__": "reference", "__builtins__": __builtins__}
@@ -172,9 +213,10 @@ class Ticker:
 
 def run_once(session, job, buffers, inputs, seed, errors):
     """The unit's steps on fresh copies of the inputs, in a fresh namespace."""
-    namespace = build_namespace(session, job, buffers, errors)
-    _seed(seed % (2 ** 32))
     values = {name: procedure.fresh_copy(value) for name, value in inputs.items()}
+    _seed(seed % (2 ** 32))  # top-level code a graded function needs may draw random numbers too
+    namespace = build_namespace(session, job, buffers, errors, values)
+    _seed(seed % (2 ** 32))
     given = dict(values)
     procedure.run_steps(job["steps"], namespace, values, job.get("globals"))
     return values, given
@@ -199,7 +241,7 @@ def numeric_losses(session, job, buffers, inputs, directions, values, ticker):
             for sign in (1.0, -1.0):
                 perturbed = procedure.with_perturbation(inputs, target, sign * eps * direction)
                 try:
-                    namespace = build_namespace(session, job, buffers, [])
+                    namespace = build_namespace(session, job, buffers, [], perturbed)
                     _seed(0)
                     run_values = dict(perturbed)
                     procedure.run_steps(forward_steps, namespace, run_values, job.get("globals"))
@@ -273,6 +315,8 @@ def run_trial(session, job, trial, buffers_in, buffers_out, errors, ticker, budg
 def run_job(session, job, buffers_in, result_fd, limits=None):
     """Run every trial of one job and write one result message. Called in a fresh fork."""
     limits = limits or {}
+    # Top-level code a graded function needs runs in every call: it gets half of the call's time.
+    session = dict(session, load_seconds=limits["call_seconds"] / 2 if limits.get("call_seconds") else None)
     output_chars = limits.get("output_chars", STDOUT_LIMIT)
     budget = wire.Budget(array_bytes=max(0, limits.get("message_bytes", wire.MAX_MESSAGE_BYTES) - (1 << 20)))
     ticker = Ticker(result_fd)
