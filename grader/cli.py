@@ -19,6 +19,9 @@ from .sandbox import Limits, Sandbox, describe_mode
 from .spec import find_assignment
 
 
+MODE_NAMES = {"bwrap": "strict sandbox (bubblewrap)", None: "process sandbox (bubblewrap not found)"}
+
+
 def _fail(message):
     click.echo("grader: %s" % message, err=True)
     sys.exit(2)
@@ -299,7 +302,8 @@ def validate_command(assignments, all_assignments, assignments_dir, markdown, un
     results = []
     with Sandbox(jobs=jobs, limits=Limits(call_seconds=call_seconds)) as sandbox:
         for spec in specs:
-            click.echo("grader: validating %s (%s)" % (spec.name, describe_mode(sandbox.mode).split(":")[0]), err=True)
+            click.echo("grader: validating %s (%s)" % (spec.name, MODE_NAMES.get(sandbox.mode, MODE_NAMES[None])),
+                       err=True)
 
             def progress(done, total):
                 if sys.stderr.isatty():

@@ -13,7 +13,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from . import check, extract, load, score, trials
-from .results import StageTimes, SubmissionResult, UnitResult, UnitVerdict
+from .results import CodeProblem, Location, Reason, StageTimes, SubmissionResult, UnitResult, UnitVerdict
 from .sandbox import Job, Session, Substitution, TrialRequest, describe_mode, encode_value
 from .spec import callee_closure, expression_names, substitution_target, units_of
 
@@ -77,8 +77,8 @@ class Grader:
         base = dict(id=submission.id, path=str(submission.path), assignment=self.assignment.name,
                     title=self.assignment.title, seed=self.seed, sandbox_mode=describe_mode(self.sandbox.mode))
         if submission.load_error:
-            units = tuple(UnitResult(u.name, "missing", 0.0, u.points, "not graded: the file could not be read",
-                                     UnitVerdict("missing", "not graded"), public=u.public)
+            units = tuple(UnitResult(u.name, "missing", 0.0, u.points, UnitVerdict("missing", Reason("file_unreadable")),
+                                     public=u.public)
                           for u in self.assignment.units.values())
             return SubmissionResult(**base, units=units, load_error=submission.load_error,
                                     seconds=time.perf_counter() - started + load_seconds,
@@ -125,9 +125,8 @@ class Grader:
             forward = self._missing_forward(unit, program) if self._implemented(unit, program) else None
             if forward is None:
                 return score.unit_result(unit, self._missing(unit, program))
-            reason = self._missing(self.assignment.units[forward], program).summary
-            verdict = UnitVerdict("blocked", "not checked: %s, which makes what it needs, is missing (%s)"
-                                  % (forward, reason))
+            reason = self._missing(self.assignment.units[forward], program).reason
+            verdict = UnitVerdict("blocked", Reason("forward_missing", forward=forward, cause=reason))
             return score.unit_result(unit, verdict, definition=definition, source=source)
         return score.unit_result(unit, verdicts[name], with_reference, self._failing_callees(name, verdicts),
                                  definition, source)
@@ -178,32 +177,26 @@ class Grader:
     def _missing(self, unit, program):
         stub = extract.stub_reason(program, program.definitions.get(unit.defines))
         if stub:
-            return UnitVerdict("missing", "not implemented yet: %s" % stub)
+            return UnitVerdict("missing", Reason("stub", detail=stub))
         wanted = unit.defines.split(".")
         for problem in program.problems:
             if wanted[-1] in problem.lost or wanted[0] in problem.lost:
-                return UnitVerdict("missing", "could not be read: %s at %s, line %d"
-                                   % (problem.message, problem.cell_name, problem.line))
-        kind = "method" if len(wanted) == 2 else "function or class"
-        summary = "not found: the submission defines no %s `%s`" % (kind, unit.defines)
+                return UnitVerdict("missing", Reason("unreadable_code", detail=problem.message,
+                                                     location=Location(problem.cell_name, problem.line)))
         others = {u.defines for u in self.assignment.units.values()}
         near = difflib.get_close_matches(
             unit.defines, [d for d in program.definitions if d not in others], n=1, cutoff=0.8)
-        if near:
-            summary += " (is `%s` meant to be it?)" % near[0]
-        return UnitVerdict("missing", summary)
+        return UnitVerdict("missing", Reason("not_found", detail=unit.defines, near=near[0] if near else None))
 
     @staticmethod
     def _problems(program, program_errors):
-        lines = ["%s, line %d: %s%s" % (p.cell_name, p.line, p.message,
-                                        " (not graded: %s)" % ", ".join(p.lost) if p.lost else "")
-                 for p in program.problems]
+        problems = [CodeProblem("unparsable", p.cell_name, p.line, p.message, lost=tuple(p.lost))
+                    for p in program.problems]
         for error in program_errors:
             if 0 <= error.step < len(program.blocks):
                 block = program.blocks[error.step]
-                lines.append("%s, line %d: %s: %s (this line was skipped)" % (
-                    block.name, block.first_line, error.type, error.message))
-        return tuple(lines)
+                problems.append(CodeProblem("raised", block.name, block.first_line, error.message, error.type))
+        return tuple(problems)
 
 
 class StageClock:

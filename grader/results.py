@@ -1,10 +1,97 @@
-"""What grading concludes, as plain data: made by check and score, read by every report."""
+"""What grading concludes, as plain data: made by check and score, read by every report.
+
+Nothing here is a sentence for a student. Each record says what was found in
+kinds, names, numbers and places; `grader/report/wording.py` alone turns
+them into words, so a new diagnosis never has to search an old one's text.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 STATUSES = ("passed", "failed", "error", "missing", "blocked", "timeout", "crashed")
+
+# The causes a wrong value can have (docs/diagnosis.md): the vocabulary of `Cause.kind`, of
+# results.json's `extra_data.diagnosis` and of `grader validate`'s mutant kinds.
+CAUSE_KINDS = (
+    "upstream_not_multiplied",  # a gradient not multiplied by the upstream gradient
+    "transposed",  # a matrix transposed, or a transpose missing
+    "sign_flipped",
+    "scaled",  # off by a constant factor (a sum where a mean belongs, a factor of 2)
+    "wrong_axis",  # a sum or mean over the wrong axis
+    "accumulation_dropped",  # a gradient overwritten per time step or per repeated index instead of summed
+    "carry_dropped",  # the gradient from step t+1 not added at step t: only the last step right
+    "wrong_derivative",  # another activation's derivative, or one taken at the pre-activation
+    "wrong_activation",
+    "gates_swapped",  # LSTM gate blocks in another order
+    "path_missing",  # one path of a sum of gradients left out
+    "unstable",  # overflow at large inputs
+    "other",
+)
+# What the shape of a difference shows when no mutant matches, besides the kinds above.
+OBSERVATION_KINDS = (
+    "all_zero",  # the value is all zeros where the reference's is not
+    "follows_forward",  # a gradient right for the student's own forward, which is wrong
+)
+
+
+@dataclass(frozen=True)
+class TrialRef:
+    """Which trial something happened on: kind, number among its kind, and the dimensions drawn."""
+
+    kind: str  # "trial", "edge_case", "zero_upstream", or "loading" (the top-level code a unit needs)
+    number: int = 0  # 1-based among the trials of its kind
+    dims: tuple = ()  # ((symbol, size), ...) as drawn
+    fixed: tuple = ()  # an edge case's fixed dimensions, ((symbol, size), ...)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One entry of a wrong value: where, the student's number and the reference's."""
+
+    index: tuple
+    actual: float
+    expected: float
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    """How a returned value differs from the reference's, from the first failing layer."""
+
+    layer: str  # "type", "shape", "nonfinite" or "values"
+    found: str | None = None  # type layer: "None", "list", "tuple", "dict", or the type's name
+    found_length: int | None = None  # a list or tuple's length
+    found_repr: str | None = None  # an object the sandbox could not send back, as it printed itself
+    shape: tuple | None = None  # shape layer: the student's shape
+    expected_shape: tuple | None = None
+    layout: str | None = None  # shape layer: "transposed" or "reshaped" (same entries, another layout)
+    nan: bool = False  # nonfinite layer
+    inf: bool = False
+    count: int = 0  # nonfinite or values: how many entries are wrong
+    size: int = 0  # of how many
+    max_abs_diff: float | None = None
+    relative_error: float | None = None
+    worst: tuple = ()  # Entry, largest differences first
+
+
+@dataclass(frozen=True)
+class Location:
+    """A place in the student's code: the cell (as load names it) and the line in it."""
+
+    cell_name: str | None
+    line: int | None
+
+
+@dataclass(frozen=True)
+class Cause:
+    """A likely reason for a wrong value."""
+
+    kind: str  # one of CAUSE_KINDS or OBSERVATION_KINDS
+    basis: str = "heuristic"  # "mutant": a mutant of the reference gives the student's values; "heuristic"
+    factor: float | None = None  # scaled: the factor
+    axis: str | None = None  # scaled: the dimension the factor equals ("N")
+    names: tuple = ()  # upstream_not_multiplied: the upstream gradients; follows_forward: the forward to fix
+    location: Location | None = None  # the student's line where it goes wrong, when one can be told
 
 
 @dataclass(frozen=True)
@@ -14,12 +101,24 @@ class ValueCheck:
     name: str  # as the contract names it: "next_h", "dWh", "d_U"
     is_gradient: bool
     passed: bool
-    message: str  # one line for the student
     relative_error: float | None = None  # worst over the trials, CS231n's max |a-b| / (|a|+|b|)
-    trial: str | None = None  # the first trial it failed, with its dimensions
-    detail: tuple = ()  # extra lines: the worst entries, yours against the expected
+    trial: TrialRef | None = None  # the first trial it failed on
+    mismatch: Mismatch | None = None  # how it failed there
+    causes: tuple = ()  # Cause, most likely first
     numerical: str | None = None  # gradients: "agrees" / "disagrees" with the numerical gradient of your forward
-    notes: tuple = ()
+    numerical_of: str = "forward"  # what the numerical gradient differentiates: "forward" or "loss"
+    hint: str | None = None  # the spec's own hint for this value (the author's words)
+    accepted_shape: tuple | None = None  # passed with this shape, which differs from the reference's by axes of size 1
+    expected_shape: tuple | None = None
+
+
+@dataclass(frozen=True)
+class Hint:
+    """What an exception probably means: a kind and what it names."""
+
+    kind: str  # see report/wording.py HINTS
+    name: str | None = None  # python2: the name; name_typo: the name meant
+    number: float | None = None  # memory: the limit in MB
 
 
 @dataclass(frozen=True)
@@ -31,8 +130,48 @@ class ErrorReport:
     cell_name: str | None = None
     line: int | None = None
     function: str | None = None
-    hint: str | None = None
-    trial: str | None = None
+    hint: Hint | None = None
+    trial: TrialRef | None = None
+
+
+@dataclass(frozen=True)
+class UnitWarning:
+    """Something worth telling that costs nothing."""
+
+    kind: str  # "mutated_input", "nondeterministic" or "random_calls"
+    name: str  # the input changed, the output that differed, or the random function called
+    cell_name: str | None = None
+    line: int | None = None
+    more: int = 0  # random_calls: how many more calls there are
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Why a run of a unit has its status, as data (report/wording.py says it).
+
+    kinds, by status:
+      passed:  "correct"
+      failed:  "wrong_values" (which: the checks that failed), "bad_return" (detail: what came back)
+      error:   "exception" (the verdict's error; trial: the edge case it alone raised on), "top_level_exception"
+               (top-level code the unit needs raised: the verdict's error)
+      missing: "returns_none", "not_implemented", "stub" (detail: the stub's sign), "unreadable_code"
+               (detail: the parse error, location), "not_found" (detail: the definition wanted, near: a
+               close name), "file_unreadable"
+      blocked: "forward_wrong", "forward_failed" (error, or detail), "forward_missing" (cause: its reason)
+               with `forward` naming the forward unit
+      timeout: "timeout" (number: the call limit in seconds), "top_level_timeout" (detail: what the sandbox said)
+      crashed: "protocol" (detail), "segfault", "cpu_or_memory" (number: the CPU limit), "signal"
+               (detail: its name), "exit" (number: the status), "stopped" (detail)
+    """
+
+    kind: str
+    detail: str | None = None
+    number: float | None = None
+    forward: str | None = None
+    cause: Reason | None = None
+    location: Location | None = None
+    near: str | None = None
+    trial: TrialRef | None = None
 
 
 @dataclass(frozen=True)
@@ -40,11 +179,10 @@ class UnitVerdict:
     """What the checks found for one unit in one run (as written, or with reference callees)."""
 
     status: str  # one of STATUSES
-    summary: str
+    reason: Reason
     checks: tuple = ()
     error: ErrorReport | None = None
-    warnings: tuple = ()
-    notes: tuple = ()
+    warnings: tuple = ()  # UnitWarning
     stdout: str = ""
     seconds: float = 0.0
 
@@ -57,6 +195,10 @@ class UnitVerdict:
             return 0.0
         return sum(check.passed for check in self.checks) / len(self.checks)
 
+    @property
+    def wrong(self):
+        return tuple(check for check in self.checks if not check.passed)
+
 
 @dataclass(frozen=True)
 class UnitResult:
@@ -64,14 +206,26 @@ class UnitResult:
     status: str
     score: float
     max_score: float
-    summary: str
     verdict: UnitVerdict  # the run the score comes from
     fixed_by: tuple = ()  # callees whose reference versions make it right
+    replaced: tuple = ()  # callees replaced by their reference versions in the run the score comes from
     as_written: UnitVerdict | None = None  # set when the score comes from the run with reference callees
     cell_name: str | None = None  # where the student defines it
     first_line: int | None = None
     source: str | None = None  # the student's code of the unit
     public: bool = True
+
+
+@dataclass(frozen=True)
+class CodeProblem:
+    """Student code the grader could not use: a cell that does not parse, or a top-level line that raised."""
+
+    kind: str  # "unparsable" or "raised"
+    cell_name: str
+    line: int
+    message: str  # the parser's message, or the exception's
+    error_type: str | None = None  # raised: the exception's type
+    lost: tuple = ()  # unparsable: the definitions lost with it
 
 
 @dataclass(frozen=True)
@@ -94,7 +248,7 @@ class SubmissionResult:
     seed: int
     units: tuple = ()
     load_error: str | None = None
-    problems: tuple = ()  # code that could not be read or loaded, as lines for the student
+    problems: tuple = ()  # CodeProblem
     sandbox_mode: str = ""
     seconds: float = 0.0
     auto_assignment_note: str | None = None

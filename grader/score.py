@@ -33,16 +33,10 @@ def choose_verdict(as_written, with_reference):
 
 def unit_result(unit, as_written, with_reference=None, failing_callees=(), definition=None, source=None):
     verdict, from_reference = choose_verdict(as_written, with_reference)
-    fixed_by = ()
-    summary = verdict.summary
-    if from_reference and verdict.status == "passed":
-        fixed_by = tuple(failing_callees)
-        summary = "correct once %s %s fixed" % (" and ".join(fixed_by) or "what it calls", "is" if len(fixed_by) <= 1 else "are")
-    elif from_reference:
-        summary = "%s (with the reference %s)" % (verdict.summary, " and ".join(failing_callees) or "callees")
+    replaced = tuple(failing_callees) if from_reference else ()
     return UnitResult(
         name=unit.name, status=verdict.status, score=round(unit.points * verdict.fraction, 4),
-        max_score=unit.points, summary=summary, verdict=verdict, fixed_by=fixed_by,
-        as_written=as_written if from_reference else None,
+        max_score=unit.points, verdict=verdict, fixed_by=replaced if verdict.status == "passed" else (),
+        replaced=replaced, as_written=as_written if from_reference else None,
         cell_name=definition.cell_name if definition else None,
         first_line=definition.first_line if definition else None, source=source, public=unit.public)

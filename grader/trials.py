@@ -14,13 +14,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .results import TrialRef
 from .sandbox import procedure
 from .spec import evaluate_dimension
 
 
 @dataclass(frozen=True)
 class Trial:
-    label: str  # "trial 2 (N=3, T=4, D=5, H=6)" or "edge case H=1 (...)"
+    ref: TrialRef  # which trial it is, for feedback: "trial 2 (N=3, T=4, D=5, H=6)"
     dims: dict
     seed: int
     inputs: dict  # name -> array, dict of arrays, or int; upstream gradients included
@@ -75,7 +76,7 @@ def _as_float_array(value):
     return np.asarray(value, dtype=np.float64)
 
 
-def make_trial(assignment, unit, label, dims, seed, namespace, zero_upstream=False):
+def make_trial(assignment, unit, ref, dims, seed, namespace, zero_upstream=False):
     rng = np.random.default_rng(seed)
     inputs = {name: make_input(spec, dims, rng) for name, spec in assignment.inputs.items()}
     inputs.update(dims)
@@ -92,25 +93,22 @@ def make_trial(assignment, unit, label, dims, seed, namespace, zero_upstream=Fal
     for target in ([] if zero_upstream else unit.gradients.values()):
         direction = rng.standard_normal(np.shape(procedure.get_target(inputs, target)))
         directions[target] = direction / max(np.linalg.norm(direction), 1e-12)
-    return Trial(label, dims, seed, inputs, expected, forward_expected, directions, zero_upstream)
-
-
-def describe_dims(dims):
-    return ", ".join("%s=%d" % item for item in dims.items())
+    return Trial(ref, dims, seed, inputs, expected, forward_expected, directions, zero_upstream)
 
 
 def plan_unit(assignment, unit, run_seed, namespace):
     trials = []
-    cases = [({}, "trial %d" % (i + 1)) for i in range(assignment.trials)]
-    cases += [(case, "edge case " + describe_dims(case)) for case in assignment.edge_cases]
-    for index, (fixed, name) in enumerate(cases):
+    cases = [({}, "trial", i + 1) for i in range(assignment.trials)]
+    cases += [(case, "edge_case", i + 1) for i, case in enumerate(assignment.edge_cases)]
+    for index, (fixed, kind, number) in enumerate(cases):
         seed = unit_seed(run_seed, unit.name, index)
         dims = draw_dimensions(assignment, np.random.default_rng(seed), fixed)
-        trials.append(make_trial(assignment, unit, "%s (%s)" % (name, describe_dims(dims)), dims, seed, namespace))
+        ref = TrialRef(kind, number, tuple(dims.items()), tuple(fixed.items()))
+        trials.append(make_trial(assignment, unit, ref, dims, seed, namespace))
     if unit.upstream:
         # gradcheck's probe: with a zero upstream gradient every gradient must be zero.
         first = trials[0]
-        trials.append(make_trial(assignment, unit, "zero upstream gradient (%s)" % describe_dims(first.dims),
+        trials.append(make_trial(assignment, unit, TrialRef("zero_upstream", 1, tuple(first.dims.items())),
                                  first.dims, first.seed, namespace, zero_upstream=True))
     return UnitPlan(unit, tuple(trials))
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from grader.report import wording
 from grader.spec import available_assignments
 
 CORPUS = Path(__file__).parent / "submissions"
@@ -41,9 +42,9 @@ def failing_checks(verdict):
 
 
 def describe(unit):
-    lines = ["%s: %s (%s)" % (unit.name, unit.status, unit.summary)]
+    lines = ["%s: %s (%s)" % (unit.name, unit.status, wording.unit_summary(unit))]
     verdict = unit.as_written or unit.verdict
-    lines += ["    %s" % check.message for check in verdict.checks if not check.passed]
+    lines += ["    %s" % wording.value_message(check) for check in verdict.checks if not check.passed]
     if verdict.error:
         lines.append("    %s: %s (%s)" % (verdict.error.type, verdict.error.message, verdict.error.hint))
     return "\n".join(lines)
@@ -81,14 +82,15 @@ def mismatch(unit, expected):
         if unit.status != "error" or unit.verdict.error is None or unit.verdict.error.type != value:
             return "expected it to raise %s" % value
     elif kind == "bad_return":
-        texts = [unit.summary] + [check.message for check in as_written.checks if not check.passed]
+        texts = [wording.unit_summary(unit)] + [wording.value_message(check) for check in as_written.checks if not check.passed]
         if unit.status != "failed" or not any(unquoted(value) in unquoted(text) for text in texts):
             return "expected a bad return: %r" % value
     else:
         return "unknown expectation %r" % kind
-    if warning and not any(warning in w for w in unit.verdict.warnings + (unit.as_written or unit.verdict).warnings):
+    if warning and not any(warning in wording.warning_text(w)
+                          for w in unit.verdict.warnings + (unit.as_written or unit.verdict).warnings):
         return "expected a warning saying %r" % warning
-    if note and not any(note in n for check in unit.verdict.checks for n in check.notes):
+    if note and not any(note in (wording.accepted_shape_note(check) or "") for check in unit.verdict.checks):
         return "expected a note saying %r" % note
     return None
 

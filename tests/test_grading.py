@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from grader.load import SourceCell, Submission
+from grader.report import wording
+from grader.results import UnitWarning
 from grader.spec import BUNDLED_DIR
 
 REFERENCE = (BUNDLED_DIR / "cs231n-rnn" / "cs231n_rnn.py").read_text()
@@ -64,10 +66,12 @@ def test_forgetting_the_upstream_gradient_fails_every_gradient_of_that_unit_only
     unit = units["rnn_step_backward"]
     assert wrong_values(unit) == ["dx", "dprev_h", "dWx", "dWh", "db"]
     assert unit.score == 0
-    assert "is it multiplied by dnext_h" in " ".join(c.message for c in unit.verdict.checks)
+    assert all(c.causes[0].kind == "upstream_not_multiplied" and c.causes[0].names == ("dnext_h",)
+               for c in unit.verdict.checks)
+    assert "is it multiplied by dnext_h" in wording.value_message(unit.verdict.checks[0])
     # rnn_backward calls it: it passes with the reference step, and says so.
     assert units["rnn_backward"].fixed_by == ("rnn_step_backward",)
-    assert units["rnn_backward"].summary == "correct once rnn_step_backward is fixed"
+    assert wording.unit_summary(units["rnn_backward"]) == "correct once rnn_step_backward is fixed"
     assert units["rnn_backward"].as_written.status == "failed"
     assert result.score == 16
 
@@ -80,7 +84,8 @@ def test_one_wrong_gradient_costs_its_share_and_is_named(grader):
     assert unit.score == pytest.approx(2 * 4 / 5)
     check = next(c for c in unit.verdict.checks if c.name == "dWh")
     assert check.relative_error > 1e-2 and check.numerical == "disagrees"
-    assert "differs in" in check.message and check.trial.startswith("trial 1")
+    assert check.mismatch.layer == "values" and check.trial.kind == "trial" and check.trial.number == 1
+    assert wording.value_message(check).startswith("dWh differs in")
 
 
 def test_a_wrong_step_forward_is_charged_once(grader):
@@ -91,7 +96,9 @@ def test_a_wrong_step_forward_is_charged_once(grader):
     assert units["rnn_backward"].status == "passed"  # with the reference steps
     # Its backward ran on the wrong forward's cache: not a second charge, a pointer to the forward.
     assert units["rnn_step_backward"].status == "blocked"
-    assert "fix rnn_step_forward first" in units["rnn_step_backward"].summary
+    reason = units["rnn_step_backward"].verdict.reason
+    assert reason.kind == "forward_wrong" and reason.forward == "rnn_step_forward"
+    assert "fix rnn_step_forward first" in wording.unit_summary(units["rnn_step_backward"])
     assert {n for n, s in statuses(units).items() if s != "passed"} == {"rnn_step_forward", "rnn_step_backward"}
 
 
@@ -102,7 +109,8 @@ def test_dh_not_carried_back_through_time(grader):
     unit = units["rnn_backward"]
     assert set(wrong_values(unit)) == {"dx", "dh0", "dWx", "dWh", "db"}
     dx = next(c for c in unit.verdict.checks if c.name == "dx")
-    assert "last time step only" in dx.message
+    assert dx.causes[0].kind == "carry_dropped"
+    assert "last time step only" in wording.value_message(dx)
 
 
 def test_softmax_loss_not_divided_by_n(grader):
@@ -110,9 +118,10 @@ def test_softmax_loss_not_divided_by_n(grader):
                                           "loss = -np.sum(mask * log_probs[n_idx, t_idx, y])"),
                                          ("dx *= mask[:, :, None] / N", "dx *= mask[:, :, None]")))
     only(units, temporal_softmax_loss="failed")
-    messages = " ".join(c.message for c in units["temporal_softmax_loss"].verdict.checks)
+    checks = units["temporal_softmax_loss"].verdict.checks
     assert wrong_values(units["temporal_softmax_loss"]) == ["loss", "dx"]
-    assert "constant factor" in messages and "N = " in messages
+    assert [(c.causes[0].kind, c.causes[0].axis) for c in checks] == [("scaled", "N"), ("scaled", "N")]
+    assert "N = " in wording.value_message(checks[0])
 
 
 def test_word_embedding_backward_losing_repeated_words(grader):
@@ -134,7 +143,8 @@ def test_python2_xrange_in_one_function(grader):
                                           "for t in xrange(x.shape[1]):\n        h_prev, step_cache")))
     only(units, rnn_forward="error", rnn_backward="blocked")
     error = units["rnn_forward"].verdict.error
-    assert error.type == "NameError" and error.hint == "`xrange` is Python 2: use `range`."
+    assert error.type == "NameError" and (error.hint.kind, error.hint.name) == ("python2", "xrange")
+    assert wording.hint_text(error.hint) == "`xrange` is Python 2: use `range`."
     assert error.cell_name == "student.py" and error.line == REFERENCE.splitlines().index(
         "    for t in range(x.shape[1]):") + 1
 
@@ -144,8 +154,10 @@ def test_python2_print_statement_loses_that_function_only(grader):
                      "def word_embedding_forward(x, W):\n    print \"embedding\", x.shape\n"))
     result, units = grade(grader, source)
     only(units, word_embedding_forward="missing", word_embedding_backward="blocked")
-    assert "could not be read: SyntaxError" in units["word_embedding_forward"].summary
-    assert any("not graded: word_embedding_forward" in line for line in result.problems)
+    reason = units["word_embedding_forward"].verdict.reason
+    assert reason.kind == "unreadable_code" and reason.detail.startswith("SyntaxError")
+    assert "could not be read: SyntaxError" in wording.unit_summary(units["word_embedding_forward"])
+    assert any(p.kind == "unparsable" and "word_embedding_forward" in p.lost for p in result.problems)
 
 
 @pytest.mark.parametrize("old, new, status, words", [
@@ -160,7 +172,7 @@ def test_the_usual_wrong_results_have_clear_messages(grader, old, new, status, w
     result, units = grade(grader, edited((old, new)))
     only(units, temporal_affine_backward=status)
     unit = units["temporal_affine_backward"]
-    text = unit.summary + " ".join(c.message for c in unit.verdict.checks)
+    text = wording.unit_summary(unit) + " ".join(wording.value_message(c) for c in unit.verdict.checks)
     assert words in text
 
 
@@ -168,14 +180,14 @@ def test_in_place_mutation_is_a_warning_not_a_deduction(grader):
     result, units = grade(grader, edited(("    dc = dnext_c + dnext_h * o * (1 - tanh_c ** 2)\n",
                                           "    dnext_c += dnext_h * o * (1 - tanh_c ** 2)\n    dc = dnext_c\n")))
     only(units)
-    assert any("changes its input `dnext_c` in place" in w for w in units["lstm_step_backward"].verdict.warnings)
+    assert UnitWarning("mutated_input", "dnext_c") in units["lstm_step_backward"].verdict.warnings
 
 
 def test_output_that_differs_between_identical_calls_is_a_warning(grader):
     result, units = grade(grader, edited(("return W[x], (x, W.shape)",
                                           "return W[x] + 1e-12 * np.random.randn(), (x, W.shape)")))
     only(units)
-    assert any("different out for the same inputs" in w for w in units["word_embedding_forward"].verdict.warnings)
+    assert UnitWarning("nondeterministic", "out") in units["word_embedding_forward"].verdict.warnings
 
 
 def test_a_crash_in_an_edge_case_only_is_named(grader):
@@ -183,7 +195,8 @@ def test_a_crash_in_an_edge_case_only_is_named(grader):
                                           "next_h = np.tanh(x @ Wx + np.einsum('nh,hk->nk', prev_h, Wh.squeeze()) + b)")))
     unit = units["rnn_step_forward"]
     assert unit.status == "error"
-    assert "in the edge case H=1, though not on the other trials" in unit.summary
+    assert unit.verdict.reason.trial.kind == "edge_case" and unit.verdict.reason.trial.fixed == (("H", 1),)
+    assert "in the edge case H=1, though not on the other trials" in wording.unit_summary(unit)
 
 
 def test_float32_work_passes(grader):
@@ -200,7 +213,8 @@ def test_singleton_axes_in_a_returned_value_pass_with_a_note(grader):
     result, units = grade(grader, edited(("    db = dout.sum(axis=(0, 1))\n", "    db = dout.sum(axis=(0, 1))[None, :]\n")))
     only(units)
     db = next(c for c in units["temporal_affine_backward"].verdict.checks if c.name == "db")
-    assert db.notes and "axes of size one" in db.notes[0]
+    assert db.accepted_shape == (1, db.expected_shape[0])
+    assert "axes of size one" in wording.accepted_shape_note(db)
 
 
 def test_a_notebook_with_magics_a_failing_cell_and_a_redefinition(grader, tmp_path):
@@ -242,7 +256,7 @@ def test_a_needed_top_level_statement_that_raises_is_the_error_of_the_unit_that_
     result, units = grade(grader, source)
     only(units, temporal_softmax_loss="error")
     unit = units["temporal_softmax_loss"]
-    assert unit.summary == "top-level code it needs raises AttributeError at student.py, line 4"
+    assert wording.unit_summary(unit) == "top-level code it needs raises AttributeError at student.py, line 4"
     assert (unit.verdict.error.cell_name, unit.verdict.error.line) == ("student.py", 4)
     assert "epsilon" in unit.verdict.error.message
 
@@ -264,6 +278,6 @@ def test_a_needed_top_level_statement_that_hangs_is_a_timeout_of_the_unit_that_n
     units = {unit.name: unit for unit in result.units}
     only(units, rnn_step_forward="timeout", rnn_step_backward="blocked")  # the backward runs that forward first
     unit = units["rnn_step_forward"]
-    assert unit.summary.startswith("top-level code it needs at cell 1, line 6 (in wait_for_scale) did not finish")
+    assert wording.unit_summary(unit).startswith("top-level code it needs at cell 1, line 6 (in wait_for_scale) did not finish")
     # rnn_forward calls it: with the reference step it needs nothing of the hanging cell.
-    assert units["rnn_forward"].summary == "correct once rnn_step_forward is fixed"
+    assert wording.unit_summary(units["rnn_forward"]) == "correct once rnn_step_forward is fixed"

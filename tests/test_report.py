@@ -18,8 +18,10 @@ from grader.load import safe_id
 from grader.report import (feedback_html, grades_csv, results_json, score_table, summary_html, unit_feedback,
                            write_class_reports, write_submission_reports)
 from grader.report import html as report_html
+from grader.report import wording
 from grader.report.formatting import error_text, score_text
-from grader.results import ErrorReport, StageTimes, SubmissionResult, UnitResult, UnitVerdict, ValueCheck
+from grader.results import (CodeProblem, Entry, ErrorReport, Hint, Location, Mismatch, Reason, StageTimes,
+                            SubmissionResult, TrialRef, UnitResult, UnitVerdict, UnitWarning, ValueCheck)
 
 TITLE = "CS231n RNN backprop"
 HOSTILE = "<script>document.title='pwned'</script>"
@@ -66,56 +68,57 @@ def rnn_backward(dh, cache):
 '''
 
 
+def trial_ref(number=1, **dims):
+    return TrialRef("trial", number, tuple(dims.items()))
+
+
+def values_mismatch(count, size, max_abs_diff, relative_error, *worst):
+    return Mismatch("values", count=count, size=size, max_abs_diff=max_abs_diff, relative_error=relative_error,
+                    worst=tuple(Entry(index, actual, expected) for index, actual, expected in worst))
+
+
 def passed_unit(name, source, first_line, values, cell="cell 4", points=2.0):
-    checks = tuple(ValueCheck(value, value.startswith("d"), True, "correct (relative error 3.1e-09)", 3.1e-9,
+    checks = tuple(ValueCheck(value, value.startswith("d"), True, 3.1e-9,
                               numerical="agrees" if value.startswith("d") else None) for value in values)
-    return UnitResult(name, "passed", points, points, "correct", UnitVerdict("passed", "correct", checks, seconds=0.02),
+    return UnitResult(name, "passed", points, points, UnitVerdict("passed", Reason("correct"), checks, seconds=0.02),
                       cell_name=cell, first_line=first_line, source=source)
 
 
 def wrong_dWh_unit():
     checks = (
-        ValueCheck("dx", True, True, "correct (relative error 2.0e-09)", 2e-9, numerical="agrees"),
-        ValueCheck("dprev_h", True, True, "correct (relative error 1.5e-09)", 1.5e-9, numerical="agrees"),
-        ValueCheck("dWx", True, True, "correct (relative error 4.0e-10)", 4e-10, numerical="agrees"),
-        ValueCheck("dWh", True, False,
-                   "dWh differs in 30 of 30 entries (max abs diff 0.842, relative error 0.93). "
-                   "It also disagrees with the numerical gradient of your own forward",
-                   0.93, "trial 1 (N=3, D=4, H=5)",
-                   ("at [2, 1]: yours 0.8123, expected -0.0297", "at [0, 4]: yours -0.5511, expected 0.1301"),
-                   "disagrees"),
-        ValueCheck("db", True, True, "correct (relative error 7.0e-10)", 7e-10, numerical="agrees"),
+        ValueCheck("dx", True, True, 2e-9, numerical="agrees"),
+        ValueCheck("dprev_h", True, True, 1.5e-9, numerical="agrees"),
+        ValueCheck("dWx", True, True, 4e-10, numerical="agrees"),
+        ValueCheck("dWh", True, False, 0.93, trial_ref(N=3, D=4, H=5),
+                   values_mismatch(30, 30, 0.842, 0.93, ((2, 1), 0.8123, -0.0297), ((0, 4), -0.5511, 0.1301)),
+                   numerical="disagrees"),
+        ValueCheck("db", True, True, 7e-10, numerical="agrees"),
     )
-    verdict = UnitVerdict("failed", "dWh is wrong", checks, seconds=0.05)
-    return UnitResult("rnn_step_backward", "failed", 1.6, 2.0, "dWh is wrong", verdict,
-                      cell_name="cell 6", first_line=3, source=STEP_BACKWARD)
+    verdict = UnitVerdict("failed", Reason("wrong_values"), checks, seconds=0.05)
+    return UnitResult("rnn_step_backward", "failed", 1.6, 2.0, verdict, cell_name="cell 6", first_line=3,
+                      source=STEP_BACKWARD)
 
 
 def fixed_by_unit():
-    written = UnitVerdict("failed", "dWh is wrong", (
-        ValueCheck("dWh", True, False, "dWh differs in 30 of 30 entries (max abs diff 2.1, relative error 0.88)",
-                   0.88, "trial 1 (N=3, T=4, D=5, H=6)"),))
-    verdict = UnitVerdict("passed", "correct", (ValueCheck("dWh", True, True, "correct (relative error 1e-09)", 1e-9),))
-    return UnitResult("rnn_backward", "passed", 2.0, 2.0, "correct once rnn_step_backward is fixed", verdict,
-                      fixed_by=("rnn_step_backward",), as_written=written, cell_name="cell 8", first_line=1,
+    written = UnitVerdict("failed", Reason("wrong_values"), (
+        ValueCheck("dWh", True, False, 0.88, trial_ref(N=3, T=4, D=5, H=6), values_mismatch(30, 30, 2.1, 0.88)),))
+    verdict = UnitVerdict("passed", Reason("correct"), (ValueCheck("dWh", True, True, 1e-9),))
+    return UnitResult("rnn_backward", "passed", 2.0, 2.0, verdict, fixed_by=("rnn_step_backward",),
+                      replaced=("rnn_step_backward",), as_written=written, cell_name="cell 8", first_line=1,
                       source=BACKWARD)
 
 
 def error_unit():
     error = ErrorReport("ValueError", "operands could not be broadcast together with shapes (3,5,4) (3,4,5)",
-                        cell_name="cell 7", line=9, function="rnn_forward",
-                        hint="stack along axis 1 (time) to get (N, T, H)?", trial="trial 1 (N=3, T=4, D=5, H=6)")
-    verdict = UnitVerdict("error", "raises ValueError at cell 7, line 9 (in rnn_forward)", error=error,
-                          warnings=("changes its input `h0` in place (no deduction: every call here gets a fresh "
-                                    "copy)",),
+                        cell_name="cell 7", line=9, function="rnn_forward", hint=Hint("shape_mismatch"),
+                        trial=trial_ref(N=3, T=4, D=5, H=6))
+    verdict = UnitVerdict("error", Reason("exception"), error=error, warnings=(UnitWarning("mutated_input", "h0"),),
                           stdout="debug: T = 4\n")
-    return UnitResult("rnn_forward", "error", 0.0, 2.0, verdict.summary, verdict,
-                      cell_name="cell 7", first_line=1, source=FORWARD)
+    return UnitResult("rnn_forward", "error", 0.0, 2.0, verdict, cell_name="cell 7", first_line=1, source=FORWARD)
 
 
 def missing_unit():
-    summary = "returns None: not implemented yet, or a missing `return`?"
-    return UnitResult("lstm_step_forward", "missing", 0.0, 3.0, summary, UnitVerdict("missing", summary))
+    return UnitResult("lstm_step_forward", "missing", 0.0, 3.0, UnitVerdict("missing", Reason("returns_none")))
 
 
 def correct_result(id="alice@example.edu"):
@@ -133,7 +136,7 @@ def buggy_result(id="bob"):
     units = (passed_unit("rnn_step_forward", STEP_FORWARD, 1, ("next_h",)), wrong_dWh_unit(), error_unit(),
              fixed_by_unit(), missing_unit())
     return SubmissionResult(id, "/subs/bob.ipynb", "cs231n-rnn", TITLE, 1234, units,
-                            problems=("cell 12 has a syntax error at line 3 and was skipped",),
+                            problems=(CodeProblem("unparsable", "cell 12", 3, "SyntaxError: invalid syntax"),),
                             sandbox_mode="forked workers, no network", seconds=5.6)
 
 
@@ -144,18 +147,18 @@ def load_error_result(id="carol"):
 
 def hostile_result(id="mallory<script>"):
     error = ErrorReport("RuntimeError", "boom " + HOSTILE + " " + HOSTILE_IMG, cell_name="cell 2", line=2,
-                        function=HOSTILE, hint="see " + HOSTILE, trial="trial 1 (N=2)")
+                        function=HOSTILE, hint=Hint("name_typo", name=HOSTILE), trial=trial_ref(N=2))
     source = "def rnn_step_forward(x, prev_h, Wx, Wh, b):\n    raise RuntimeError(\"%s\")\n" % HOSTILE
-    verdict = UnitVerdict("error", "raises RuntimeError " + HOSTILE, error=error, warnings=(HOSTILE_IMG,),
-                          stdout=HOSTILE)
-    units = (UnitResult("rnn_step_forward", "error", 0.0, 2.0, verdict.summary, verdict, cell_name="cell 2",
-                        first_line=1, source=source),
-             UnitResult("evil" + HOSTILE, "failed", 0.0, 1.0, "x " + HOSTILE,
-                        UnitVerdict("failed", "x", (ValueCheck("out", False, False, HOSTILE, 0.5, HOSTILE,
-                                                               (HOSTILE_IMG,)),)),
+    verdict = UnitVerdict("error", Reason("exception"), error=error,
+                          warnings=(UnitWarning("mutated_input", HOSTILE_IMG),), stdout=HOSTILE)
+    wrong = ValueCheck("out", False, False, 0.5, trial_ref(N=2), Mismatch("type", found=HOSTILE, found_repr=HOSTILE_IMG))
+    units = (UnitResult("rnn_step_forward", "error", 0.0, 2.0, verdict, cell_name="cell 2", first_line=1,
+                        source=source),
+             UnitResult("evil" + HOSTILE, "failed", 0.0, 1.0,
+                        UnitVerdict("failed", Reason("bad_return", detail="x " + HOSTILE), (wrong,)),
                         cell_name="cell 3", first_line=1, source="</td></tr></table>" + HOSTILE))
     return SubmissionResult(id, "/subs/m.ipynb", "cs231n-rnn", "Title " + HOSTILE, 1234, units,
-                            problems=(HOSTILE,))
+                            problems=(CodeProblem("raised", "cell 4", 1, HOSTILE, "ImportError"),))
 
 
 class Tags(HTMLParser):
@@ -206,7 +209,7 @@ def test_text_feedback_for_an_error_gives_place_trial_and_hint():
     text = unit_feedback(error_unit())
     assert "ValueError: operands could not be broadcast" in text
     assert "at cell 7, line 9 (in rnn_forward), on trial 1 (N=3, T=4, D=5, H=6)" in text
-    assert "Hint: stack along axis 1" in text
+    assert "Hint: a product or sum of arrays with mismatched shapes" in text
     assert "Warning: changes its input `h0` in place" in text
 
 
@@ -257,7 +260,7 @@ def test_results_json_for_a_buggy_submission():
     assert tests["rnn_backward"]["extra_data"]["as_written"] == "failed"
     assert tests["rnn_forward"]["extra_data"]["error"]["line"] == 9
     assert "cell 7, line 9" in tests["rnn_forward"]["output"]
-    assert "cell 12 has a syntax error" in data["output"]
+    assert "cell 12, line 3: SyntaxError: invalid syntax" in data["output"]
     assert "to work on: rnn_step_backward, rnn_forward, lstm_step_forward" in data["output"]
     json.dumps(data, allow_nan=False)
 
@@ -279,8 +282,10 @@ def test_results_json_for_an_unreadable_file():
 
 def test_results_json_hides_private_units_until_published_and_drops_nan():
     unit = passed_unit("secret", "", 1, ("y",))
-    unit = UnitResult(unit.name, "failed", 0.0, 1.0, "y is wrong",
-                      UnitVerdict("failed", "y is wrong", (ValueCheck("y", False, False, "y differs", float("nan")),)),
+    unit = UnitResult(unit.name, "failed", 0.0, 1.0,
+                      UnitVerdict("failed", Reason("wrong_values"), (
+                          ValueCheck("y", False, False, float("nan"), trial_ref(N=2),
+                                     values_mismatch(1, 2, float("nan"), float("nan"))),)),
                       public=False)
     result = SubmissionResult("e", "/x", "a", "A", 1, (unit,),
                               stage_seconds=StageTimes(load=0.25, sandbox=float("inf")))
@@ -307,9 +312,9 @@ def test_feedback_page_shows_scores_wrong_values_and_marks_the_failing_line():
     assert "dWh differs in 30 of 30 entries (max abs diff 0.842, relative error 0.93)" in page
     assert "at [2, 1]: yours 0.8123, expected -0.0297" in page
     assert "First wrong on trial 1 (N=3, D=4, H=5)" in page
-    assert "stack along axis 1 (time) to get (N, T, H)?" in page
+    assert "mismatched shapes: a missing or extra transpose" in page
     assert "correct once rnn_step_backward is fixed" in page.lower()
-    assert "cell 12 has a syntax error" in page
+    assert "cell 12, line 3: SyntaxError: invalid syntax" in page
     # the error is at cell 7, line 9: that row, and only that row, is marked
     rows = [attrs for tag, attrs in Tags(page).tags if tag == "tr" and "marked" in attrs.get("class", "")]
     assert len(rows) == 1 and rows[0]["id"] == "unit-rnn_forward-marked"
@@ -333,8 +338,8 @@ def test_feedback_page_keeps_correct_units_to_one_row():
 
 def test_feedback_page_marks_an_error_outside_the_shown_lines_in_words():
     unit = error_unit()
-    moved = UnitResult(unit.name, unit.status, unit.score, unit.max_score, unit.summary,
-                       UnitVerdict("error", unit.summary, error=ErrorReport("ValueError", "x", "cell 7", 40)),
+    moved = UnitResult(unit.name, unit.status, unit.score, unit.max_score,
+                       UnitVerdict("error", Reason("exception"), error=ErrorReport("ValueError", "x", "cell 7", 40)),
                        cell_name="cell 7", first_line=1, source=FORWARD)
     page = feedback_html(SubmissionResult("f", "/x", "a", "A", 1, (moved,)))
     assert "marked" not in [attrs.get("class") for tag, attrs in Tags(page).tags if tag == "tr"]
@@ -443,16 +448,19 @@ def test_backticked_names_become_code_and_stay_escaped():
 
 
 def test_failure_keys_group_without_locations():
-    missing = UnitResult("f", "missing", 0.0, 1.0, "could not be read: SyntaxError: invalid syntax at cell 7, line 3",
-                         UnitVerdict("missing", "could not be read: SyntaxError: invalid syntax at cell 7, line 3"))
-    assert report_html.failure_key(missing) == "could not be read: SyntaxError: invalid syntax"
-    assert report_html.failure_key(error_unit()) == "raises ValueError"
-    assert report_html.failure_key(fixed_by_unit()) == "correct once rnn_step_backward is fixed"
+    def unreadable(cell, line):
+        reason = Reason("unreadable_code", detail="SyntaxError: invalid syntax", location=Location(cell, line))
+        return UnitResult("f", "missing", 0.0, 1.0, UnitVerdict("missing", reason))
+
+    key = report_html.failure_key(unreadable("cell 7", 3))
+    assert key == report_html.failure_key(unreadable("cell 2", 9))
+    assert wording.failure_words(key) == "could not be read: SyntaxError: invalid syntax"
+    assert wording.failure_words(report_html.failure_key(error_unit())) == "raises ValueError"
+    assert wording.failure_words(report_html.failure_key(fixed_by_unit())) == "correct once rnn_step_backward is fixed"
 
 
 def test_unreadable_file_with_listed_units_gets_rows_but_no_details():
-    words = "not graded: the file could not be read"
-    units = tuple(UnitResult(unit.name, "missing", 0.0, unit.max_score, words, UnitVerdict("missing", words))
+    units = tuple(UnitResult(unit.name, "missing", 0.0, unit.max_score, UnitVerdict("missing", Reason("file_unreadable")))
                   for unit in correct_result().units)
     result = SubmissionResult("dan", "/x", "cs231n-rnn", TITLE, 1, units, load_error="not JSON")
     page = feedback_html(result)

@@ -28,6 +28,7 @@ from pathlib import Path
 import pytest
 
 import grader.sandbox.pool as pool
+from grader.report import wording
 from grader.pipeline import Grader, grade_all
 from grader.sandbox import (Job, Limits, Sandbox, Session, TrialRequest, bwrap_available, describe_mode,
                             network_isolated, throwaway_users)
@@ -207,10 +208,10 @@ def world_readable(path):
 def text_of(unit):
     """Everything a student would read about a unit: summary, error, checks."""
     verdict = unit.verdict
-    parts = [unit.summary, verdict.summary]
+    parts = [wording.unit_summary(unit), wording.verdict_text(verdict)]
     if verdict.error:
-        parts += [verdict.error.type, verdict.error.message, verdict.error.hint or ""]
-    parts += [check.message for check in verdict.checks]
+        parts += [verdict.error.type, verdict.error.message, wording.hint_text(verdict.error.hint) or ""]
+    parts += [wording.value_message(check) for check in verdict.checks]
     return " | ".join(parts)
 
 
@@ -352,9 +353,9 @@ def check_print_flood(units, arena, mode, result):
 
 def check_hostile_array(units, arena, mode, result):
     checks = {check.name: check for check in units["temporal_affine_backward"].verdict.checks}
-    assert "HostileArray" in checks["dx"].message
-    assert "a list of" in checks["dw"].message
-    assert "NaN" in checks["db"].message
+    assert "HostileArray" in wording.value_message(checks["dx"])
+    assert "a list of" in wording.value_message(checks["dw"])
+    assert "NaN" in wording.value_message(checks["db"])
 
 
 def check_forged_numerical(units, arena, mode, result):
@@ -501,7 +502,7 @@ def test_cpu_limit(assignment, arena, mode):
     limits = Limits(call_seconds=2, cpu_seconds=1, memory_mb=384, processes=4)
     with Sandbox(jobs=1, limits=limits, mode=mode) as sandbox:
         unit = units_of(grade(Grader(assignment, SEED, sandbox), arena, "cpu_burner"))["temporal_softmax_loss"]
-    assert unit.status == "crashed" and "more than 1 s of CPU" in unit.summary
+    assert unit.status == "crashed" and "more than 1 s of CPU" in wording.unit_summary(unit)
 
 
 def test_no_processes_at_all(assignment, arena, mode):
@@ -528,8 +529,8 @@ CLASS_ATTACKS = ["infinite_loop", "memory_bomb", "os_exit", "segfault", "fork_bo
 
 
 def fingerprint(result):
-    return [(u.name, u.status, u.score, u.summary, u.fixed_by,
-             tuple((c.name, c.passed, c.message) for c in u.verdict.checks),
+    return [(u.name, u.status, u.score, wording.unit_summary(u), u.fixed_by,
+             tuple((c.name, c.passed, wording.value_message(c)) for c in u.verdict.checks),
              (u.verdict.error.type, u.verdict.error.message) if u.verdict.error else None)
             for u in result.units]
 

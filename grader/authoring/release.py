@@ -32,6 +32,7 @@ import nbformat
 
 from ..errors import GraderError
 from ..extract import neutralize_ipython
+from ..report import wording
 
 HIDDEN_TAG = "hidden"
 MARKER = re.compile(r"^(?P<indent>[ \t]*)###\s*(?P<edge>BEGIN|END)\s+(?P<what>SOLUTION|HIDDEN TESTS)\s*$")
@@ -173,7 +174,7 @@ def grade_release(grader, solution_path, student_path):
         problems.append("the solution notebook could not be graded: %s" % solution.load_error)
     for unit in solution.units:
         if unit.status != "passed" or unit.fixed_by:
-            problems.append("the solution notebook does not pass %s: %s" % (unit.name, unit.summary))
+            problems.append("the solution notebook does not pass %s: %s" % (unit.name, wording.unit_summary(unit)))
     student = grader.grade_path("student", student_path)
     for unit in student.units:
         if unit.status == "passed":

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from ..report import wording
 from ..report.formatting import error_text, place, score_text, status_label
 from ..spec import callee_closure, units_of
 
@@ -49,26 +50,28 @@ def hidden_count(assignment):
     return sum(not unit.public for unit in assignment.units.values())
 
 
-def value_line(check):
+def value_line(check, names=()):
     """One wrong value: what is wrong and by how much, never the expected numbers."""
-    line = check.message
-    if check.relative_error is not None and "relative error" not in line:
+    line = wording.value_message(check, names)
+    if check.relative_error is not None and check.mismatch.layer != "values":  # the values layer says it
         line += " (relative error %s)" % error_text(check.relative_error)
     return line
 
 
 def unit_lines(unit, callees=()):
     label = "ok" if unit.status == "passed" else status_label(unit.status).upper()
-    lines = ["  %-7s %s%s" % (label, unit.name, "" if unit.status == "passed" else ": " + unit.summary)]
+    lines = ["  %-7s %s%s" % (label, unit.name, "" if unit.status == "passed" else ": " + wording.unit_summary(unit))]
     if callees:
         names = " and ".join(callees)
         lines.append("          it calls %s, which %s not pass either: fix %s first, this may then pass"
                      % (names, "does" if len(callees) == 1 else "do", "it" if len(callees) == 1 else "them"))
     verdict = unit.verdict
+    names = [check.name for check in verdict.checks]
     for check in verdict.checks:
         if not check.passed:
-            lines.append("          - " + value_line(check))
-        for note in check.notes:
+            lines.append("          - " + value_line(check, names))
+        note = wording.accepted_shape_note(check)
+        if note:
             lines.append("          note on %s: %s" % (check.name, note))
     error = verdict.error
     if error is not None and unit.status in ("error", "missing"):  # a blocked unit's error is its forward's
@@ -77,9 +80,9 @@ def unit_lines(unit, callees=()):
         lines.append("          %s%s%s" % (error.type, ": " + error.message if error.message else "",
                                            " at %s" % where if where else ""))
         if error.hint:
-            lines.append("          hint: " + error.hint)
+            lines.append("          hint: " + wording.hint_text(error.hint))
     for warning in verdict.warnings:
-        lines.append("          warning: " + warning)
+        lines.append("          warning: " + wording.warning_text(warning))
     return lines
 
 
@@ -96,7 +99,7 @@ def render(result, assignment, path):
     for unit in result.units:
         lines.extend(unit_lines(unit, callees.get(unit.name, ())))
     for problem in result.problems:
-        lines.append("  note: " + problem)
+        lines.append("  note: " + wording.problem_text(problem))
     passed = sum(unit.status == "passed" for unit in result.units)
     lines.append("%d of %d public units pass (%s of %s points)." % (
         passed, len(result.units), score_text(result.score), score_text(result.max_score)))

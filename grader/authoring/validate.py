@@ -25,6 +25,7 @@ from pathlib import Path
 
 from ..load import SourceCell, Submission
 from .. import trials
+from ..report import wording
 from ..pipeline import Grader
 from ..sandbox import procedure
 from . import mutants as mutants_module
@@ -152,9 +153,9 @@ def reference_problems(result):
             continue
         wrong = [c for c in unit.verdict.checks if not c.passed]
         if wrong:
-            problems.append(ReferenceProblem(unit.name, wrong[0].name, wrong[0].message))
+            problems.append(ReferenceProblem(unit.name, wrong[0].name, wording.value_message(wrong[0])))
         else:
-            detail = unit.summary
+            detail = wording.unit_summary(unit)
             if unit.verdict.error and unit.verdict.error.message:
                 detail += " (%s: %s)" % (unit.verdict.error.type, unit.verdict.error.message)
             problems.append(ReferenceProblem(unit.name, None, detail))
@@ -206,10 +207,10 @@ def grade_mutant(grader, mutant):
     result = grade_with_retry(grader, submission, {mutant.unit})
     unit = next(u for u in result.units if u.name == mutant.unit)
     caught = unit.status not in ("passed", "crashed")
-    summary = unit.summary
+    summary = wording.unit_summary(unit)
     wrong = [c.name for c in unit.verdict.checks if not c.passed]
     if caught and wrong:
-        summary = "%s wrong" % ", ".join(wrong)
+        summary = wording.wrong_names_text(wrong)
     return caught, unit.status, summary
 
 

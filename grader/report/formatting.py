@@ -111,12 +111,3 @@ def anchor(name):
     cleaned = re.sub(r"[^A-Za-z0-9_-]+", "-", str(name)).strip("-")
     return "unit-" + (cleaned or "x")
 
-
-def fixed_by_text(fixed_by):
-    """'correct once rnn_step_backward is fixed' ('... and x are fixed' for several)."""
-    names = list(fixed_by)
-    if not names:
-        return ""
-    if len(names) == 1:
-        return "correct once %s is fixed" % names[0]
-    return "correct once %s and %s are fixed" % (", ".join(names[:-1]), names[-1])

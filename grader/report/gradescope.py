@@ -34,6 +34,7 @@ import dataclasses
 import math
 
 from .formatting import json_number, place, plural, score_pair, score_text
+from . import wording
 from .text import unit_feedback
 
 UNREADABLE_TEST = "Submission could not be read"
@@ -56,7 +57,7 @@ def _checks_data(verdict):
     return {check.name: {"passed": bool(check.passed),
                          "relative_error": json_number(check.relative_error, 12),
                          "numerical": check.numerical,
-                         "trial": check.trial}
+                         "trial": wording.trial_text(check.trial) or None}
             for check in verdict.checks}
 
 
@@ -64,7 +65,7 @@ def _error_data(error):
     if error is None:
         return None
     return {"type": error.type, "message": error.message, "cell": error.cell_name, "line": error.line,
-            "function": error.function, "trial": error.trial}
+            "function": error.function, "trial": wording.trial_text(error.trial) or None}
 
 
 def unit_test(unit):
@@ -72,7 +73,7 @@ def unit_test(unit):
     full = unit.max_score > 0 and unit.score >= unit.max_score
     extra = {
         "status": unit.status,
-        "summary": unit.summary,
+        "summary": wording.unit_summary(unit),
         "values": _checks_data(unit.verdict),
         "error": _error_data(unit.verdict.error),
         "fixed_by": list(unit.fixed_by),
@@ -125,7 +126,7 @@ def overall_output(result):
     if result.problems:
         lines.append("")
         lines.append("Code the grader could not use:")
-        lines.extend("- " + str(problem) for problem in result.problems)
+        lines.extend("- " + wording.problem_text(problem) for problem in result.problems)
     if result.auto_assignment_note:
         lines.append("")
         lines.append(str(result.auto_assignment_note))
@@ -163,7 +164,7 @@ def results_json(result):
             "sandbox_mode": result.sandbox_mode,
             "seconds": json_number(result.seconds, 3),
             "load_error": result.load_error,
-            "problems": [str(problem) for problem in result.problems],
+            "problems": [wording.problem_text(problem) for problem in result.problems],
             "max_score": json_number(result.max_score),
             "score_text": score_text(score),
             "unit_status": {unit.name: unit.status for unit in result.units},

@@ -14,6 +14,7 @@ pure functions of `FILTERS` (after nbconvert's `default_filters`).
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import io
 import keyword
 import re
@@ -29,8 +30,9 @@ from markupsafe import Markup, escape
 from pygments.formatters import HtmlFormatter
 
 from ..load import safe_id
-from .formatting import (anchor, error_text, fixed_by_text, place, plural, score_pair, score_text, status_class,
-                         status_label, status_letter, STATUS_LABELS)
+from . import wording
+from .formatting import (anchor, error_text, place, plural, score_pair, score_text, status_class, status_label,
+                         status_letter, STATUS_LABELS)
 from .grades import assignment_max, row_max, unit_columns
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -195,7 +197,15 @@ FILTERS = {
     "place": lambda error: place(error.cell_name, error.line, error.function),
     "anchor": anchor,
     "plural": plural,
-    "fixed_by": fixed_by_text,
+    "summary": wording.unit_summary,
+    "verdict_text": wording.verdict_text,
+    "value_message": wording.value_message,
+    "worst_lines": wording.worst_lines,
+    "trial": wording.trial_text,
+    "hint": wording.hint_text,
+    "warning_text": wording.warning_text,
+    "problem_text": wording.problem_text,
+    "accepted_shape_note": wording.accepted_shape_note,
     "percent": percent,
     "lines_range": lines_range,
 }
@@ -215,8 +225,9 @@ def needs_section(unit):
     """Whether a unit gets its own detailed section (anything to say beyond 'correct')."""
     verdict = unit.verdict
     return (unit.status != "passed" or unit.score < unit.max_score or bool(unit.fixed_by)
-            or unit.as_written is not None or bool(verdict.warnings) or bool(verdict.notes)
-            or any(check.notes or (check.is_gradient and check.numerical == "disagrees") for check in verdict.checks))
+            or unit.as_written is not None or bool(verdict.warnings)
+            or any(check.accepted_shape or (check.is_gradient and check.numerical == "disagrees")
+                   for check in verdict.checks))
 
 
 def unit_view(unit, loaded_badly=False):
@@ -229,6 +240,7 @@ def unit_view(unit, loaded_badly=False):
         "detailed": detailed,
         "wrong": [check for check in verdict.checks if not check.passed],
         "right": [check for check in verdict.checks if check.passed],
+        "names": [check.name for check in verdict.checks],
         "as_written_wrong": [check for check in unit.as_written.checks if not check.passed]
         if unit.as_written is not None else [],
         "mark": mark,
@@ -257,26 +269,18 @@ def feedback_html(result):
 
 # ---------------------------------------------------------------- class summary
 
-LOCATION = re.compile(r" at [^,]+, line \d+(?: \(in [^)]*\))?")
-
-
 def failure_key(unit):
-    """What went wrong in a unit, in words that group well across a class (no cell or line numbers)."""
-    return LOCATION.sub("", _failure_words(unit))
-
-
-def _failure_words(unit):
-    if unit.fixed_by:
-        return fixed_by_text(unit.fixed_by)
+    """What went wrong in a unit, as data that groups well across a class (no cell or line numbers)."""
     verdict = unit.verdict
-    error = verdict.error
-    if unit.status == "failed":
-        return verdict.summary or unit.summary
-    if unit.status == "error" and error is not None:
-        return "raises %s" % error.type
+    if unit.fixed_by:
+        return ("fixed_by", unit.fixed_by)
+    if unit.status == "failed" and verdict.reason.kind == "wrong_values":
+        return ("wrong", tuple(check.name for check in verdict.wrong))
+    if unit.status == "error" and verdict.error is not None:
+        return ("raises", verdict.error.type)
     if unit.status == "blocked":
-        return "blocked: what it needs raises %s" % error.type if error is not None else "blocked: what it needs fails"
-    return unit.summary or status_label(unit.status)
+        return ("blocked", verdict.error.type if verdict.error is not None else None)
+    return ("reason", unit.status, dataclasses.replace(verdict.reason, location=None))
 
 
 def unit_stats(results, name, top=3):
@@ -295,7 +299,7 @@ def unit_stats(results, name, top=3):
         "statuses": [(status, statuses[status])
                      for status in list(STATUS_LABELS) + sorted(set(statuses) - set(STATUS_LABELS))
                      if statuses.get(status)],
-        "problems": problems.most_common(top),
+        "problems": [(wording.failure_words(key), count) for key, count in problems.most_common(top)],
         "more_problems": max(0, len(problems) - top),
         "wrong_values": wrong_values.most_common(4),
         "mean": (sum(unit.score for unit in graded) / len(graded)) if graded else 0.0,

@@ -1,0 +1,402 @@
+"""Every sentence the grader says about a verdict, written here once.
+
+check and score conclude in records (`grader/results.py`): kinds, names,
+numbers, places. The renderers (text, HTML, Gradescope, `grader check`,
+`grader validate`) call these functions for the words, so a verdict reads
+the same everywhere and no code ever has to read a sentence back.
+"""
+
+from __future__ import annotations
+
+from .formatting import place, status_label
+
+
+def join_names(names, conjunction="and"):
+    """'a', 'a and b', 'a, b and c'."""
+    names = [str(name) for name in names]
+    if not names:
+        return ""
+    if len(names) == 1:
+        return names[0]
+    return "%s %s %s" % (", ".join(names[:-1]), conjunction, names[-1])
+
+
+def _is_are(names):
+    return "is" if len(names) == 1 else "are"
+
+
+def capitalize(text):
+    return text[:1].upper() + text[1:] if text else text
+
+
+def sentence(text, more, names=()):
+    """`text` followed by the sentence `more`, capitalised unless it starts with a name (dx, dWx, h_next)."""
+    first = more.split(" ", 1)[0]
+    if first.isalpha() and first.islower() and first not in names:
+        more = capitalize(more)
+    return "%s%s %s" % (text, "" if text.endswith((".", "?", "!")) else ".", more)
+
+
+# ---------------------------------------------------------------- trials, shapes, entries
+
+def dims_text(dims):
+    return ", ".join("%s=%d" % (symbol, size) for symbol, size in dims)
+
+
+def trial_name(ref):
+    """'trial 2', 'edge case H=1', 'zero upstream gradient'."""
+    if ref.kind == "edge_case":
+        return "edge case " + dims_text(ref.fixed)
+    if ref.kind == "zero_upstream":
+        return "zero upstream gradient"
+    if ref.kind == "loading":
+        return "loading your code"
+    return "trial %d" % ref.number
+
+
+def trial_text(ref):
+    """'trial 1 (N=3, T=4, D=5, H=6)'; '' for none."""
+    if ref is None:
+        return ""
+    if not ref.dims:
+        return trial_name(ref)
+    return "%s (%s)" % (trial_name(ref), dims_text(ref.dims))
+
+
+def shape_text(shape):
+    return "(%s%s)" % (", ".join(map(str, shape)), "," if len(shape) == 1 else "")
+
+
+def entry_text(entry):
+    where = "[%s]" % ", ".join(map(str, entry.index)) if entry.index else "the value"
+    return "at %s: yours %.6g, expected %.6g" % (where, entry.actual, entry.expected)
+
+
+def found_text(mismatch):
+    """What came back instead of an array: 'None', 'a list of 3 items, not a numpy array'."""
+    found = mismatch.found
+    if found == "None":
+        return "None"
+    if mismatch.found_repr is not None:
+        return "a %s (%s)" % (found, mismatch.found_repr)
+    if found in ("list", "tuple"):
+        return "a %s of %d items, not a numpy array" % (found, mismatch.found_length or 0)
+    return "a %s" % found
+
+
+def mismatch_text(mismatch):
+    """How a value is wrong, after its name: 'has shape (5, 4), expected (4, 5): transposed?'."""
+    if mismatch.layer == "type":
+        return "is " + found_text(mismatch)
+    if mismatch.layer == "shape":
+        hint = {"transposed": ": transposed?",
+                "reshaped": ": the right number of entries in the wrong layout (a reshape or transpose?)"}
+        return "has shape %s, expected %s%s" % (shape_text(mismatch.shape), shape_text(mismatch.expected_shape),
+                                                hint.get(mismatch.layout, ""))
+    if mismatch.layer == "nonfinite":
+        kinds = join_names([kind for kind, present in (("NaN", mismatch.nan), ("inf", mismatch.inf)) if present])
+        return "contains %s in %d of %d entries" % (kinds, mismatch.count, mismatch.size)
+    return "differs in %d of %d entries (max abs diff %.3g, relative error %.2g)" % (
+        mismatch.count, mismatch.size, mismatch.max_abs_diff, mismatch.relative_error)
+
+
+def worst_lines(check):
+    return [entry_text(entry) for entry in (check.mismatch.worst if check.mismatch else ())]
+
+
+# ---------------------------------------------------------------- causes
+
+CAUSE_TITLES = {
+    "upstream_not_multiplied": "not multiplied by the upstream gradient",
+    "transposed": "a matrix transposed",
+    "sign_flipped": "a sign flipped",
+    "scaled": "off by a constant factor",
+    "wrong_axis": "summed over the wrong axis",
+    "accumulation_dropped": "overwritten instead of summed",
+    "carry_dropped": "the gradient from the next time step not carried back",
+    "wrong_derivative": "the wrong derivative of an activation",
+    "wrong_activation": "the wrong activation",
+    "gates_swapped": "LSTM gate blocks in another order",
+    "path_missing": "one path of the gradient left out",
+    "unstable": "overflow at large inputs",
+    "other": "another mistake",
+    "all_zero": "all zeros",
+    "follows_forward": "right for a wrong forward",
+}
+
+
+def cause_title(kind):
+    """A cause kind in a few words, for tables: 'not multiplied by the upstream gradient'."""
+    return CAUSE_TITLES.get(kind, kind.replace("_", " "))
+
+
+def cause_text(name, cause):
+    """A cause of a wrong value, as a sentence about it (`name` is the value's name)."""
+    kind = cause.kind
+    if kind == "upstream_not_multiplied":
+        if cause.names:
+            return ("%s is not zero when the upstream gradient (%s) is zero: is it multiplied by %s?"
+                    % (name, ", ".join(cause.names), " and ".join(cause.names)))
+        return "%s is not multiplied by the upstream gradient" % name
+    if kind == "all_zero":
+        return "%s is all zeros: not computed?" % name
+    if kind == "sign_flipped":
+        return "%s has the opposite sign: a sign flipped?" % name
+    if kind == "scaled":
+        if cause.factor is None:
+            return "%s is off by a constant factor" % name
+        text = "%s is off by a constant factor of %.4g" % (name, cause.factor)
+        if cause.axis:
+            size = cause.factor if cause.factor >= 1 else 1 / cause.factor
+            text += " (%s = %d: a sum or mean over that axis?)" % (cause.axis, round(size))
+        return text
+    if kind == "carry_dropped":
+        return ("%s is right at the last time step only: is the gradient carried back through time "
+                "(added to the upstream gradient of the step before)?" % name)
+    if kind == "follows_forward":
+        return ("it is consistent with your forward, which is wrong: fix %s first"
+                % (cause.names[0] if cause.names else "the forward"))
+    if kind == "transposed":
+        return "%s matches the reference with a matrix transposed: a transpose missing, or one too many?" % name
+    if kind == "wrong_axis":
+        return "%s matches a sum or mean over the wrong axis" % name
+    if kind == "accumulation_dropped":
+        return ("%s is overwritten where it should be summed (`=` where `+=` belongs, across time steps or "
+                "repeated indices)" % name)
+    if kind == "wrong_derivative":
+        return "%s uses the wrong derivative of an activation (another function's, or taken at the wrong point)" % name
+    if kind == "wrong_activation":
+        return "%s comes from the wrong activation function" % name
+    if kind == "gates_swapped":
+        return "%s has the LSTM's gate blocks in another order than (i, f, o, g)" % name
+    if kind == "path_missing":
+        return "%s leaves out one of the paths the gradient flows along (a term of a sum)" % name
+    if kind == "unstable":
+        return "%s overflows for large inputs: compute it in a numerically stable way" % name
+    return "%s is wrong" % name
+
+
+def cause_place(cause):
+    location = cause.location
+    if location is None or location.cell_name is None:
+        return ""
+    return place(location.cell_name, location.line)
+
+
+# ---------------------------------------------------------------- values
+
+def value_message(check, names=()):
+    """One value's verdict in a line: 'dWh differs in 30 of 30 entries (...). Is it multiplied by dh?'."""
+    if check.passed:
+        text = "correct (relative error %.1e)" % (check.relative_error or 0.0)
+        if check.is_gradient and check.numerical == "disagrees":
+            text += "; %s" % numerical_disagreement(check)
+        return text
+    text = "%s %s" % (check.name, mismatch_text(check.mismatch))
+    names = set(names) | {check.name}
+    for cause in check.causes[:1]:
+        text = sentence(text, cause_text(check.name, cause), names)
+    if not check.causes and check.hint:
+        text = sentence(text, check.hint, names)
+    if check.is_gradient and check.numerical == "disagrees" and check.mismatch.layer == "values" and not any(
+            cause.kind == "follows_forward" for cause in check.causes):
+        text = sentence(text, "it also disagrees with the numerical gradient of your own %s" % check.numerical_of)
+    return text
+
+
+def numerical_disagreement(check):
+    return "it does not match the numerical gradient of your own %s, which must be wrong" % check.numerical_of
+
+
+def accepted_shape_note(check):
+    if check.accepted_shape is None:
+        return None
+    return "shape %s instead of %s: accepted, the two differ only by axes of size one" % (
+        shape_text(check.accepted_shape), shape_text(check.expected_shape))
+
+
+# ---------------------------------------------------------------- exceptions and warnings
+
+def hint_text(hint):
+    if hint is None:
+        return None
+    kind = hint.kind
+    if kind == "python2":
+        return "`xrange` is Python 2: use `range`." if hint.name == "xrange" else "that name is Python 2 only."
+    if kind == "memory":
+        return "it ran out of memory (the limit is %d MB per unit)." % hint.number
+    if kind == "recursion":
+        return "a function calls itself without end."
+    if kind == "exit":
+        return "the code raised %s (sys.exit() or similar): a graded function must return." % hint.name
+    if kind == "unit_not_defined":
+        return "it calls `%s`, which your submission does not define." % hint.name
+    if kind == "name_typo":
+        return "a typo for `%s`?" % hint.name
+    if kind == "name_not_kept":
+        return "a typo, or a name your code never sets at the top level of a cell or module?"
+    return HINTS.get(kind)
+
+
+HINTS = {
+    "shape_mismatch": "a product or sum of arrays with mismatched shapes: a missing or extra transpose, or the wrong axis?",
+    "none_value": "a value used here is None: does a function it calls lack a `return`?",
+    "tuple_value": "a value used as an array here is a tuple: a trailing comma (`x = np.zeros(...),`)?",
+    "missing_attribute": "an attribute that was never set (in __init__?) or is misspelt.",
+    "unpack": "unpacking a tuple of another length than it has: does the cache hold what the backward expects?",
+    "sandbox_files": "forbidden by the grader's sandbox: graded code may write only in its current folder, and may "
+                     "not read the grader's files or touch other processes.",
+    "sandbox_network": "forbidden by the grader's sandbox: graded code has no network.",
+    "sandbox_processes": "it started more processes or threads than the grader's sandbox allows.",
+    "sandbox_file_size": "it wrote a file larger than the grader's sandbox allows.",
+}
+
+
+def error_place(error):
+    return place(error.cell_name, error.line, error.function)
+
+
+def warning_text(warning):
+    if warning.kind == "mutated_input":
+        return "changes its input `%s` in place (no deduction: every call here gets a fresh copy)" % warning.name
+    if warning.kind == "nondeterministic":
+        return "returns a different %s for the same inputs in two runs (does it use np.random?)" % warning.name
+    if warning.kind == "random_calls":
+        more = ""
+        if warning.more:
+            more = " and %d more random call%s" % (warning.more, "s" if warning.more > 1 else "")
+        return ("calls %s (%s, line %d)%s: its results change from run to run, and a forward or backward "
+                "must return the same values for the same inputs" % (warning.name, warning.cell_name, warning.line,
+                                                                      more))
+    return warning.kind.replace("_", " ")
+
+
+def problem_text(problem):
+    """Student code the grader could not use, in a line."""
+    if problem.kind == "raised":
+        return "%s, line %d: %s: %s (this line was skipped)" % (problem.cell_name, problem.line, problem.error_type,
+                                                                problem.message)
+    return "%s, line %d: %s%s" % (problem.cell_name, problem.line, problem.message,
+                                  " (not graded: %s)" % ", ".join(problem.lost) if problem.lost else "")
+
+
+# ---------------------------------------------------------------- units
+
+def wrong_values_text(checks):
+    return wrong_names_text([check.name for check in checks if not check.passed])
+
+
+def wrong_names_text(names):
+    return "%s %s wrong" % (join_names(names), _is_are(names))
+
+
+def verdict_text(verdict):
+    """A run's verdict in a phrase: 'dWh is wrong', 'raises ValueError at cell 4, line 3'."""
+    return reason_text(verdict.reason, verdict.checks, verdict.error)
+
+
+def reason_text(reason, checks=(), error=None):
+    kind = reason.kind
+    if kind == "correct":
+        return "correct"
+    if kind == "wrong_values":
+        return wrong_values_text(checks)
+    if kind == "bad_return":
+        return reason.detail or "returned something that is not what the contract asks for"
+    if kind == "exception":
+        text = "raises %s" % error.type
+        where = error_place(error)
+        if where:
+            text += " at " + where
+        if reason.trial is not None:
+            text += " in the %s, though not on the other trials" % trial_name(reason.trial)
+        return text
+    if kind in ("top_level_exception", "top_level_timeout"):
+        where = error_place(error) if error is not None else ""
+        where = " at " + where if where else ""
+        if kind == "top_level_timeout":
+            return "top-level code it needs%s did not finish: %s" % (where, reason.detail)
+        return "top-level code it needs raises %s%s" % (error.type, where)
+    if kind == "returns_none":
+        return "returns None: not implemented yet, or a missing `return`?"
+    if kind == "not_implemented":
+        return "not implemented (raises NotImplementedError)"
+    if kind == "stub":
+        return "not implemented yet: %s" % reason.detail
+    if kind == "unreadable_code":
+        where = place(reason.location.cell_name, reason.location.line) if reason.location else ""
+        return "could not be read: %s%s" % (reason.detail, " at " + where if where else "")
+    if kind == "not_found":
+        what = "method" if "." in (reason.detail or "") else "function or class"
+        text = "not found: the submission defines no %s `%s`" % (what, reason.detail)
+        if reason.near:
+            text += " (is `%s` meant to be it?)" % reason.near
+        return text
+    if kind == "file_unreadable":
+        return "not graded: the file could not be read"
+    if kind == "forward_wrong":
+        return ("not checked reliably: %s returns wrong values, so this backward got a wrong cache; fix %s first "
+                "(as it stands, %s)" % (reason.forward, reason.forward, wrong_values_text(checks)))
+    if kind == "forward_failed":
+        if error is not None:
+            why = "raises %s" % error.type + (" at " + error_place(error) if error_place(error) else "")
+        else:
+            why = reason.detail or "fails"
+        return "not checked: %s, which makes what it needs, %s" % (reason.forward, why)
+    if kind == "forward_missing":
+        cause = reason_text(reason.cause) if reason.cause else "missing"
+        return "not checked: %s, which makes what it needs, is missing (%s)" % (reason.forward, cause)
+    if kind == "timeout":
+        return "stopped after %g s without finishing a call: an infinite loop?" % reason.number
+    if kind == "protocol":
+        return "its process sent back something unreadable (%s)" % reason.detail
+    if kind == "segfault":
+        return "its process crashed with a segmentation fault"
+    if kind == "cpu_or_memory":
+        return "its process was stopped for using more than %d s of CPU or too much memory" % reason.number
+    if kind == "signal":
+        return "its process was killed by %s" % reason.detail
+    if kind == "exit":
+        return "its process exited with status %d in the middle of a call (os._exit?)" % reason.number
+    if kind == "stopped":
+        return "its process stopped: %s" % reason.detail
+    return kind.replace("_", " ")
+
+
+def fixed_by_text(names):
+    """'correct once rnn_step_backward is fixed', 'correct once a, b and c are fixed'."""
+    names = list(names)
+    if not names:
+        return "correct once what it calls is fixed"
+    return "correct once %s %s fixed" % (join_names(names), _is_are(names))
+
+
+def unit_summary(unit):
+    """A unit's result in a phrase, as the overview and the terminal show it."""
+    if unit.status == "passed" and unit.as_written is not None:
+        return fixed_by_text(unit.fixed_by)
+    text = verdict_text(unit.verdict)
+    if unit.as_written is not None:
+        text += " (with the reference %s)" % (join_names(unit.replaced) or "callees")
+    return text
+
+
+def headline(unit):
+    """The first line of a unit's text feedback: the status in words and the unit's summary."""
+    if unit.status == "passed" and unit.as_written is None:
+        return "Correct."
+    return "%s: %s" % (status_label(unit.status), unit_summary(unit))
+
+
+def failure_words(key):
+    """A class summary's problem, from html.failure_key's data."""
+    kind = key[0]
+    if kind == "fixed_by":
+        return fixed_by_text(key[1])
+    if kind == "wrong":
+        return wrong_names_text(key[1])
+    if kind == "raises":
+        return "raises %s" % key[1]
+    if kind == "blocked":
+        return "blocked: what it needs raises %s" % key[1] if key[1] else "blocked: what it needs fails"
+    return reason_text(key[2])
