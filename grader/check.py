@@ -22,7 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .results import Cause, Entry, ErrorReport, Hint, Mismatch, Reason, TrialRef, UnitVerdict, UnitWarning, ValueCheck
+from .results import (Cause, Entry, ErrorReport, HangCost, Hint, Mismatch, Reason, TrialRef, UnitVerdict, UnitWarning,
+                      ValueCheck)
 from .sandbox import Float32Scalar, Other
 from .spec import expression_names
 
@@ -341,16 +342,12 @@ def with_random_warning(verdict, calls, cell_name):
 
 
 def with_hang_cost(verdict, limits, rerun=None, passed_callees=()):
-    """A timed-out run's verdict, saying what the hang cost: one call's time limit, or two when the run with
+    """A timed-out run's verdict with what the hang cost: one call's time limit, or two when the run with
     the reference versions of what it calls hung as well. Those that passed are not run again: the hang
     is then in the unit's own code."""
     hangs = 1 + (rerun is not None and rerun.status == "timeout")
-    note = "this hang cost %g s of grading time (%s)" % (hangs * limits.call_seconds, (
-        "it hung again with the reference versions of what it calls" if hangs == 2 else
-        "not run again with the reference %s, which pass%s" % (" and ".join(passed_callees),
-                                                               "" if len(passed_callees) > 1 else "es")
-        if passed_callees and rerun is None else "one call's time limit"))
-    return dataclasses.replace(verdict, notes=verdict.notes + (note,), seconds=hangs * limits.call_seconds)
+    cost = HangCost(hangs, hangs * limits.call_seconds, tuple(passed_callees) if rerun is None else ())
+    return dataclasses.replace(verdict, hang=cost, seconds=cost.seconds)
 
 
 def _takes_from_forward(unit):

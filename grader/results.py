@@ -146,6 +146,15 @@ class UnitWarning:
 
 
 @dataclass(frozen=True)
+class HangCost:
+    """What a timed-out unit cost: one call's time limit per run that hung."""
+
+    hangs: int  # 1, or 2 when the run with the reference versions of what it calls hung as well
+    seconds: float
+    passed_callees: tuple = ()  # not run again with these reference callees: they pass, so the hang is its own
+
+
+@dataclass(frozen=True)
 class Reason:
     """Why a run of a unit has its status, as data (report/wording.py says it).
 
@@ -183,6 +192,7 @@ class UnitVerdict:
     checks: tuple = ()
     error: ErrorReport | None = None
     warnings: tuple = ()  # UnitWarning
+    hang: HangCost | None = None  # a timeout's cost
     stdout: str = ""
     seconds: float = 0.0
 

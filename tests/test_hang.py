@@ -6,6 +6,8 @@ from pathlib import Path
 import pytest
 
 from grader.pipeline import Grader
+from grader.report import unit_feedback, wording
+from grader.results import HangCost
 from grader.sandbox import Limits, Sandbox
 from grader.spec import find_assignment
 
@@ -67,8 +69,9 @@ def test_a_hang_in_its_own_code_costs_one_time_limit(grade):
     assert forward.status == "timeout" and forward.score == 0 and forward.as_written is None
     assert ("rnn_forward", False) in sent and ("rnn_forward", True) not in sent
     assert forward.verdict.seconds == LIMITS.call_seconds
-    assert forward.verdict.notes == ("this hang cost 1.5 s of grading time (not run again with the reference "
-                                     "rnn_step_forward, which passes)",)
+    assert forward.verdict.hang == HangCost(1, LIMITS.call_seconds, ("rnn_step_forward",))
+    assert wording.hang_text(forward.verdict.hang) == ("this hang cost 1.5 s of grading time (not run again with "
+                                                       "the reference rnn_step_forward, which passes)")
 
 
 def test_a_hang_in_a_callee_is_still_charged_once(grade):
@@ -79,7 +82,8 @@ def test_a_hang_in_a_callee_is_still_charged_once(grade):
     assert ("rnn_forward", True) in sent
     forward = units["rnn_forward"]
     assert forward.status == "passed" and forward.fixed_by == ("rnn_step_forward",)
-    assert forward.as_written.status == "timeout" and "1.5 s of grading time" in forward.as_written.notes[0]
+    assert forward.as_written.status == "timeout" and forward.as_written.hang.seconds == LIMITS.call_seconds
+    assert "this hang cost 1.5 s of grading time" in unit_feedback(forward)
 
 
 def test_a_hang_in_both_costs_two_time_limits(grade):
@@ -87,5 +91,6 @@ def test_a_hang_in_both_costs_two_time_limits(grade):
     forward = units["rnn_forward"]
     assert ("rnn_forward", True) in sent
     assert forward.status == "timeout" and forward.verdict.seconds == 2 * LIMITS.call_seconds
-    assert forward.verdict.notes == ("this hang cost 3 s of grading time (it hung again with the reference "
-                                     "versions of what it calls)",)
+    assert forward.verdict.hang == HangCost(2, 2 * LIMITS.call_seconds)
+    assert wording.hang_text(forward.verdict.hang) == ("this hang cost 3 s of grading time (it hung again with the "
+                                                       "reference versions of what it calls)")

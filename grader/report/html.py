@@ -206,6 +206,7 @@ FILTERS = {
     "warning_text": wording.warning_text,
     "problem_text": wording.problem_text,
     "accepted_shape_note": wording.accepted_shape_note,
+    "hang_text": wording.hang_text,
     "percent": percent,
     "lines_range": lines_range,
 }
@@ -225,7 +226,7 @@ def needs_section(unit):
     """Whether a unit gets its own detailed section (anything to say beyond 'correct')."""
     verdict = unit.verdict
     return (unit.status != "passed" or unit.score < unit.max_score or bool(unit.fixed_by)
-            or unit.as_written is not None or bool(verdict.warnings)
+            or unit.as_written is not None or bool(verdict.warnings) or verdict.hang is not None
             or any(check.accepted_shape or (check.is_gradient and check.numerical == "disagrees")
                    for check in verdict.checks))
 
@@ -241,6 +242,7 @@ def unit_view(unit, loaded_badly=False):
         "wrong": [check for check in verdict.checks if not check.passed],
         "right": [check for check in verdict.checks if check.passed],
         "names": [check.name for check in verdict.checks],
+        "hangs": [run.hang for run in (verdict, unit.as_written) if run is not None and run.hang is not None],
         "as_written_wrong": [check for check in unit.as_written.checks if not check.passed]
         if unit.as_written is not None else [],
         "mark": mark,

@@ -77,4 +77,7 @@ def unit_feedback(unit):
             lines.extend(error_lines(unit.as_written.error, prefix="As written it raises "))
     lines.extend(verdict_lines(unit.verdict))
     lines.extend("Warning: " + wording.warning_text(warning) for warning in unit.verdict.warnings)
+    for verdict in (unit.verdict, unit.as_written):
+        if verdict is not None and verdict.hang is not None:
+            lines.append("Note: " + wording.hang_text(verdict.hang))
     return "\n".join(lines)

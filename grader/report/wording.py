@@ -271,6 +271,18 @@ def warning_text(warning):
     return warning.kind.replace("_", " ")
 
 
+def hang_text(hang):
+    """What a timeout cost the grading, in a sentence."""
+    if hang.hangs == 2:
+        why = "it hung again with the reference versions of what it calls"
+    elif hang.passed_callees:
+        why = "not run again with the reference %s, which pass%s" % (
+            " and ".join(hang.passed_callees), "" if len(hang.passed_callees) > 1 else "es")
+    else:
+        why = "one call's time limit"
+    return "this hang cost %g s of grading time (%s)" % (hang.seconds, why)
+
+
 def problem_text(problem):
     """Student code the grader could not use, in a line."""
     if problem.kind == "raised":
