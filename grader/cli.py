@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import dataclasses
 import os
 import secrets
 import shutil
@@ -74,9 +75,11 @@ def main():
               help="Where to write the feedback, the summary and the grades.")
 @click.option("--seed", type=click.IntRange(min=0), help="Replay a run: the seed from a results.json.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=os.cpu_count() or 1, show_default=True,
-              help="Submissions graded at once.")
+              help="Submissions graded at once (on this machine; on a cluster, each worker's threads).")
+@click.option("--scheduler", metavar="ADDRESS",
+              help="Grade on a Dask cluster: its scheduler's address (tcp://host:8786). Needs grader[dask].")
 @limits_options
-def run(submissions, assignment, assignments_dir, out_dir, seed, jobs, **options):
+def run(submissions, assignment, assignments_dir, out_dir, seed, jobs, scheduler, **options):
     """Grade SUBMISSIONS: files, folders of them, or an LMS zip."""
     from . import report
     from .pipeline import Grader, grade_all
@@ -106,18 +109,32 @@ def run(submissions, assignment, assignments_dir, out_dir, seed, jobs, **options
             _fail("cannot write to %s: %s" % (out, exc.strerror or exc))
         seed = secrets.randbelow(2 ** 31) if seed is None else seed
         started = time.perf_counter()
-        with Sandbox(jobs=jobs, limits=limits) as sandbox:
-            click.echo("grader: %s, %d submission%s, seed %d" % (
-                spec.name, len(found), "" if len(found) == 1 else "s", seed), err=True)
-            click.echo("grader: %s" % describe_mode(sandbox.mode), err=True)
-            grader = _Dispatch({name: Grader(one, seed, sandbox) for name, one in specs.items()}, choices,
-                               undecided, {item.id: item.note for item in found if item.note})
-            with Progress(len(found)) as progress:
-                def finished(result):
-                    report.write_submission_reports(result, out)
-                    progress.advance(result)
+        banner = "grader: %s, %d submission%s, seed %d" % (spec.name, len(found), "" if len(found) == 1 else "s", seed)
+        name_notes = {item.id: item.note for item in found if item.note}
 
-                results = grade_all(grader, found, jobs, finished)
+        def finished(result):
+            report.write_submission_reports(result, out)
+            progress.advance(result)
+
+        if scheduler:
+            client, plugin, modes = _connect(scheduler, limits)
+            click.echo(banner, err=True)
+            for address, mode in sorted(modes.items()):
+                click.echo("grader: worker %s: %s" % (address, mode), err=True)
+            grader = _Dispatch({name: Grader(one, seed, None) for name, one in specs.items()}, choices, undecided,
+                               name_notes)
+            from . import cluster
+
+            with client, Progress(len(found)) as progress:
+                results = cluster.grade_all(client, plugin, grader, found, finished)
+        else:
+            with Sandbox(jobs=jobs, limits=limits) as sandbox:
+                click.echo(banner, err=True)
+                click.echo("grader: %s" % describe_mode(sandbox.mode), err=True)
+                grader = _Dispatch({name: Grader(one, seed, sandbox) for name, one in specs.items()}, choices,
+                                   undecided, name_notes)
+                with Progress(len(found)) as progress:
+                    results = grade_all(grader, found, jobs, finished)
         report.write_class_reports(results, out, spec.title)
     except GraderError as exc:
         _fail(str(exc))
@@ -127,6 +144,17 @@ def run(submissions, assignment, assignments_dir, out_dir, seed, jobs, **options
     click.echo(report.score_table(results))
     click.echo("grader: graded %d submission%s in %.1f s; feedback in %s/ (summary.html, grades.csv)" % (
         len(results), "" if len(results) == 1 else "s", elapsed, out), err=True)
+
+
+def _connect(address, limits):
+    try:
+        from . import cluster
+    except ImportError as exc:
+        _fail("--scheduler needs Dask's distributed package: pip install 'grader[dask]' (%s)" % exc)
+    try:
+        return cluster.connect(address, limits)
+    except (OSError, TimeoutError) as exc:
+        _fail("cannot reach the Dask scheduler at %s: %s" % (address, exc))
 
 
 def _detect_assignments(found, assignments_dir):
@@ -179,18 +207,25 @@ class _Dispatch:
         self.undecided = undecided  # submission id -> why its assignment cannot be told (graded as unreadable)
         self.name_notes = name_notes  # submission id -> why its folder is not simply its name
 
-    def grade_path(self, submission_id, path, error=None):
-        import dataclasses
-
+    def choose(self, submission_id, error=None):
+        """(the Grader for a submission, why it cannot be read or None)."""
         choice = self.choices.get(submission_id)
         error = error or self.undecided.get(submission_id)
         if choice is None:
             grader, = self.graders.values()
-            result = grader.grade_path(submission_id, path, error)
-        else:
-            result = dataclasses.replace(self.graders[choice.assignment].grade_path(submission_id, path, error),
-                                         auto_assignment_note=None if error else choice.note)
+            return grader, error
+        return self.graders[choice.assignment], error
+
+    def annotate(self, submission_id, result, error=None):
+        """Its result, with the notes on an automatic choice of assignment and on its folder's name."""
+        choice = self.choices.get(submission_id)
+        if choice is not None:
+            result = dataclasses.replace(result, auto_assignment_note=None if error else choice.note)
         return dataclasses.replace(result, name_note=self.name_notes.get(submission_id))
+
+    def grade_path(self, submission_id, path, error=None):
+        grader, error = self.choose(submission_id, error)
+        return self.annotate(submission_id, grader.grade_path(submission_id, path, error), error)
 
 
 class Progress:

@@ -1,0 +1,159 @@
+"""`grader run --scheduler`: grading on a Dask cluster gives what a local run gives, even when a worker dies.
+
+Every cluster here listens on the loopback interface only, on ports the system picks, and stops itself:
+the scheduler after a minute idle, a worker when its scheduler has gone.
+"""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from distributed import Client, LocalCluster
+
+from grader.sandbox import bwrap_available
+
+pytestmark = pytest.mark.slow  # clusters take seconds to start
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT / "tests" / "submissions" / "cs231n-rnn"
+DASK = Path(sys.executable).parent / "dask"
+SEED = 31
+
+
+def grader(*args):
+    return [sys.executable, "-m", "grader", "run", "--assignment", "cs231n-rnn", "--seed", str(SEED), *map(str, args)]
+
+
+TIMINGS = ("seconds", "execution_time", "stage_seconds")
+
+
+def comparable(out):
+    """Every report of a run, less its timings: {path: content}."""
+    def strip(value):
+        if isinstance(value, dict):
+            return {k: strip(v) for k, v in value.items() if k not in TIMINGS}
+        if isinstance(value, list):
+            return [strip(v) for v in value]
+        return value
+
+    reports = {str(p.relative_to(out)): strip(json.loads(p.read_text())) for p in out.glob("*/results.json")}
+    reports["grades.csv"] = (out / "grades.csv").read_text()
+    return reports
+
+
+@pytest.fixture(scope="module")
+def submissions(tmp_path_factory):
+    """Correct and buggy submissions, twice over under other names: enough for a worker to die mid-run."""
+    folder = tmp_path_factory.mktemp("class")
+    for path in sorted(CORPUS.iterdir()):
+        if path.suffix in (".py", ".ipynb"):
+            for copy in ("a", "b"):
+                (folder / ("%s_%s%s" % (path.stem, copy, path.suffix))).write_bytes(path.read_bytes())
+    return folder
+
+
+@pytest.fixture(scope="module")
+def local_run(submissions, tmp_path_factory):
+    out = tmp_path_factory.mktemp("local")
+    run = subprocess.run(grader("--jobs", 2, "--out", out, submissions), capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+    return comparable(out)
+
+
+def progress_lines(stderr):
+    return [line for line in stderr.splitlines() if line.startswith("[")]
+
+
+def test_a_local_cluster_grades_as_a_local_run(submissions, local_run, tmp_path):
+    out = tmp_path / "feedback"
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", scheduler_port=0,
+                      dashboard_address=None) as cluster:
+        run = subprocess.run(grader("--scheduler", cluster.scheduler_address, "--out", out, submissions),
+                             capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+    assert comparable(out) == local_run
+    count = len(list(submissions.iterdir()))
+    # The same progress as a local run: a line per submission, each once.
+    lines = progress_lines(run.stderr)
+    assert len(lines) == count and len({line.split("] ")[1].split(":")[0] for line in lines}) == count
+    modes = [line for line in run.stderr.splitlines() if line.startswith("grader: worker tcp://127.0.0.1:")]
+    assert len(modes) == 2
+    expected = "strict sandbox (bubblewrap)" if bwrap_available() else "process sandbox"
+    assert all(expected in line for line in modes)
+
+
+class Processes:
+    """Processes this test starts, each in a session of its own, all killed at the end."""
+
+    def __init__(self):
+        self.started = []
+
+    def start(self, command, **options):
+        process = subprocess.Popen(command, start_new_session=True, **options)
+        self.started.append(process)
+        return process
+
+    def kill(self, process):
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        process.wait(timeout=30)
+
+    def stop_all(self):
+        for process in self.started:
+            self.kill(process)
+
+
+def wait_for(condition, seconds, what):
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "gave up waiting for " + what
+        time.sleep(0.1)
+
+
+def test_a_worker_killed_mid_run_costs_nothing(submissions, local_run, tmp_path):
+    processes = Processes()
+    scheduler_file = tmp_path / "scheduler.json"
+    quiet = dict(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        processes.start([DASK, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                         "--scheduler-file", scheduler_file, "--idle-timeout", "60"], **quiet)
+        wait_for(scheduler_file.exists, 60, "the scheduler")
+        worker = [DASK, "worker", "--scheduler-file", scheduler_file, "--host", "127.0.0.1", "--no-nanny",
+                  "--nthreads", "1", "--no-dashboard", "--death-timeout", "30"]
+        workers = [processes.start(worker, **quiet) for _ in range(2)]
+        with Client(scheduler_file=str(scheduler_file), timeout=60) as client:
+            client.wait_for_workers(2, timeout=120)
+            pids = client.run(os.getpid)
+            out = tmp_path / "feedback"
+            run = processes.start(grader("--scheduler", client.scheduler.address, "--out", out, submissions),
+                                  stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+            count = len(list(submissions.iterdir()))
+            lines, victim = [], None
+            for line in run.stderr:
+                lines.append(line)
+                busy = [address for address, keys in client.processing().items() if keys]
+                if len(progress_lines("".join(lines))) >= 3 and busy:
+                    # Killed as a machine that goes away, in the middle of a submission: no goodbye.
+                    victim = next(w for w in workers if w.pid == pids[busy[0]])
+                    processes.kill(victim)
+                    break
+            assert victim is not None and victim.poll() is not None and len(progress_lines("".join(lines))) < count
+            _, rest = run.communicate(timeout=600)
+        stderr = "".join(lines) + rest
+        assert run.returncode == 0, stderr
+    finally:
+        processes.stop_all()
+    # Every submission graded and written once, exactly as a local run grades it.
+    graded = [line.split("] ")[1].split(":")[0] for line in progress_lines(stderr)]
+    assert len(graded) == count and len(set(graded)) == count
+    with open(out / "grades.csv") as table:
+        assert len(list(csv.DictReader(table))) == count
+    assert comparable(out) == local_run
