@@ -76,6 +76,8 @@ class Program:
     cell_sources: dict  # cell name -> its source as the student wrote it
     # graded name -> indices in `blocks` of the computed top-level statements it needs (beyond definitions)
     needs: dict = field(default_factory=dict)
+    used: frozenset = frozenset()  # indices in `blocks` of every statement a graded name needs, imports included
+    read: frozenset = frozenset()  # every module-level name a graded name reads, transitively, and the graded names
 
     def defines(self, name):
         return name in self.definitions
@@ -244,7 +246,7 @@ def extract_program(cells, graded=(), given=()):
                 start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
                 code = "\n".join(source_lines[offset + start - 1: offset + node.end_lineno])
                 statements.append(_Statement(node, cell, offset, offset + start, code, keep_statement(node)))
-    needs = _needed_statements(statements, graded, set(given)) if graded else {}
+    needs, read = _needed_statements(statements, graded, set(given)) if graded else ({}, set())
     needed = set().union(*needs.values()) if needs else set()
     blocks, definitions, position = [], {}, {}
     for index, statement in enumerate(statements):
@@ -256,7 +258,8 @@ def extract_program(cells, graded=(), given=()):
             definitions[definition.name] = definition
     computed = {name: tuple(position[i] for i in sorted(indices) if not statements[i].always)
                 for name, indices in needs.items()}
-    return Program(tuple(blocks), definitions, tuple(problems), sources, computed)
+    return Program(tuple(blocks), definitions, tuple(problems), sources, computed,
+                   frozenset(position[i] for i in needed), frozenset(read))
 
 
 COMPREHENSIONS = {"listcomp", "dictcomp", "setcomp", "genexpr"}
@@ -290,7 +293,8 @@ def _bindings_and_reads(statement):
 
 
 def _needed_statements(statements, graded, given):
-    """graded name -> indices of the statements it needs: the last binding of each name read, transitively.
+    """(graded name -> indices of the statements it needs: the last binding of each name read, transitively;
+    every name read on the way).
 
     A name read as a statement runs resolves to its last binding before that statement; a name read
     inside a function resolves to its last binding in the whole program, as after a run top to bottom."""
@@ -306,11 +310,12 @@ def _needed_statements(statements, graded, given):
         found = bisect.bisect_left(indices, before)
         return indices[found - 1] if found else None
 
-    needs = {}
+    needs, read = {}, set()
     for root in graded:
         found, todo = set(), [(root, end)]
         while todo:
             name, before = todo.pop()
+            read.add(name)
             index = binding(name, before) if name not in given or name == root else None
             if index is None or index in found:
                 continue
@@ -319,7 +324,7 @@ def _needed_statements(statements, graded, given):
             todo.extend((read, index) for read in immediate)
             todo.extend((read, end) for read in deferred)
         needs[root] = found
-    return needs
+    return needs, read
 
 
 def definition_source(program, definition):

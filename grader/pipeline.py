@@ -190,12 +190,14 @@ class Grader:
 
     @staticmethod
     def _problems(program, program_errors):
-        problems = [CodeProblem("unparsable", p.cell_name, p.line, p.message, lost=tuple(p.lost))
-                    for p in program.problems]
+        """Code that could not be used; `needed` when a graded unit reads what it defines (or would have)."""
+        problems = [CodeProblem("unparsable", p.cell_name, p.line, p.message, lost=tuple(p.lost),
+                                needed=bool(set(p.lost) & program.read)) for p in program.problems]
         for error in program_errors:
             if 0 <= error.step < len(program.blocks):
                 block = program.blocks[error.step]
-                problems.append(CodeProblem("raised", block.name, block.first_line, error.message, error.type))
+                problems.append(CodeProblem("raised", block.name, block.first_line, error.message, error.type,
+                                            needed=error.step in program.used))
         return tuple(problems)
 
 

@@ -236,6 +236,7 @@ class CodeProblem:
     message: str  # the parser's message, or the exception's
     error_type: str | None = None  # raised: the exception's type
     lost: tuple = ()  # unparsable: the definitions lost with it
+    needed: bool = True  # a graded unit needs what it defines: only these are shown to the student
 
 
 @dataclass(frozen=True)

@@ -281,3 +281,21 @@ def test_a_needed_top_level_statement_that_hangs_is_a_timeout_of_the_unit_that_n
     assert wording.unit_summary(unit).startswith("top-level code it needs at cell 1, line 6 (in wait_for_scale) did not finish")
     # rnn_forward calls it: with the reference step it needs nothing of the hanging cell.
     assert wording.unit_summary(units["rnn_forward"]) == "correct once rnn_step_forward is fixed"
+
+
+def test_imports_no_graded_function_needs_are_not_the_students_problem(grader, tmp_path):
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    cells = [new_code_cell("import numpy as np\nfrom google.colab import drive\nimport no_such_course_helpers"),
+             new_code_cell(REFERENCE)]
+    nbformat.write(new_notebook(cells=cells), str(tmp_path / "hw.ipynb"))
+    result = grader.grade_path("hw", tmp_path / "hw.ipynb")
+    assert result.score == result.max_score
+    assert {p.message for p in result.problems} >= {"No module named 'google'", "No module named 'no_such_course_helpers'"}
+    assert not any(p.needed for p in result.problems)
+    # A helper a graded function calls, lost with a cell that does not parse, is shown.
+    broken = REFERENCE.replace("def sigmoid(x):\n", "def sigmoid(x):\n    print 'sigmoid'\n", 1)
+    assert broken != REFERENCE
+    result, units = grade(grader, broken)
+    assert [p.needed for p in result.problems if "sigmoid" in p.lost] == [True]

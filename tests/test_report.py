@@ -20,7 +20,7 @@ from grader.report import (feedback_html, grades_csv, results_json, score_table,
 from grader.report import html as report_html
 from grader.report import wording
 from grader.report.formatting import error_text, score_text
-from grader.results import (CodeProblem, Entry, ErrorReport, Hint, Location, Mismatch, Reason, StageTimes,
+from grader.results import (Cause, CodeProblem, Entry, ErrorReport, Hint, Location, Mismatch, Reason, StageTimes,
                             SubmissionResult, TrialRef, UnitResult, UnitVerdict, UnitWarning, ValueCheck)
 
 TITLE = "CS231n RNN backprop"
@@ -467,3 +467,73 @@ def test_unreadable_file_with_listed_units_gets_rows_but_no_details():
     assert page.count("not graded: the file could not be read") == 5
     assert 'class="unit"' not in page and '<span class="of">/ 11 points' in page and "below the table" not in page
     assert grades_csv([result]).splitlines()[1] == "dan,0,0,0,0,0,0,11,load_error: not JSON"
+
+
+# ---------------------------------------------------------------- what a student reads is lean and right
+
+
+def section(page, unit_name):
+    start = page.index('<section class="unit" id="%s"' % report_html.anchor(unit_name))
+    return page[start:page.index("</section>", start)]
+
+
+def test_a_unit_passed_with_reference_callees_shows_no_failure_block():
+    written = UnitVerdict("failed", Reason("wrong_values"), (
+        ValueCheck("dWh", True, False, 0.88, trial_ref(N=3), values_mismatch(30, 30, 2.1, 0.88, ((0, 1), 1.0, 2.0))),
+        ValueCheck("dx", True, False, 0.5, trial_ref(N=3), values_mismatch(3, 30, 2.1, 0.5))),
+        error=None)
+    unit = fixed_by_unit()
+    unit = UnitResult(unit.name, unit.status, unit.score, unit.max_score, unit.verdict, fixed_by=unit.fixed_by,
+                      replaced=unit.replaced, as_written=written, cell_name="cell 8", first_line=1, source=BACKWARD)
+    page = feedback_html(SubmissionResult("f", "/x", "a", "A", 1, (unit,)))
+    body = section(page, "rnn_backward")
+    assert 'class="check"' not in body and 'class="exc"' not in body and "yours" not in body
+    assert "As written:</strong> dWh and dx are wrong" in body
+    text = unit_feedback(unit)
+    assert text.splitlines()[:2] == ["Passed: correct once rnn_step_backward is fixed",
+                                     "With the reference rnn_step_backward, your rnn_backward gives the right values: "
+                                     "the mistake is in rnn_step_backward."]
+    assert "differs" not in text and "As written: dWh and dx are wrong." in text
+
+
+def test_a_cause_shared_by_several_values_is_said_once():
+    cause = Cause("upstream_not_multiplied", names=("dnext_h",))
+    checks = tuple(ValueCheck(name, True, False, 1.0, TrialRef("zero_upstream", 1, (("N", 3),)),
+                              values_mismatch(6, 6, 1.0, 1.0), (cause,)) for name in ("dx", "dWx", "db"))
+    unit = UnitResult("rnn_step_backward", "failed", 0.0, 2.0, UnitVerdict("failed", Reason("wrong_values"), checks),
+                      cell_name="cell 6", first_line=3, source=STEP_BACKWARD)
+    text = unit_feedback(unit)
+    assert text.count("multiplied by dnext_h") == 1
+    assert ("dx, dWx and db are not zero when the upstream gradient (dnext_h) is zero: is each multiplied by "
+            "dnext_h?") in text
+    page = feedback_html(SubmissionResult("f", "/x", "a", "A", 1, (unit,)))
+    assert section(page, "rnn_step_backward").count("multiplied by dnext_h") == 1
+    # a cause of one value alone stays with that value
+    alone = UnitResult("u", "failed", 0.0, 1.0, UnitVerdict("failed", Reason("wrong_values"), checks[:1]))
+    assert "- dx differs in 6 of 6 entries (max abs diff 1, relative error 1). dx is not zero when" in unit_feedback(alone)
+
+
+def test_only_code_a_graded_unit_needed_is_shown_to_the_student():
+    unused = CodeProblem("raised", "cell 1", 2, "No module named 'google.colab'", "ModuleNotFoundError", needed=False)
+    needed = CodeProblem("unparsable", "cell 5", 3, "SyntaxError: invalid syntax", lost=("sigmoid",))
+    result = SubmissionResult("f", "/x", "a", "A", 1, correct_result().units, problems=(unused, needed),
+                              sandbox_mode="strict sandbox (bubblewrap): student code runs with limits")
+    for shown in (feedback_html(result), results_json(result)["output"]):
+        assert "google.colab" not in shown and "cell 5, line 3: SyntaxError: invalid syntax" in shown
+    assert "google.colab" in " ".join(results_json(result)["extra_data"]["problems"])  # the TA still sees it
+    quiet = SubmissionResult("f", "/x", "a", "A", 1, correct_result().units, problems=(unused,))
+    assert 'id="problems"' not in feedback_html(quiet) and "could not use" not in results_json(quiet)["output"]
+    assert "sandbox" not in feedback_html(result).lower()
+
+
+def test_a_hidden_unit_is_not_named_in_what_gradescope_shows_before_release():
+    secret = UnitResult("lstm_backward", "failed", 0.0, 4.0,
+                        UnitVerdict("failed", Reason("wrong_values"), (
+                            ValueCheck("dWx", True, False, 1.0, trial_ref(N=2), values_mismatch(1, 2, 1.0, 1.0)),)),
+                        public=False)
+    result = SubmissionResult("f", "/x", "a", "A", 1, buggy_result().units + (secret,))
+    data = results_json(result)
+    assert "lstm_backward" not in data["output"] and "15" not in data["output"]
+    assert "Score on the tests shown now: 5.6 / 11; more tests are shown once grades are published." in data["output"]
+    assert "to work on: rnn_step_backward, rnn_forward, lstm_step_forward." in data["output"]
+    assert [t["visibility"] for t in data["tests"] if t["name"] == "lstm_backward"] == ["after_published"]

@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 
 from ..report import wording
-from ..report.formatting import error_text, place, score_text, status_label
+from ..report.formatting import error_text, place, score_text, shown_problems, status_label
 from ..spec import callee_closure, units_of
 
 
@@ -50,9 +50,9 @@ def hidden_count(assignment):
     return sum(not unit.public for unit in assignment.units.values())
 
 
-def value_line(check, names=()):
+def value_line(check, names=(), shared=()):
     """One wrong value: what is wrong and by how much, never the expected numbers."""
-    line = wording.value_message(check, names)
+    line = wording.value_message(check, names, shared)
     if check.relative_error is not None and check.mismatch.layer != "values":  # the values layer says it
         line += " (relative error %s)" % error_text(check.relative_error)
     return line
@@ -67,9 +67,12 @@ def unit_lines(unit, callees=()):
                      % (names, "does" if len(callees) == 1 else "do", "it" if len(callees) == 1 else "them"))
     verdict = unit.verdict
     names = [check.name for check in verdict.checks]
+    shared = wording.shared_causes(verdict.checks)
+    for cause, group in shared:
+        lines.append("          " + wording.cause_line(group, cause))
     for check in verdict.checks:
         if not check.passed:
-            lines.append("          - " + value_line(check, names))
+            lines.append("          - " + value_line(check, names, shared))
         note = wording.accepted_shape_note(check)
         if note:
             lines.append("          note on %s: %s" % (check.name, note))
@@ -98,7 +101,7 @@ def render(result, assignment, path):
     callees = failing_callees(assignment, result)
     for unit in result.units:
         lines.extend(unit_lines(unit, callees.get(unit.name, ())))
-    for problem in result.problems:
+    for problem in shown_problems(result):
         lines.append("  note: " + wording.problem_text(problem))
     passed = sum(unit.status == "passed" for unit in result.units)
     lines.append("%d of %d public units pass (%s of %s points)." % (

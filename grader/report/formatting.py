@@ -111,3 +111,12 @@ def anchor(name):
     cleaned = re.sub(r"[^A-Za-z0-9_-]+", "-", str(name)).strip("-")
     return "unit-" + (cleaned or "x")
 
+
+def shown_problems(result):
+    """The code problems a student is shown: those a graded unit needed (a failed `import matplotlib` is not)."""
+    return [problem for problem in result.problems if problem.needed]
+
+
+def public_units(result):
+    """The units a student may see before grades are released."""
+    return [unit for unit in result.units if unit.public]

@@ -33,7 +33,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from .formatting import json_number, place, plural, score_pair, score_text
+from .formatting import json_number, place, plural, public_units, score_pair, score_text, shown_problems
 from . import wording
 from .text import unit_feedback
 
@@ -117,16 +117,24 @@ def overall_output(result):
         lines.append("Your submission could not be read: %s" % result.load_error)
         lines.append("Nothing was graded, so the score is 0. Fix the file and submit again.")
     else:
-        lines.append("Score: %s." % score_pair(result.score, result.max_score))
-        todo = [unit.name for unit in result.units if unit.score < unit.max_score]
+        # Shown before grades are released: nothing here may name or count a hidden unit.
+        shown = public_units(result)
+        hidden = len(result.units) - len(shown)
+        if hidden:
+            lines.append("Score on the tests shown now: %s; more tests are shown once grades are published." % (
+                score_pair(sum(u.score for u in shown), sum(u.max_score for u in shown))))
+        else:
+            lines.append("Score: %s." % score_pair(result.score, result.max_score))
+        todo = [unit.name for unit in shown if unit.score < unit.max_score]
         if todo:
             lines.append("%s to work on: %s." % (plural(len(todo), "function"), ", ".join(todo)))
-        elif result.units:
-            lines.append("Every function is correct.")
-    if result.problems:
+        elif shown:
+            lines.append("Every function shown now is correct." if hidden else "Every function is correct.")
+    problems = shown_problems(result)
+    if problems:
         lines.append("")
         lines.append("Code the grader could not use:")
-        lines.extend("- " + wording.problem_text(problem) for problem in result.problems)
+        lines.extend("- " + wording.problem_text(problem) for problem in problems)
     if result.auto_assignment_note:
         lines.append("")
         lines.append(str(result.auto_assignment_note))

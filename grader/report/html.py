@@ -31,8 +31,8 @@ from pygments.formatters import HtmlFormatter
 
 from ..load import safe_id
 from . import wording
-from .formatting import (anchor, error_text, place, plural, score_pair, score_text, status_class, status_label,
-                         status_letter, STATUS_LABELS)
+from .formatting import (anchor, error_text, place, plural, score_pair, score_text, shown_problems, status_class,
+                         status_label, status_letter, STATUS_LABELS)
 from .grades import assignment_max, row_max, unit_columns
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -198,6 +198,7 @@ FILTERS = {
     "anchor": anchor,
     "plural": plural,
     "summary": wording.unit_summary,
+    "cause_line": lambda cause, names: wording.cause_line(names, cause),
     "verdict_text": wording.verdict_text,
     "value_message": wording.value_message,
     "worst_lines": wording.worst_lines,
@@ -243,8 +244,12 @@ def unit_view(unit, loaded_badly=False):
         "right": [check for check in verdict.checks if check.passed],
         "names": [check.name for check in verdict.checks],
         "hangs": [run.hang for run in (verdict, unit.as_written) if run is not None and run.hang is not None],
+        # A unit that passes with the reference callees shows what "as written" got wrong in one line only.
         "as_written_wrong": [check for check in unit.as_written.checks if not check.passed]
-        if unit.as_written is not None else [],
+        if unit.as_written is not None and unit.status != "passed" else [],
+        "as_written_error": unit.as_written.error
+        if unit.as_written is not None and unit.status != "passed" and verdict.error is None else None,
+        "shared": wording.shared_causes(verdict.checks),
         "mark": mark,
         # Highlighting is the page's one costly step: only code that is shown gets it.
         "listing": code_listing(unit, mark) if detailed else [],
@@ -255,6 +260,7 @@ def feedback_context(result):
     views = [unit_view(unit, bool(result.load_error)) for unit in result.units]
     return {
         "result": result,
+        "problems": shown_problems(result),
         "units": views,
         "detailed": [] if result.load_error else [view for view in views if view["detailed"]],
         "score": 0.0 if result.load_error else result.score,

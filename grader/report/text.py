@@ -34,9 +34,9 @@ def error_lines(error, prefix=""):
     return lines
 
 
-def check_lines(check, names=()):
+def check_lines(check, names=(), shared=()):
     """A wrong value: the message, the trial with its dimensions, the worst entries."""
-    lines = ["- " + wording.value_message(check, names)]
+    lines = ["- " + wording.value_message(check, names, shared)]
     if check.trial:
         lines.append(INDENT + "first wrong on " + wording.trial_text(check.trial))
     lines.extend(INDENT + line for line in wording.worst_lines(check))
@@ -49,8 +49,11 @@ def verdict_lines(verdict):
     wrong = [check for check in verdict.checks if not check.passed]
     right = [check for check in verdict.checks if check.passed]
     names = [check.name for check in verdict.checks]
+    shared = wording.shared_causes(verdict.checks)
+    for cause, group in shared:
+        lines.append(wording.cause_line(group, cause))
     for check in wrong:
-        lines.extend(check_lines(check, names))
+        lines.extend(check_lines(check, names, shared))
     if wrong and right:
         lines.append("Right: " + ", ".join(check.name for check in right))
     for check in right:
@@ -72,8 +75,9 @@ def unit_feedback(unit):
         lines.append("With the reference %s, your %s gives the right values: the mistake is in %s."
                      % (names, unit.name, names))
     if unit.as_written is not None:
+        # One line: a unit that passes with the reference callees has nothing of its own to fix.
         lines.append("As written: %s." % wording.verdict_text(unit.as_written).rstrip("."))
-        if unit.as_written.error is not None and unit.verdict.error is None:
+        if unit.as_written.error is not None and unit.verdict.error is None and unit.status != "passed":
             lines.extend(error_lines(unit.as_written.error, prefix="As written it raises "))
     lines.extend(verdict_lines(unit.verdict))
     lines.extend("Warning: " + wording.warning_text(warning) for warning in unit.verdict.warnings)

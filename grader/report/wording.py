@@ -130,50 +130,79 @@ def cause_title(kind):
     return CAUSE_TITLES.get(kind, kind.replace("_", " "))
 
 
-def cause_text(name, cause):
-    """A cause of a wrong value, as a sentence about it (`name` is the value's name)."""
+def cause_text(names, cause):
+    """A cause of one or more wrong values, as a sentence about them (`names`: a value's name, or a list)."""
+    names = [names] if isinstance(names, str) else list(names)
+    subject, many = join_names(names), len(names) > 1
+
+    def verb(one, more):
+        return "%s %s" % (subject, more if many else one)
+
     kind = cause.kind
     if kind == "upstream_not_multiplied":
         if cause.names:
-            return ("%s is not zero when the upstream gradient (%s) is zero: is it multiplied by %s?"
-                    % (name, ", ".join(cause.names), " and ".join(cause.names)))
-        return "%s is not multiplied by the upstream gradient" % name
+            return ("%s not zero when the upstream gradient (%s) is zero: is %s multiplied by %s?"
+                    % (verb("is", "are"), ", ".join(cause.names), "each" if many else "it", " and ".join(cause.names)))
+        return "%s not multiplied by the upstream gradient" % verb("is", "are")
     if kind == "all_zero":
-        return "%s is all zeros: not computed?" % name
+        return "%s all zeros: not computed?" % verb("is", "are")
     if kind == "sign_flipped":
-        return "%s has the opposite sign: a sign flipped?" % name
+        return "%s the opposite sign: a sign flipped?" % verb("has", "have")
     if kind == "scaled":
         if cause.factor is None:
-            return "%s is off by a constant factor" % name
-        text = "%s is off by a constant factor of %.4g" % (name, cause.factor)
+            return "%s off by a constant factor" % verb("is", "are")
+        text = "%s off by a constant factor of %.4g" % (verb("is", "are"), cause.factor)
         if cause.axis:
             size = cause.factor if cause.factor >= 1 else 1 / cause.factor
             text += " (%s = %d: a sum or mean over that axis?)" % (cause.axis, round(size))
         return text
     if kind == "carry_dropped":
-        return ("%s is right at the last time step only: is the gradient carried back through time "
-                "(added to the upstream gradient of the step before)?" % name)
+        return ("%s right at the last time step only: is the gradient carried back through time "
+                "(added to the upstream gradient of the step before)?" % verb("is", "are"))
     if kind == "follows_forward":
-        return ("it is consistent with your forward, which is wrong: fix %s first"
-                % (cause.names[0] if cause.names else "the forward"))
+        return ("%s consistent with your forward, which is wrong: fix %s first"
+                % ("they are" if many else "it is", cause.names[0] if cause.names else "the forward"))
     if kind == "transposed":
-        return "%s matches the reference with a matrix transposed: a transpose missing, or one too many?" % name
+        return "%s the reference with a matrix transposed: a transpose missing, or one too many?" % verb(
+            "matches", "match")
     if kind == "wrong_axis":
-        return "%s matches a sum or mean over the wrong axis" % name
+        return "%s a sum or mean over the wrong axis" % verb("matches", "match")
     if kind == "accumulation_dropped":
-        return ("%s is overwritten where it should be summed (`=` where `+=` belongs, across time steps or "
-                "repeated indices)" % name)
+        return ("%s overwritten where %s should be summed (`=` where `+=` belongs, across time steps or "
+                "repeated indices)" % (verb("is", "are"), "they" if many else "it"))
     if kind == "wrong_derivative":
-        return "%s uses the wrong derivative of an activation (another function's, or taken at the wrong point)" % name
+        return "%s the wrong derivative of an activation (another function's, or taken at the wrong point)" % verb(
+            "uses", "use")
     if kind == "wrong_activation":
-        return "%s comes from the wrong activation function" % name
+        return "%s from the wrong activation function" % verb("comes", "come")
     if kind == "gates_swapped":
-        return "%s has the LSTM's gate blocks in another order than (i, f, o, g)" % name
+        return "%s the LSTM's gate blocks in another order than (i, f, o, g)" % verb("has", "have")
     if kind == "path_missing":
-        return "%s leaves out one of the paths the gradient flows along (a term of a sum)" % name
+        return "%s out one of the paths the gradient flows along (a term of a sum)" % verb("leaves", "leave")
     if kind == "unstable":
-        return "%s overflows for large inputs: compute it in a numerically stable way" % name
-    return "%s is wrong" % name
+        return "%s for large inputs: compute %s in a numerically stable way" % (
+            verb("overflows", "overflow"), "them" if many else "it")
+    return "%s wrong" % verb("is", "are")
+
+
+def cause_line(names, cause):
+    """A cause as a line of its own: it starts with the values' names, or with "It" / "They"."""
+    text = cause_text(names, cause)
+    return capitalize(text) if cause.kind == "follows_forward" else text
+
+
+def cause_key(cause):
+    """What makes two values' causes the same cause, to say it once."""
+    return (cause.kind, cause.names, cause.axis, None if cause.factor is None else round(cause.factor, 3))
+
+
+def shared_causes(checks):
+    """[(cause, names)] for each cause two or more wrong values share: said once for the unit."""
+    groups = {}
+    for check in checks:
+        if not check.passed and check.causes:
+            groups.setdefault(cause_key(check.causes[0]), (check.causes[0], []))[1].append(check.name)
+    return [(cause, names) for cause, names in groups.values() if len(names) > 1]
 
 
 def cause_place(cause):
@@ -185,8 +214,10 @@ def cause_place(cause):
 
 # ---------------------------------------------------------------- values
 
-def value_message(check, names=()):
-    """One value's verdict in a line: 'dWh differs in 30 of 30 entries (...). Is it multiplied by dh?'."""
+def value_message(check, names=(), shared=()):
+    """One value's verdict in a line: 'dWh differs in 30 of 30 entries (...). Is it multiplied by dh?'.
+
+    A cause in `shared` (from `shared_causes`) is left out: the unit says it once."""
     if check.passed:
         text = "correct (relative error %.1e)" % (check.relative_error or 0.0)
         if check.is_gradient and check.numerical == "disagrees":
@@ -194,8 +225,10 @@ def value_message(check, names=()):
         return text
     text = "%s %s" % (check.name, mismatch_text(check.mismatch))
     names = set(names) | {check.name}
+    said = {cause_key(cause) for cause, _ in shared}
     for cause in check.causes[:1]:
-        text = sentence(text, cause_text(check.name, cause), names)
+        if cause_key(cause) not in said:
+            text = sentence(text, cause_text(check.name, cause), names)
     if not check.causes and check.hint:
         text = sentence(text, check.hint, names)
     if check.is_gradient and check.numerical == "disagrees" and check.mismatch.layer == "values" and not any(
