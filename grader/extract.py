@@ -30,6 +30,8 @@ import symtable
 import textwrap
 from dataclasses import dataclass, field
 
+from . import python2 as py2
+
 CELL_MAGICS_WITH_PYTHON_BODY = {"time", "timeit", "capture", "prun", "debug"}
 CONTINUATION = re.compile(r"^(else|elif|except|finally)\b|^[)\]}]")
 
@@ -78,6 +80,7 @@ class Program:
     needs: dict = field(default_factory=dict)
     used: frozenset = frozenset()  # indices in `blocks` of every statement a graded name needs, imports included
     read: frozenset = frozenset()  # every module-level name a graded name reads, transitively, and the graded names
+    python2: tuple = ()  # Python 2 idioms translated (python2.TRANSLATIONS), in that order; () for Python 3 code
 
     def defines(self, name):
         return name in self.definitions
@@ -225,20 +228,26 @@ class _Statement:
     always: bool  # kept whatever is graded: definitions, imports, constants
 
 
-def extract_program(cells, graded=(), given=()):
+def extract_program(cells, graded=(), given=(), python2=False):
     """The kept code of a submission's cells, the definitions it makes, and what could not be read.
 
     `graded` names what will be called (functions and classes): the computed top-level statements
     they need are kept too. `given` names globals the grader sets itself before running the code
-    (notebook globals of the spec), so statements binding them are never needed.
+    (notebook globals of the spec), so statements binding them are never needed. With `python2`,
+    Python 2 code is translated to what it meant (grader/python2.py), line for line.
     """
     statements, problems, sources = [], [], {}
+    parsed = []
     for cell in cells:
         sources[cell.name] = cell.source
         source = neutralize_ipython(cell.source)
         if source is None:
             continue
-        trees, cell_problems = parse_leniently(source, cell.name)
+        parsed.append((cell, source) + parse_leniently(source, cell.name))
+    translated = ()
+    if python2:
+        parsed, translated = _as_python2(parsed)
+    for cell, source, trees, cell_problems in parsed:
         problems.extend(cell_problems)
         source_lines = source.split("\n")
         for offset, tree in trees:
@@ -249,6 +258,8 @@ def extract_program(cells, graded=(), given=()):
     needs, read = _needed_statements(statements, graded, set(given)) if graded else ({}, set())
     needed = set().union(*needs.values()) if needs else set()
     blocks, definitions, position = [], {}, {}
+    if translated:
+        blocks.append(CodeBlock("<python 2>", 0, 1, py2.COMPAT_CODE))
     for index, statement in enumerate(statements):
         if not (statement.always or index in needed):
             continue
@@ -259,7 +270,42 @@ def extract_program(cells, graded=(), given=()):
     computed = {name: tuple(position[i] for i in sorted(indices) if not statements[i].always)
                 for name, indices in needs.items()}
     return Program(tuple(blocks), definitions, tuple(problems), sources, computed,
-                   frozenset(position[i] for i in needed), frozenset(read))
+                   frozenset(position[i] for i in needed), frozenset(read), translated)
+
+
+def _as_python2(parsed):
+    """Cells translated from Python 2 where the code shows it is Python 2, and what was translated.
+
+    A cell that does not parse is tried with its print statements as calls. `/` floors two integers
+    only in code with no sign of Python 3 (`@`, f-strings, print with `end=`...) and no
+    `from __future__ import division`: there, what the student meant is not in doubt."""
+    kinds = set()
+    printed = []
+    for cell, source, trees, cell_problems in parsed:
+        if cell_problems:
+            candidate = py2.translate_prints(source)
+            if candidate is not None:
+                new_trees, new_problems = parse_leniently(candidate, cell.name)
+                if len(new_problems) < len(cell_problems):
+                    kinds.add("print")
+                    source, trees, cell_problems = candidate, new_trees, new_problems
+        printed.append((cell, source, trees, cell_problems))
+    for _, _, trees, _ in printed:
+        for _, tree in trees:
+            kinds |= py2.python2_signs(tree)
+    if not kinds:
+        return parsed, ()
+    division = not any(py2.has_true_division(tree) or py2.python3_signs(tree)
+                       for _, _, trees, _ in parsed for _, tree in trees)  # as written, before print()
+    result = []
+    for cell, source, trees, cell_problems in printed:
+        if len(trees) == 1 and trees[0][0] == 0:  # a cell that parses whole (the usual case)
+            candidate, done = py2.translate_tree_text(source, trees[0][1], division)
+            if done:
+                kinds |= done
+                source, trees = candidate, [(0, ast.parse(candidate))]
+        result.append((cell, source, trees, cell_problems))
+    return result, tuple(kind for kind in py2.TRANSLATIONS if kind in kinds)
 
 
 COMPREHENSIONS = {"listcomp", "dictcomp", "setcomp", "genexpr"}

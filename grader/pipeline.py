@@ -83,7 +83,7 @@ class Grader:
             return SubmissionResult(**base, units=units, load_error=submission.load_error,
                                     seconds=time.perf_counter() - started + load_seconds,
                                     stage_seconds=StageTimes(load=load_seconds))
-        program = extract.extract_program(submission.cells, self.graded, self.given)
+        program = extract.extract_program(submission.cells, self.graded, self.given, self.assignment.python2)
         clock.lap("extract")
         context = check.Context(
             cell_names=frozenset(program.cell_sources), definitions=tuple(program.definitions),
@@ -113,6 +113,7 @@ class Grader:
         clock.lap("score")
         program_errors = next((o.program_errors for o in outcomes.values() if o.status == "ok"), ())
         return SubmissionResult(**base, units=units, problems=self._problems(program, program_errors),
+                                python2=program.python2,
                                 seconds=time.perf_counter() - started + load_seconds,
                                 stage_seconds=StageTimes(load=load_seconds, **clock.totals))
 

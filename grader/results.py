@@ -260,6 +260,7 @@ class SubmissionResult:
     units: tuple = ()
     load_error: str | None = None
     problems: tuple = ()  # CodeProblem
+    python2: tuple = ()  # Python 2 idioms graded as Python 2 meant them (python2.TRANSLATIONS); () for Python 3
     sandbox_mode: str = ""
     seconds: float = 0.0
     auto_assignment_note: str | None = None

@@ -101,6 +101,7 @@ class Assignment:
     units: dict  # name -> Unit, in the spec's order
     opaque: tuple = ()
     accepted_mutants: tuple = ()  # AcceptedMutant, for `grader validate`
+    python2: bool = True  # Python 2 code graded as Python 2 meant it (grader/python2.py); false: as written
 
     @property
     def max_score(self):
@@ -133,7 +134,7 @@ def _construct_mapping(loader, node):
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 ASSIGNMENT_FIELDS = {"name", "title", "reference", "provides", "dimensions", "trials", "edge_cases", "inputs",
-                     "units", "opaque", "globals", "mutants"}
+                     "units", "opaque", "globals", "mutants", "python2"}
 MUTANT_FIELDS = {"unit", "kind", "site", "reason"}
 UNIT_FIELDS = {"points", "defines", "call", "returns", "steps", "after", "calls", "upstream", "loss", "gradients",
                "compare", "globals", "public", "hints"}
@@ -454,10 +455,15 @@ def load_spec(folder):
             reader.fail("unit %r: `calls` goes round in a circle" % name, units_raw[name], "calls")
 
     provides = reader.names(raw.get("provides", []), "provides", raw, "provides")
+    python2 = raw.get("python2", True)
+    if not isinstance(python2, bool):
+        reader.fail("python2 must be true (grade Python 2 code as Python 2 meant it) or false (as written)",
+                    raw, "python2")
     return Assignment(
         name=str(raw["name"]), title=str(raw.get("title", raw["name"])), folder=folder, reference=reference,
         provides=provides, dimensions=dimensions, trials=trials, edge_cases=tuple(dict(c) for c in edge_cases),
-        inputs=inputs, units=units, opaque=opaque, accepted_mutants=_read_mutants(reader, raw, units))
+        inputs=inputs, units=units, opaque=opaque, accepted_mutants=_read_mutants(reader, raw, units),
+        python2=python2)
 
 
 def _read_mutants(reader, raw, units):

@@ -5,15 +5,17 @@ says exactly which unit and which value must fail, and that every other unit
 still passes (a bug is charged once).
 """
 
+import dataclasses
 import textwrap
 from pathlib import Path
 
 import pytest
 
 from grader.load import SourceCell, Submission
+from grader.pipeline import Grader
 from grader.report import wording
 from grader.results import UnitWarning
-from grader.spec import BUNDLED_DIR
+from grader.spec import BUNDLED_DIR, find_assignment
 
 REFERENCE = (BUNDLED_DIR / "cs231n-rnn" / "cs231n_rnn.py").read_text()
 
@@ -138,10 +140,25 @@ def test_lstm_gates_in_the_wrong_order(grader):
     assert units["lstm_backward"].status == "passed"
 
 
-def test_python2_xrange_in_one_function(grader):
-    result, units = grade(grader, edited(("for t in range(x.shape[1]):\n        h_prev, step_cache",
-                                          "for t in xrange(x.shape[1]):\n        h_prev, step_cache")))
+XRANGE = ("for t in range(x.shape[1]):\n        h_prev, step_cache", "for t in xrange(x.shape[1]):\n        h_prev, step_cache")
+
+
+def test_python2_xrange_is_graded_as_python2_meant_it_and_said(grader):
+    result, units = grade(grader, edited(XRANGE))
+    only(units)
+    assert result.python2 == ("xrange",)
+
+
+@pytest.fixture(scope="module")
+def python3_only(sandbox):
+    """cs231n-rnn with `python2: false`: Python 2 code is graded as written."""
+    return Grader(dataclasses.replace(find_assignment("cs231n-rnn"), python2=False), 20261122, sandbox)
+
+
+def test_a_spec_can_refuse_python2_and_then_xrange_is_a_name_error_with_a_hint(python3_only):
+    result, units = grade(python3_only, edited(XRANGE))
     only(units, rnn_forward="error", rnn_backward="blocked")
+    assert result.python2 == ()
     error = units["rnn_forward"].verdict.error
     assert error.type == "NameError" and (error.hint.kind, error.hint.name) == ("python2", "xrange")
     assert wording.hint_text(error.hint) == "`xrange` is Python 2: use `range`."
@@ -149,10 +166,18 @@ def test_python2_xrange_in_one_function(grader):
         "    for t in range(x.shape[1]):") + 1
 
 
-def test_python2_print_statement_loses_that_function_only(grader):
-    source = edited(("def word_embedding_forward(x, W):\n",
-                     "def word_embedding_forward(x, W):\n    print \"embedding\", x.shape\n"))
-    result, units = grade(grader, source)
+PRINT_STATEMENT = ("def word_embedding_forward(x, W):\n", "def word_embedding_forward(x, W):\n    print \"embedding\", x.shape\n")
+
+
+def test_a_python2_print_statement_is_graded_as_a_call(grader):
+    result, units = grade(grader, edited(PRINT_STATEMENT))
+    only(units)
+    assert result.python2 == ("print",) and not result.problems
+    assert "embedding (" in units["word_embedding_forward"].verdict.stdout
+
+
+def test_refused_python2_print_statement_loses_that_function_only(python3_only):
+    result, units = grade(python3_only, edited(PRINT_STATEMENT))
     only(units, word_embedding_forward="missing", word_embedding_backward="blocked")
     reason = units["word_embedding_forward"].verdict.reason
     assert reason.kind == "unreadable_code" and reason.detail.startswith("SyntaxError")

@@ -135,6 +135,9 @@ def overall_output(result):
         lines.append("")
         lines.append("Code the grader could not use:")
         lines.extend("- " + wording.problem_text(problem) for problem in problems)
+    if result.python2:
+        lines.append("")
+        lines.append(wording.python2_note(result.python2))
     if result.auto_assignment_note:
         lines.append("")
         lines.append(str(result.auto_assignment_note))
@@ -173,6 +176,7 @@ def results_json(result):
             "seconds": json_number(result.seconds, 3),
             "load_error": result.load_error,
             "problems": [wording.problem_text(problem) for problem in result.problems],
+            "python2": list(result.python2),
             "max_score": json_number(result.max_score),
             "score_text": score_text(score),
             "unit_status": {unit.name: unit.status for unit in result.units},

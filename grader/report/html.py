@@ -210,6 +210,7 @@ FILTERS = {
     "hang_text": wording.hang_text,
     "percent": percent,
     "lines_range": lines_range,
+    "python2_note": wording.python2_note,
 }
 
 

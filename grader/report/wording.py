@@ -316,6 +316,24 @@ def hang_text(hang):
     return "this hang cost %g s of grading time (%s)" % (hang.seconds, why)
 
 
+# Python 2 idiom -> (what the student wrote, what Python 3 wants), for `python2_note`.
+PYTHON2_WORDS = {
+    "print": ("print statements", "print(...)"),
+    "xrange": ("xrange", "range"),
+    "dict_iteration": (".iteritems()", ".items()"),
+    "integer_division": ("/ between integers, which floored", "// to floor"),
+}
+
+
+def python2_note(kinds):
+    """The sentence telling a student that their code was graded as Python 2 code, or '' for Python 3 code."""
+    known = [PYTHON2_WORDS[kind] for kind in kinds if kind in PYTHON2_WORDS]
+    if not known:
+        return ""
+    return "Graded as Python 2 code (%s); the course uses Python 3: use %s." % (
+        ", ".join(wrote for wrote, _ in known), ", ".join(wants for _, wants in known))
+
+
 def problem_text(problem):
     """Student code the grader could not use, in a line."""
     if problem.kind == "raised":

@@ -1,0 +1,224 @@
+"""Python 2 code, read as Python 2 meant it where that is safe (part of the extract stage).
+
+Solutions written for Python 2 fail in Python 3 on details that do not change what they compute:
+`xrange`, print statements, `d.iteritems()`, and `/` between two integers, which floored. Each is
+translated in the text of the cell, line for line, so every line keeps its number and feedback
+still points at the student's own code:
+
+- a print statement becomes a call (`print x, y` -> `print(x, y)`; `print >>f, x` -> `print(x, file=f)`);
+- `.iteritems()`, `.itervalues()`, `.iterkeys()` become `.items()`, `.values()`, `.keys()`;
+- `xrange` is bound to `range` (in `COMPAT_CODE`, run before the student's code);
+- `a / b` becomes `_py2_division(a, b)`, which floors when both are integers (numbers or integer
+  arrays) and divides as usual otherwise; not in a module that imports `division` from
+  `__future__`, and only once the code is known to be Python 2 by one of the other signs.
+
+Nothing here runs student code. What was translated is reported by kind (`TRANSLATIONS`), for the
+feedback to say so.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import tokenize
+
+DICT_METHODS = {"iteritems": "items", "itervalues": "values", "iterkeys": "keys"}
+DIVISION_HELPER = "_py2_division"
+COMPOUND_KEYWORDS = {"if", "elif", "else", "for", "while", "try", "except", "finally", "with"}
+
+# What each translation is called in results: report/ says it in words.
+TRANSLATIONS = ("print", "xrange", "dict_iteration", "integer_division")
+
+COMPAT_CODE = '''\
+xrange = range
+
+
+def _py2_division(a, b):
+    """`a / b` as Python 2 computed it: floored for two integers (numbers or integer arrays)."""
+    import numpy
+
+    def integral(value):
+        return isinstance(value, (int, numpy.integer)) or (
+            isinstance(value, numpy.ndarray) and value.dtype.kind in "biu")
+    if integral(a) and integral(b):
+        return a // b
+    return a / b
+'''
+
+
+def translate_prints(source):
+    """The source with Python 2 print statements written as calls, line for line; None if it has none.
+
+    Only a print statement on one line is translated (`print "h:", h.shape`, `print x,`,
+    `if verbose: print x`); `print >>f, x` is left as it is."""
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        return None
+    lines = source.split("\n")
+    edits = []  # (line index, start col, end col, replacement), applied right to left
+    at_start, compound, depth = True, False, 0
+    for index, token in enumerate(tokens):
+        if token.type in (tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT) or (
+                token.type == tokenize.OP and token.string == ";"):
+            at_start, compound, depth = True, False, 0
+            continue
+        if token.type in (tokenize.NL, tokenize.COMMENT):
+            continue
+        if token.type == tokenize.OP and token.string in "([{":
+            depth += 1
+        elif token.type == tokenize.OP and token.string in ")]}":
+            depth -= 1
+        if compound and depth == 0 and token.type == tokenize.OP and token.string == ":":
+            at_start, compound = True, False  # `if verbose: print x`: a statement starts after the colon
+            continue
+        started, at_start = at_start, False
+        if started and token.type == tokenize.NAME and token.string in COMPOUND_KEYWORDS:
+            compound = True
+        if not (started and token.type == tokenize.NAME and token.string == "print"):
+            continue
+        end = index + 1
+        while tokens[end].type not in (tokenize.NEWLINE, tokenize.ENDMARKER) and not (
+                tokens[end].type == tokenize.OP and tokens[end].string == ";"):
+            end += 1
+        body = [t for t in tokens[index + 1:end] if t.type not in (tokenize.COMMENT, tokenize.NL)]
+        if body and body[0].type == tokenize.OP and body[0].string in ("(", "=", ".", "[", ",", ")", ">>"):
+            continue  # already a call, `print` used as a name, or `print >>f` (left as it is)
+        if not body:
+            edits.append((token.end[0] - 1, token.end[1], token.end[1], "()"))
+            continue
+        first, last = body[0], body[-1]
+        if first.start[0] != token.start[0] or last.end[0] != token.start[0]:
+            continue
+        if last.type == tokenize.OP and last.string == ",":  # `print x,` keeps the line open
+            edits.append((last.start[0] - 1, last.start[1], last.end[1], ", end=' ')"))
+        else:
+            edits.append((last.end[0] - 1, last.end[1], last.end[1], ")"))
+        edits.append((token.start[0] - 1, token.end[1], first.start[1], "("))
+    if not edits:
+        return None
+    for line, start, end, text in sorted(edits, key=lambda e: (e[0], e[1]), reverse=True):
+        lines[line] = lines[line][:start] + text + lines[line][end:]
+    return "\n".join(lines)
+
+
+def python2_signs(tree):
+    """Which Python 2 idioms a parsed cell uses: 'xrange', 'dict_iteration'."""
+    signs = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and node.id == "xrange" and isinstance(node.ctx, ast.Load):
+            signs.add("xrange")
+        elif isinstance(node, ast.Attribute) and node.attr in DICT_METHODS:
+            signs.add("dict_iteration")
+    return signs
+
+
+def python3_signs(tree):
+    """Whether a cell uses what only Python 3 has: `@`, f-strings, print(..., end=), nonlocal, annotations."""
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.MatMult, ast.JoinedStr, ast.Nonlocal, ast.AnnAssign, ast.AsyncFunctionDef,
+                             ast.Await, ast.YieldFrom)):
+            return True
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "print" and any(
+                keyword.arg in ("end", "sep", "file", "flush") for keyword in node.keywords):
+            return True
+        if isinstance(node, ast.arg) and node.annotation is not None:
+            return True
+        if isinstance(node, ast.FunctionDef) and (node.returns is not None or node.args.kwonlyargs):
+            return True
+    return False
+
+
+def has_true_division(tree):
+    return any(isinstance(node, ast.ImportFrom) and node.module == "__future__"
+               and any(alias.name == "division" for alias in node.names) for node in ast.walk(tree))
+
+
+def translate_tree_text(source, tree, division):
+    """The source with dict iteration methods renamed and (if `division`) `/` made Python 2's, line for line.
+
+    Returns (source, kinds translated). A translation whose text does not parse back to the intended
+    tree is not made: the cell is then graded as written."""
+    lines = source.split("\n")
+    edits = []
+    kinds = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr in DICT_METHODS:
+            line = lines[node.end_lineno - 1]
+            start = node.end_col_offset - len(node.attr)
+            if _char_col(line, start, node.end_col_offset) == node.attr:
+                edits.append((3, node.end_lineno - 1, start, node.end_col_offset, DICT_METHODS[node.attr]))
+                kinds.add("dict_iteration")
+    if division:
+        # ast.walk meets outer expressions first. Edits are applied right to left; at one place, what is
+        # applied later ends up first: so the `/` itself, then the closing of outer before inner
+        # expressions, then the opening of inner before outer ones.
+        for depth, node in enumerate(n for n in ast.walk(tree) if isinstance(n, ast.BinOp) and isinstance(n.op, ast.Div)):
+            operator = _operator_position(lines, node.left)
+            if operator is None:
+                return source, set()
+            edits.append((1 + depth * 1e-6, node.left.lineno - 1, node.left.col_offset, node.left.col_offset,
+                          DIVISION_HELPER + "(("))
+            edits.append((3, operator[0], operator[1], operator[1] + 1, "), ("))
+            edits.append((2 - depth * 1e-6, node.right.end_lineno - 1, node.right.end_col_offset,
+                          node.right.end_col_offset, "))"))
+            kinds.add("integer_division")
+    if not edits:
+        return source, set()
+    encoded = [line.encode("utf-8") for line in lines]
+    for _, line, start, end, text in sorted(edits, key=lambda e: (e[1], e[2], e[0]), reverse=True):
+        encoded[line] = encoded[line][:start] + text.encode("utf-8") + encoded[line][end:]
+    translated = "\n".join(line.decode("utf-8") for line in encoded)
+    try:
+        if ast.dump(ast.parse(translated)) != ast.dump(_expected_tree(source, division)):
+            return source, set()
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return source, set()
+    return translated, kinds
+
+
+def _char_col(line, start, end):
+    """Text between two AST column offsets (which count UTF-8 bytes)."""
+    return line.encode("utf-8")[start:end].decode("utf-8", errors="replace")
+
+
+def _operator_position(lines, left):
+    """(line index, byte column) of the `/` between two operands, skipping parentheses and spaces."""
+    line, col = left.end_lineno - 1, left.end_col_offset
+    while line < len(lines):
+        text = lines[line].encode("utf-8")
+        while col < len(text):
+            char = chr(text[col])
+            if char == "/":
+                return line, col
+            if char == "#":
+                break
+            if char not in " \t)\\":
+                return None
+            col += 1
+        line, col = line + 1, 0
+    return None
+
+
+class _Python2Division(ast.NodeTransformer):
+    def visit_BinOp(self, node):
+        self.generic_visit(node)
+        if isinstance(node.op, ast.Div):
+            return ast.Call(ast.Name(DIVISION_HELPER, ast.Load()), [node.left, node.right], [])
+        return node
+
+
+class _DictMethods(ast.NodeTransformer):
+    def visit_Attribute(self, node):
+        self.generic_visit(node)
+        if node.attr in DICT_METHODS:
+            return ast.Attribute(node.value, DICT_METHODS[node.attr], node.ctx)
+        return node
+
+
+def _expected_tree(source, division):
+    tree = _DictMethods().visit(ast.parse(source))
+    if division:
+        tree = _Python2Division().visit(tree)
+    return ast.parse(ast.unparse(tree))
+

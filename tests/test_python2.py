@@ -1,0 +1,79 @@
+"""Python 2 code read as Python 2 meant it (grader/python2.py, through extract): pure text, no sandbox."""
+
+import textwrap
+
+import numpy as np
+
+from grader import extract, load, python2
+
+
+def program(*sources, python2_allowed=True):
+    cells = [load.SourceCell(i, "cell %d" % i, textwrap.dedent(s)) for i, s in enumerate(sources, start=1)]
+    return extract.extract_program(cells, python2=python2_allowed)
+
+
+def run(prog):
+    """The kept code executed here: it is our own test code, not a student's."""
+    namespace = {}
+    for block in prog.blocks:
+        exec(compile("\n" * (block.first_line - 1) + block.code, block.name, "exec"), namespace)
+    return namespace
+
+
+def test_print_statements_become_calls_line_for_line():
+    source = textwrap.dedent("""\
+        def f(x, verbose=False):
+            print "x:", x.shape   # debug
+            print x,
+            print
+            if verbose: print 'verbose', x
+            print >>sys.stderr, "left as it is"
+            return x
+        """)
+    translated = python2.translate_prints(source).split("\n")
+    assert translated[1] == '    print("x:", x.shape)   # debug'
+    assert translated[2] == "    print(x, end=' ')"
+    assert translated[3] == "    print()"
+    assert translated[4] == "    if verbose: print('verbose', x)"
+    assert translated[5] == '    print >>sys.stderr, "left as it is"'
+    assert len(translated) == len(source.split("\n"))
+    assert python2.translate_prints("print(x)\nprint = log\n") is None
+
+
+def test_a_python2_module_runs_as_python2_meant_with_every_line_in_place():
+    prog = program("""\
+        import numpy as np
+
+        def split_gates(a, b):
+            H = b.shape[0] / 4
+            print "H =", H
+            return [a[:, k * H:(k + 1) * H] for k in xrange(4)]
+
+        def mean_of(d):
+            return sum(v for k, v in sorted(d.iteritems())) / len(d)
+        """)
+    assert prog.python2 == ("print", "xrange", "dict_iteration", "integer_division")
+    assert prog.definitions["split_gates"].first_line == 3 and not prog.problems
+    namespace = run(prog)
+    gates = namespace["split_gates"](np.ones((2, 12)), np.zeros(12))
+    assert [g.shape for g in gates] == [(2, 3)] * 4
+    assert namespace["mean_of"]({"a": 3, "b": 4}) == 3  # 7 / 2 floors, as in Python 2
+    assert namespace["mean_of"]({"a": 3.0, "b": 4}) == 3.5  # a float divides as usual
+
+
+def test_division_stays_true_division_in_code_that_shows_python3_or_asks_for_it():
+    python3 = program("def f(x, W, n):\n    return (x @ W) / n, n / 2\n", "for t in xrange(3):\n    pass\n")
+    assert python3.python2 == ("xrange",)
+    assert run(python3)["f"](np.ones((1, 1)), np.ones((1, 1)), 3)[1] == 1.5
+    future = program("from __future__ import division\ndef f(n):\n    return n / 2\n", "print 'hi'\n")
+    assert "integer_division" not in future.python2 and run(future)["f"](3) == 1.5
+
+
+def test_python3_code_is_left_as_written():
+    prog = program("def f(n):\n    return n / 2\n")
+    assert prog.python2 == () and run(prog)["f"](3) == 1.5
+
+
+def test_a_spec_that_refuses_python2_gets_the_code_as_written():
+    prog = program("def f(T):\n    for t in xrange(T):\n        print t\n", python2_allowed=False)
+    assert prog.python2 == () and "f" not in prog.definitions and prog.problems
