@@ -28,9 +28,24 @@ import functools
 import re
 import symtable
 import textwrap
+import threading
 from dataclasses import dataclass, field
 
 from . import python2 as py2
+
+# CPython 3.11 keeps the depth of the syntax tree it is building in state shared by threads, and
+# `grade_all` extracts in several threads: parsed concurrently, a tree can fail with "SystemError:
+# AST constructor recursion depth mismatch" (python/cpython#106905). One parse at a time, then.
+_PARSING = threading.RLock()
+
+
+def _one_at_a_time(function):
+    @functools.wraps(function)
+    def locked(*args, **kwargs):
+        with _PARSING:
+            return function(*args, **kwargs)
+    return locked
+
 
 CELL_MAGICS_WITH_PYTHON_BODY = {"time", "timeit", "capture", "prun", "debug"}
 CONTINUATION = re.compile(r"^(else|elif|except|finally)\b|^[)\]}]")
@@ -228,6 +243,7 @@ class _Statement:
     always: bool  # kept whatever is graded: definitions, imports, constants
 
 
+@_one_at_a_time
 def extract_program(cells, graded=(), given=(), python2=False):
     """The kept code of a submission's cells, the definitions it makes, and what could not be read.
 
@@ -378,6 +394,7 @@ def definition_source(program, definition):
     return "\n".join(lines[definition.first_line - 1: definition.last_line])
 
 
+@_one_at_a_time
 def reference_blocks(source, name, include, exclude):
     """Blocks of a reference module: its imports and helpers, plus the definitions in `include`.
 
@@ -439,6 +456,7 @@ def _is_none(node):
 
 
 @functools.lru_cache(maxsize=256)
+@_one_at_a_time
 def _parse_definition(source):
     """The syntax tree of one definition's (dedented) source; None if it does not parse on its own."""
     try:

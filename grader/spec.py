@@ -13,6 +13,7 @@ documented in docs/authoring.md.
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -200,8 +201,11 @@ def evaluate_dimension(expression, dims):
     return value(tree)
 
 
+@functools.lru_cache(maxsize=1024)
 def expression_names(text):
-    """Names an expression reads as values: the call's arguments, and the object of a method call."""
+    """Names an expression reads as values: the call's arguments, and the object of a method call.
+
+    Cached: the checks ask in several threads at once, and parsing is best done once (see extract._PARSING)."""
     tree = ast.parse(text, mode="eval").body
     names = set()
 
@@ -225,7 +229,7 @@ def expression_names(text):
             raise SyntaxError("unsupported expression element %s" % type(node).__name__)
 
     visit(tree)
-    return names
+    return frozenset(names)
 
 
 def _read_input(reader, name, raw, dimensions):

@@ -320,7 +320,16 @@ def test_imports_no_graded_function_needs_are_not_the_students_problem(grader, t
     assert {p.message for p in result.problems} >= {"No module named 'google'", "No module named 'no_such_course_helpers'"}
     assert not any(p.needed for p in result.problems)
     # A helper a graded function calls, lost with a cell that does not parse, is shown.
-    broken = REFERENCE.replace("def sigmoid(x):\n", "def sigmoid(x):\n    print 'sigmoid'\n", 1)
+    broken = REFERENCE.replace("def sigmoid(x):\n", "def sigmoid(x)\n", 1)  # a colon forgotten
     assert broken != REFERENCE
     result, units = grade(grader, broken)
     assert [p.needed for p in result.problems if "sigmoid" in p.lost] == [True]
+
+
+def test_a_unit_that_breaks_the_environment_check_does_not_cost_the_next_unit(grader):
+    # A student "silencing" a library: os.getcwd replaced inside rnn_step_forward. The check whether the
+    # unit changed its process now says "changed" (the next unit gets a fresh process) instead of raising.
+    result, units = grade(grader, edited(("def rnn_step_forward(x, prev_h, Wx, Wh, b):\n",
+                                          "def rnn_step_forward(x, prev_h, Wx, Wh, b):\n    import os\n"
+                                          "    os.getcwd = None\n")))
+    only(units)

@@ -55,3 +55,15 @@ def test_a_name_added_by_a_lazy_import_does_not_stop_it():
         assert not child.environment_changed(before)
     finally:
         del np.__dict__["_grader_test_added"]
+
+
+@pytest.mark.parametrize("module, name", [(__import__("os"), "getcwd"), (np, "geterr"), (__import__("sys"), "getrecursionlimit")])
+def test_breaking_what_the_check_reads_is_a_changed_environment_not_an_exception(module, name):
+    before = child.environment()
+    saved = getattr(module, name)
+    setattr(module, name, None)
+    try:
+        assert child.environment_changed(before) is True
+    finally:
+        setattr(module, name, saved)
+    assert not child.environment_changed(before)

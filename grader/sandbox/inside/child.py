@@ -379,8 +379,16 @@ def environment_changed(before, _is=operator.is_, _all=all, _map=map, _repeat=it
     """Whether a job left anything behind that the next job would run in.
 
     The functions it uses are bound when this module loads, before any student code, so that
-    patching them (`operator.is_`, builtins) does not blind the check."""
-    after = environment()
+    patching them (`operator.is_`, builtins) does not blind the check. A job that broke what the
+    check itself reads (`os.getcwd = None`, `np.geterr = None`) changed the environment: the check
+    raising says so, and the next job gets a fresh process instead of this one's exception."""
+    try:
+        return _environment_changed(before, _is, _all, _map, _repeat, _vars)
+    except BaseException:
+        return True
+
+
+def _environment_changed(before, _is, _all, _map, _repeat, _vars):
     missing = object()
     for name, (module, keys, values) in before["modules"].items():
         if sys.modules.get(name) is not module:
@@ -390,6 +398,7 @@ def environment_changed(before, _is=operator.is_, _all=all, _map=map, _repeat=it
         lookup = _vars(module).get
         if not _all(_map(_is, _map(lookup, keys, _repeat(missing)), values)):
             return True
+    after = environment()
     return any(after[key] != before[key] for key in before if key != "modules")
 
 
