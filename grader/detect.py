@@ -17,7 +17,7 @@ import ast
 import textwrap
 from dataclasses import dataclass
 
-from . import extract
+from . import extract, syntax
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ class Choice:
 def parameters(source):
     """The parameter names of the one function in `source` (a function or a method, indented or not)."""
     try:
-        tree = ast.parse(textwrap.dedent(source))
+        tree = syntax.parse(textwrap.dedent(source))
     except (SyntaxError, ValueError, MemoryError, RecursionError):
         return None
     functions = [node for node in tree.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))]
@@ -59,7 +59,7 @@ def parameters(source):
 
 def reference_parameters(assignment):
     """Definition name ("rnn_forward", "RNN.forward") -> its parameter names in the reference solution."""
-    tree = ast.parse(assignment.reference.read_text())
+    tree = syntax.parse(assignment.reference.read_text())
     found = {}
 
     def record(name, node):

@@ -28,24 +28,10 @@ import functools
 import re
 import symtable
 import textwrap
-import threading
 from dataclasses import dataclass, field
 
 from . import python2 as py2
-
-# CPython 3.11 keeps the depth of the syntax tree it is building in state shared by threads, and
-# `grade_all` extracts in several threads: parsed concurrently, a tree can fail with "SystemError:
-# AST constructor recursion depth mismatch" (python/cpython#106905). One parse at a time, then.
-_PARSING = threading.RLock()
-
-
-def _one_at_a_time(function):
-    @functools.wraps(function)
-    def locked(*args, **kwargs):
-        with _PARSING:
-            return function(*args, **kwargs)
-    return locked
-
+from . import syntax
 
 CELL_MAGICS_WITH_PYTHON_BODY = {"time", "timeit", "capture", "prun", "debug"}
 CONTINUATION = re.compile(r"^(else|elif|except|finally)\b|^[)\]}]")
@@ -190,7 +176,7 @@ def top_level_chunks(source):
 
 def _parse_or_none(text):
     try:
-        return ast.parse(text)
+        return syntax.parse(text)
     except (SyntaxError, ValueError, MemoryError, RecursionError):
         return None
 
@@ -198,7 +184,7 @@ def _parse_or_none(text):
 def parse_leniently(source, cell_name):
     """[(line offset, module AST)] for what parses, and the Problems of what does not."""
     try:
-        return [(0, ast.parse(source))], []
+        return [(0, syntax.parse(source))], []
     except (SyntaxError, ValueError) as exc:
         whole_error = exc
     except (MemoryError, RecursionError):
@@ -217,7 +203,7 @@ def parse_leniently(source, cell_name):
         else:
             text = chunks[index][1]
             try:
-                ast.parse(text)
+                syntax.parse(text)
                 error_line, message = offset + 1, "cannot be read"
             except SyntaxError as exc:
                 error_line, message = offset + (exc.lineno or 1), exc.msg
@@ -243,7 +229,6 @@ class _Statement:
     always: bool  # kept whatever is graded: definitions, imports, constants
 
 
-@_one_at_a_time
 def extract_program(cells, graded=(), given=(), python2=False):
     """The kept code of a submission's cells, the definitions it makes, and what could not be read.
 
@@ -319,7 +304,7 @@ def _as_python2(parsed):
             candidate, done = py2.translate_tree_text(source, trees[0][1], division)
             if done:
                 kinds |= done
-                source, trees = candidate, [(0, ast.parse(candidate))]
+                source, trees = candidate, [(0, syntax.parse(candidate))]
         result.append((cell, source, trees, cell_problems))
     return result, tuple(kind for kind in py2.TRANSLATIONS if kind in kinds)
 
@@ -394,7 +379,6 @@ def definition_source(program, definition):
     return "\n".join(lines[definition.first_line - 1: definition.last_line])
 
 
-@_one_at_a_time
 def reference_blocks(source, name, include, exclude):
     """Blocks of a reference module: its imports and helpers, plus the definitions in `include`.
 
@@ -404,7 +388,7 @@ def reference_blocks(source, name, include, exclude):
     reference of the unit being graded never reaches the sandbox. A method in
     `include` ("RNN.forward") comes as a function.
     """
-    tree = ast.parse(source)
+    tree = syntax.parse(source)
     lines = source.split("\n")
     blocks = []
     include = _with_dependencies(tree, set(include))
@@ -456,11 +440,10 @@ def _is_none(node):
 
 
 @functools.lru_cache(maxsize=256)
-@_one_at_a_time
 def _parse_definition(source):
     """The syntax tree of one definition's (dedented) source; None if it does not parse on its own."""
     try:
-        return ast.parse(textwrap.dedent(source))
+        return syntax.parse(textwrap.dedent(source))
     except (SyntaxError, ValueError, MemoryError, RecursionError):
         return None
 

@@ -12,7 +12,7 @@ import difflib
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from . import check, extract, load, score, trials
+from . import check, extract, load, score, syntax, trials
 from .results import CodeProblem, Location, Reason, StageTimes, SubmissionResult, UnitResult, UnitVerdict
 from .sandbox import Job, Session, Substitution, TrialRequest, describe_mode, encode_value
 from .spec import callee_closure, expression_names, substitution_target, units_of
@@ -218,7 +218,7 @@ class StageClock:
 def _top_level_names(source):
     import ast
 
-    return {node.name for node in ast.parse(source).body if isinstance(node, (ast.FunctionDef, ast.ClassDef))}
+    return {node.name for node in syntax.parse(source).body if isinstance(node, (ast.FunctionDef, ast.ClassDef))}
 
 
 def grade_all(grader, found, jobs, on_result):

@@ -22,6 +22,8 @@ import ast
 import io
 import tokenize
 
+from . import syntax
+
 DICT_METHODS = {"iteritems": "items", "itervalues": "values", "iterkeys": "keys"}
 DIVISION_HELPER = "_py2_division"
 COMPOUND_KEYWORDS = {"if", "elif", "else", "for", "while", "try", "except", "finally", "with"}
@@ -170,7 +172,7 @@ def translate_tree_text(source, tree, division):
         encoded[line] = encoded[line][:start] + text.encode("utf-8") + encoded[line][end:]
     translated = "\n".join(line.decode("utf-8") for line in encoded)
     try:
-        if ast.dump(ast.parse(translated)) != ast.dump(_expected_tree(source, division)):
+        if ast.dump(syntax.parse(translated)) != ast.dump(_expected_tree(source, division)):
             return source, set()
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return source, set()
@@ -217,8 +219,8 @@ class _DictMethods(ast.NodeTransformer):
 
 
 def _expected_tree(source, division):
-    tree = _DictMethods().visit(ast.parse(source))
+    tree = _DictMethods().visit(syntax.parse(source))
     if division:
         tree = _Python2Division().visit(tree)
-    return ast.parse(ast.unparse(tree))
+    return syntax.parse(ast.unparse(tree))
 

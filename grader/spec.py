@@ -20,6 +20,7 @@ from pathlib import Path
 
 import yaml
 
+from . import syntax
 from .errors import SpecError
 
 BUNDLED_DIR = Path(__file__).resolve().parent / "assignments"
@@ -178,7 +179,7 @@ def dimension_names(expression):
     """The symbols a shape entry uses: '4*H' -> {'H'}."""
     if isinstance(expression, int):
         return set()
-    tree = ast.parse(str(expression), mode="eval")
+    tree = syntax.parse(str(expression), mode="eval")
     return {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
 
 
@@ -186,7 +187,7 @@ def evaluate_dimension(expression, dims):
     """The size a shape entry stands for, given the trial's dimensions."""
     if isinstance(expression, int):
         return expression
-    tree = ast.parse(str(expression), mode="eval").body
+    tree = syntax.parse(str(expression), mode="eval").body
 
     def value(node):
         if isinstance(node, ast.Constant) and isinstance(node.value, int):
@@ -205,8 +206,8 @@ def evaluate_dimension(expression, dims):
 def expression_names(text):
     """Names an expression reads as values: the call's arguments, and the object of a method call.
 
-    Cached: the checks ask in several threads at once, and parsing is best done once (see extract._PARSING)."""
-    tree = ast.parse(text, mode="eval").body
+    Cached: the checks ask for the same few expressions for every submission."""
+    tree = syntax.parse(text, mode="eval").body
     names = set()
 
     def visit(node, as_callee=False):

@@ -24,6 +24,9 @@ ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "tests" / "submissions" / "cs231n-rnn"
 DASK = Path(sys.executable).parent / "dask"
 SEED = 31
+# Even with --no-dashboard, Dask's scheduler and workers serve HTTP routes, on every interface by default
+# (the scheduler on :8787): keep them on loopback, on a free port.
+LOOPBACK_HTTP = "127.0.0.1:0"
 
 
 def grader(*args):
@@ -73,7 +76,7 @@ def progress_lines(stderr):
 def test_a_local_cluster_grades_as_a_local_run(submissions, local_run, tmp_path):
     out = tmp_path / "feedback"
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", scheduler_port=0,
-                      dashboard_address=None) as cluster:
+                      dashboard_address=LOOPBACK_HTTP) as cluster:
         run = subprocess.run(grader("--scheduler", cluster.scheduler_address, "--out", out, submissions),
                              capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr
@@ -124,10 +127,12 @@ def test_a_worker_killed_mid_run_costs_nothing(submissions, local_run, tmp_path)
     quiet = dict(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         processes.start([DASK, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                         "--dashboard-address", LOOPBACK_HTTP,
                          "--scheduler-file", scheduler_file, "--idle-timeout", "60"], **quiet)
         wait_for(scheduler_file.exists, 60, "the scheduler")
         worker = [DASK, "worker", "--scheduler-file", scheduler_file, "--host", "127.0.0.1", "--no-nanny",
-                  "--nthreads", "1", "--no-dashboard", "--death-timeout", "30"]
+                  "--nthreads", "1", "--no-dashboard", "--dashboard-address", LOOPBACK_HTTP,
+                  "--death-timeout", "30"]
         workers = [processes.start(worker, **quiet) for _ in range(2)]
         with Client(scheduler_file=str(scheduler_file), timeout=60) as client:
             client.wait_for_workers(2, timeout=120)

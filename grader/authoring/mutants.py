@@ -29,6 +29,8 @@ import ast
 import copy
 from dataclasses import dataclass
 
+from .. import syntax
+
 KINDS = {
     "drop_transpose": "a transpose dropped",
     "drop_upstream": "the upstream gradient not multiplied",
@@ -79,7 +81,7 @@ def parse_fragment(code):
     """The AST of an expression or statement; None if `code` is not Python."""
     for mode in ("eval", "exec"):
         try:
-            return ast.parse(code.strip(), mode=mode)
+            return syntax.parse(code.strip(), mode=mode)
         except SyntaxError:
             continue
     return None
@@ -453,7 +455,7 @@ def find_definition(tree, defines):
 
 
 def _callee_name(expr):
-    node = ast.parse(expr, mode="eval").body
+    node = syntax.parse(expr, mode="eval").body
     if not isinstance(node, ast.Call):
         return None, node
     func = node.func
@@ -517,7 +519,7 @@ def make_mutants(assignment, source, units=None, kinds=None):
     A mutant's source is the whole module with the unit's function changed at one site (that
     function is re-written by `ast.unparse`, so it loses its comments; the rest is as written).
     """
-    tree = ast.parse(source)
+    tree = syntax.parse(source)
     lines = source.split("\n")
     mutants = []
     for name in units or assignment.units:

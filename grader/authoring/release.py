@@ -22,7 +22,6 @@ no marker is left and every code cell that parsed before still parses.
 
 from __future__ import annotations
 
-import ast
 import copy
 import re
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from pathlib import Path
 
 import nbformat
 
+from .. import syntax
 from ..errors import GraderError
 from ..extract import neutralize_ipython
 from ..report import wording
@@ -97,7 +97,7 @@ def _parses(source):
     if code is None:
         return True
     try:
-        ast.parse(code)
+        syntax.parse(code)
         return True
     except (SyntaxError, ValueError):
         return False

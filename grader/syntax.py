@@ -1,0 +1,22 @@
+"""Parsing Python source in the grader's own process, safely from several threads.
+
+CPython 3.11 keeps the recursion depth of its AST converter in one counter
+per interpreter, not per thread, so two threads building ASTs at once can
+fail with "SystemError: AST constructor recursion depth mismatch" (the race
+behind cpython#106905). The grader parses submissions in parallel threads,
+so every parse in its process goes through one lock. Parsing is a small share
+of the time, so nothing is lost by it.
+"""
+
+from __future__ import annotations
+
+import ast
+import threading
+
+_AST_LOCK = threading.RLock()
+
+
+def parse(source, filename="<unknown>", mode="exec"):
+    """`ast.parse`, one thread at a time."""
+    with _AST_LOCK:
+        return ast.parse(source, filename, mode)
