@@ -244,6 +244,7 @@ class Context:
     definitions: tuple  # names the submission defines
     unit_names: frozenset
     limits: object  # sandbox.Limits
+    edge_case_weight: float = 0.0  # the spec's: what being wrong on edge cases only costs (1: like any trial)
 
 
 def sandbox_verdict(outcome, limits):
@@ -275,8 +276,16 @@ def judge_unit(plan, outcome, context):
     seconds = sum(trial.seconds for trial in outcome.trials)
     check_states = {name: _ValueState() for name in unit.checked}
     forward_ever_wrong = False
+    edge_warnings = []  # what went wrong on edge cases only, judged apart unless they weigh fully
     for trial, result in zip(plan.trials, outcome.trials):
+        apart = trial.ref.kind == "edge_case" and context.edge_case_weight < 1
         if result.failure is not None:
+            if apart and result.failure.kind == "exception":
+                report = error_report(result.failure, trial, context)
+                edge_warnings.append(UnitWarning("edge_case", report.type, report.cell_name, report.line,
+                                                 trial=trial.ref, message=report.message,
+                                                 cost=context.edge_case_weight))
+                continue
             verdict = failure_verdict(unit, trial, result.failure, context)
             return dataclasses.replace(verdict, stdout=stdout, seconds=seconds)
         if any(name in result.outputs and result.outputs[name] is None for name in _called_values(unit)):
@@ -284,10 +293,15 @@ def judge_unit(plan, outcome, context):
             return UnitVerdict("missing", Reason("returns_none"), stdout=stdout, seconds=seconds)
         forward_wrong = any(not compare(result.outputs.get(name), value).passed
                             for name, value in trial.forward_expected.items())
-        forward_ever_wrong = forward_ever_wrong or forward_wrong
+        forward_ever_wrong = forward_ever_wrong or (forward_wrong and not apart)
         for name, expected in trial.expected.items():
             state = check_states[name]
             comparison = compare(result.outputs.get(name), expected)
+            if apart and not comparison.passed:
+                if not any(w.name == name for w in edge_warnings):
+                    edge_warnings.append(UnitWarning("edge_case", name, trial=trial.ref, mismatch=comparison.mismatch,
+                                                     cost=context.edge_case_weight))
+                continue
             if comparison.accepted_shape and not state.accepted_shape:  # the same on every trial, with other sizes
                 state.accepted_shape = (comparison.accepted_shape, np.shape(expected))
             target = unit.gradients.get(name)
@@ -318,7 +332,12 @@ def judge_unit(plan, outcome, context):
                         and not np.array_equal(first, second, equal_nan=True):
                     warnings.append(UnitWarning("nondeterministic", name))
     checks = tuple(_value_check(unit, name, state) for name, state in check_states.items())
+    # A value wrong on ordinary trials as well says so in its check: its edge case would only repeat it.
+    warnings.extend(w for w in edge_warnings if w.mismatch is None or check_states[w.name].passed)
     if all(check.passed for check in checks):
+        if edge_warnings and context.edge_case_weight > 0:
+            return UnitVerdict("failed", Reason("edge_case_only"), checks, warnings=tuple(warnings), stdout=stdout,
+                               seconds=seconds, credit=1 - context.edge_case_weight)
         return UnitVerdict("passed", Reason("correct"), checks, warnings=tuple(warnings), stdout=stdout,
                            seconds=seconds)
     if forward_ever_wrong and _takes_from_forward(unit):
@@ -383,11 +402,12 @@ def _value_check(unit, name, state):
     if state.passed:
         accepted, expected_shape = state.accepted_shape or (None, None)
         return ValueCheck(name, is_gradient, True, state.error, numerical=state.numerical, numerical_of=numerical_of,
-                          accepted_shape=accepted, expected_shape=expected_shape)
+                          accepted_shape=accepted, expected_shape=expected_shape, stability=name in unit.stability)
     comparison, trial = state.first_failure, state.failed_trial
     # No accepted shape on a wrong value: "shape accepted" on one trial would only blur what is wrong on another.
     return ValueCheck(name, is_gradient, False, comparison.relative_error, trial.ref, comparison.mismatch,
-                      (state.cause,) if state.cause else (), state.numerical, numerical_of, unit.hints.get(name))
+                      (state.cause,) if state.cause else (), state.numerical, numerical_of, unit.hints.get(name),
+                      stability=name in unit.stability)
 
 
 def top_level_verdict(failure, cell_name, first_line, context):

@@ -88,7 +88,7 @@ class Grader:
         context = check.Context(
             cell_names=frozenset(program.cell_sources), definitions=tuple(program.definitions),
             unit_names=frozenset(u.defines.split(".")[-1] for u in self.assignment.units.values()),
-            limits=self.sandbox.limits)
+            limits=self.sandbox.limits, edge_case_weight=self.assignment.edge_case_weight)
         defined = [name for name, unit in self.assignment.units.items()
                    if self._implemented(unit, program) and self._missing_forward(unit, program) is None]
         outcomes = self._run(program, [(name, self.jobs[name]) for name in defined])

@@ -110,6 +110,7 @@ class ValueCheck:
     hint: str | None = None  # the spec's own hint for this value (the author's words)
     accepted_shape: tuple | None = None  # passed with this shape, which differs from the reference's by axes of size 1
     expected_shape: tuple | None = None
+    stability: bool = False  # on extreme inputs: earns its share only when every other value is right
 
 
 @dataclass(frozen=True)
@@ -138,11 +139,16 @@ class ErrorReport:
 class UnitWarning:
     """Something worth telling that costs nothing."""
 
-    kind: str  # "mutated_input", "nondeterministic" or "random_calls"
-    name: str  # the input changed, the output that differed, or the random function called
+    kind: str  # "mutated_input", "nondeterministic", "random_calls", or "edge_case" (wrong on an edge case only)
+    name: str  # the input changed, the output that differed, the random function called; edge_case: the wrong
+    #            value, or the exception's type
     cell_name: str | None = None
     line: int | None = None
     more: int = 0  # random_calls: how many more calls there are
+    trial: TrialRef | None = None  # edge_case: the edge case (its fixed and drawn dimensions)
+    mismatch: Mismatch | None = None  # edge_case, a wrong value: how it differs
+    message: str | None = None  # edge_case, an exception: its message
+    cost: float = 0.0  # edge_case: the share of the unit's points it cost (the spec's edge_case_weight)
 
 
 @dataclass(frozen=True)
@@ -160,7 +166,8 @@ class Reason:
 
     kinds, by status:
       passed:  "correct"
-      failed:  "wrong_values" (which: the checks that failed), "bad_return" (detail: what came back)
+      failed:  "wrong_values" (which: the checks that failed), "bad_return" (detail: what came back),
+               "edge_case_only" (right on every ordinary trial; its edge-case warnings say what went wrong)
       error:   "exception" (the verdict's error; trial: the edge case it alone raised on), "top_level_exception"
                (top-level code the unit needs raised: the verdict's error)
       missing: "returns_none", "not_implemented", "stub" (detail: the stub's sign), "unreadable_code"
@@ -195,15 +202,22 @@ class UnitVerdict:
     hang: HangCost | None = None  # a timeout's cost
     stdout: str = ""
     seconds: float = 0.0
+    credit: float | None = None  # edge_case_only: the share it keeps (1 - the spec's edge_case_weight)
 
     @property
     def fraction(self):
-        """The share of the unit's points it earns: the share of its values that are right."""
+        """The share of the unit's points it earns: the share of its values that are right.
+
+        A value checked on extreme inputs only (`stability`) counts only when every other value is
+        right: a sigmoid that is stable but wrong earns nothing for being stable."""
+        if self.credit is not None:
+            return self.credit
         if self.status == "passed":
             return 1.0
         if not self.checks or self.status != "failed":
             return 0.0
-        return sum(check.passed for check in self.checks) / len(self.checks)
+        ordinary_right = all(check.passed for check in self.checks if not check.stability)
+        return sum(check.passed and (ordinary_right or not check.stability) for check in self.checks) / len(self.checks)
 
     @property
     def wrong(self):

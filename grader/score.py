@@ -2,9 +2,14 @@
 
 The credit policy, in full:
 - A unit earns its points in proportion to the returned values (outputs and
-  gradients) that match the reference on every trial, edge cases included.
-  A unit that raises, times out or crashes on any trial earns nothing; one
-  that is missing, or returns None, earns nothing.
+  gradients) that match the reference on every trial. A value checked on
+  extreme inputs only (a spec's `stability`) counts only when every other
+  value is right. A unit that raises, times out or crashes on any trial
+  earns nothing; one that is missing, or returns None, earns nothing.
+- Edge cases (N=1, T=1, H=1), which the assignments never use, cost what the
+  spec's `edge_case_weight` says (nothing by default): a unit right on every
+  ordinary trial and wrong only on an edge case gets a warning naming the
+  edge case, what went wrong and the line (check.judge_unit).
 - A bug is charged once. A unit that calls other units (rnn_forward calls
   rnn_step_forward) is also run with the reference versions of what it calls;
   it earns the better of the two runs, so a wrong step function costs the

@@ -71,6 +71,7 @@ class Unit:
     checked: tuple = ()  # outputs compared with the reference
     global_names: dict = field(default_factory=dict)  # notebook global -> the value it is set to
     public: bool = True  # shown to students by `grader check`
+    stability: tuple = ()  # outputs on extreme inputs: they earn their share only when every other output is right
     hints: dict = field(default_factory=dict)  # output -> what to say when it is wrong and nothing more specific is
 
     @property
@@ -104,6 +105,7 @@ class Assignment:
     opaque: tuple = ()
     accepted_mutants: tuple = ()  # AcceptedMutant, for `grader validate`
     python2: bool = True  # Python 2 code graded as Python 2 meant it (grader/python2.py); false: as written
+    edge_case_weight: float = 0.0  # the share of a unit's points lost when it is wrong on edge cases only
 
     @property
     def max_score(self):
@@ -136,10 +138,10 @@ def _construct_mapping(loader, node):
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 ASSIGNMENT_FIELDS = {"name", "title", "reference", "provides", "dimensions", "trials", "edge_cases", "inputs",
-                     "units", "opaque", "globals", "mutants", "python2"}
+                     "units", "opaque", "globals", "mutants", "python2", "edge_case_weight"}
 MUTANT_FIELDS = {"unit", "kind", "site", "reason"}
 UNIT_FIELDS = {"points", "defines", "call", "returns", "steps", "after", "calls", "upstream", "loss", "gradients",
-               "compare", "globals", "public", "hints"}
+               "compare", "globals", "public", "hints", "stability"}
 STEP_FIELDS = {"call", "read", "returns"}
 INPUT_FIELDS = {"shape", "dtype", "scale", "high", "dict"}
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -442,6 +444,13 @@ def load_spec(folder):
                             % (name, output, ", ".join(checked)), hints, output)
             if not isinstance(text, str) or not text.strip():
                 reader.fail("unit %r: the hint for %r must be a sentence" % (name, output), hints, output)
+        stability = reader.names(unit_raw.get("stability", []), "stability", unit_raw, "stability")
+        for output in stability:
+            if output not in checked:
+                reader.fail("unit %r: stability names %r, which is not among its compared outputs (%s)"
+                            % (name, output, ", ".join(checked)), unit_raw, "stability")
+        if set(checked) <= set(stability):
+            reader.fail("unit %r: stability needs an ordinary output to depend on" % name, unit_raw, "stability")
         if not isinstance(unit_raw.get("public", True), bool):
             reader.fail("unit %r: public must be true or false" % name, unit_raw, "public")
         points = unit_raw.get("points", 1)
@@ -451,7 +460,8 @@ def load_spec(folder):
             name=name, points=float(points), defines=str(unit_raw.get("defines", name)),
             steps=tuple(step for step, _, _ in steps), forward_steps=forward_steps, after=unit_raw.get("after"),
             calls=calls, upstream=dict(upstream), loss=loss, gradients=dict(gradients), checked=checked,
-            global_names=global_names, public=bool(unit_raw.get("public", True)), hints=dict(hints))
+            global_names=global_names, public=bool(unit_raw.get("public", True)), hints=dict(hints),
+            stability=stability)
 
     for name in units:
         try:
@@ -464,11 +474,15 @@ def load_spec(folder):
     if not isinstance(python2, bool):
         reader.fail("python2 must be true (grade Python 2 code as Python 2 meant it) or false (as written)",
                     raw, "python2")
+    edge_case_weight = raw.get("edge_case_weight", 0)
+    if isinstance(edge_case_weight, bool) or not isinstance(edge_case_weight, (int, float)) or not 0 <= edge_case_weight <= 1:
+        reader.fail("edge_case_weight must be a number from 0 (edge cases cost nothing) to 1 (they cost like any trial)",
+                    raw, "edge_case_weight")
     return Assignment(
         name=str(raw["name"]), title=str(raw.get("title", raw["name"])), folder=folder, reference=reference,
         provides=provides, dimensions=dimensions, trials=trials, edge_cases=tuple(dict(c) for c in edge_cases),
         inputs=inputs, units=units, opaque=opaque, accepted_mutants=_read_mutants(reader, raw, units),
-        python2=python2)
+        python2=python2, edge_case_weight=float(edge_case_weight))
 
 
 def _read_mutants(reader, raw, units):

@@ -191,3 +191,4 @@ def test_hints_must_name_a_compared_output(tmp_path):
     (tmp_path / "spec.yaml").write_text(text.replace("sigma: \"a typo\"", "sig: 3"))
     with pytest.raises(SpecError, match="the hint for 'sig' must be a sentence"):
         load_spec(tmp_path)
+

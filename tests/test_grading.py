@@ -215,13 +215,60 @@ def test_output_that_differs_between_identical_calls_is_a_warning(grader):
     assert UnitWarning("nondeterministic", "out") in units["word_embedding_forward"].verdict.warnings
 
 
-def test_a_crash_in_an_edge_case_only_is_named(grader):
+# --- Edge cases (N=1, T=1, H=1): the assignment never uses them; by default they warn and cost nothing
+
+def edge_warnings(unit):
+    return [w for w in unit.verdict.warnings if w.kind == "edge_case"]
+
+
+def test_a_squeeze_that_breaks_at_h_1_keeps_its_points_and_says_where(grader):
     result, units = grade(grader, edited(("next_h = np.tanh(x @ Wx + prev_h @ Wh + b)",
                                           "next_h = np.tanh(x @ Wx + np.einsum('nh,hk->nk', prev_h, Wh.squeeze()) + b)")))
+    only(units)
+    assert result.score == result.max_score
+    warning, = edge_warnings(units["rnn_step_forward"])
+    assert warning.trial.fixed == (("H", 1),) and warning.name == "ValueError"
+    assert (warning.cell_name, warning.line) == ("student.py", REFERENCE.splitlines().index(
+        "    next_h = np.tanh(x @ Wx + prev_h @ Wh + b)") + 1)
+    text = wording.warning_text(warning)
+    assert text.startswith("in the edge case H=1 (") and "it raises ValueError at student.py, line" in text
+    assert "costs nothing" in text
+
+
+def test_a_squeezed_sum_that_breaks_at_n_1_names_the_value(grader):
+    result, units = grade(grader, edited(("    db = da.sum(axis=0)\n    return dx, dprev_h, dWx, dWh, db",
+                                          "    db = np.squeeze(da).sum(axis=0)\n    return dx, dprev_h, dWx, dWh, db")))
+    only(units)
+    warning, = edge_warnings(units["rnn_step_backward"])
+    assert warning.trial.fixed == (("N", 1),) and warning.name == "db" and warning.mismatch.layer == "type"
+    assert wording.warning_text(warning).startswith("in the edge case N=1 (")
+    assert "db is a float" in wording.warning_text(warning)
+
+
+def test_a_squeeze_that_breaks_at_n_1_t_1_and_h_1_warns_for_each_and_its_backward_is_not_blocked(grader):
+    result, units = grade(grader, edited(("    return np.stack(hs, axis=1), cache\n\n\ndef lstm_backward",
+                                          "    return np.squeeze(np.array(hs)).transpose(1, 0, 2), cache\n\n\n"
+                                          "def lstm_backward")))
+    only(units)
+    assert result.score == result.max_score
+    for name in ("lstm_forward", "lstm_backward"):
+        assert sorted(w.trial.fixed for w in edge_warnings(units[name])) == [(("H", 1),), (("N", 1),), (("T", 1),)]
+    assert all(w.name == "ValueError" for w in edge_warnings(units["lstm_forward"]))
+
+
+def test_a_spec_can_give_edge_cases_weight(sandbox):
+    source = edited(("next_h = np.tanh(x @ Wx + prev_h @ Wh + b)",
+                     "next_h = np.tanh(x @ Wx + np.einsum('nh,hk->nk', prev_h, Wh.squeeze()) + b)"))
+    spec = find_assignment("cs231n-rnn")
+    result, units = grade(Grader(dataclasses.replace(spec, edge_case_weight=1.0), 20261122, sandbox), source)
     unit = units["rnn_step_forward"]
-    assert unit.status == "error"
+    assert unit.status == "error" and unit.score == 0  # as any other trial
     assert unit.verdict.reason.trial.kind == "edge_case" and unit.verdict.reason.trial.fixed == (("H", 1),)
     assert "in the edge case H=1, though not on the other trials" in wording.unit_summary(unit)
+    result, units = grade(Grader(dataclasses.replace(spec, edge_case_weight=0.5), 20261122, sandbox), source)
+    unit = units["rnn_step_forward"]
+    assert (unit.status, unit.score, unit.max_score) == ("failed", 0.5, 1)
+    assert "costs 50% of its points" in wording.warning_text(edge_warnings(unit)[0])
 
 
 def test_float32_work_passes(grader):

@@ -301,7 +301,27 @@ def warning_text(warning):
         return ("calls %s (%s, line %d)%s: its results change from run to run, and a forward or backward "
                 "must return the same values for the same inputs" % (warning.name, warning.cell_name, warning.line,
                                                                       more))
+    if warning.kind == "edge_case":
+        return edge_case_text(warning)
     return warning.kind.replace("_", " ")
+
+
+def edge_case_text(warning):
+    """'in the edge case H=1 (N=3, T=4, D=5, H=1) it raises ValueError at cell 4, line 7: ...; right on every
+    other trial, so this costs nothing'."""
+    if warning.mismatch is not None:
+        what = "%s %s" % (warning.name, mismatch_text(warning.mismatch))
+    else:
+        what = "it raises %s" % warning.name
+        where = place(warning.cell_name, warning.line)
+        if where:
+            what += " at " + where
+        if warning.message:
+            what += ": %s" % warning.message
+    cost = ("so this costs nothing: the assignment never uses this shape, but code that works for every size "
+            "is worth having (a squeeze or a 1-D .dot?)" if not warning.cost
+            else "this costs %g%% of its points" % round(100 * warning.cost, 1))
+    return "in the %s %s; it is right on every other trial, %s" % (trial_text(warning.trial), what, cost)
 
 
 def hang_text(hang):
@@ -366,6 +386,8 @@ def reason_text(reason, checks=(), error=None):
         return wrong_values_text(checks)
     if kind == "bad_return":
         return reason.detail or "returned something that is not what the contract asks for"
+    if kind == "edge_case_only":
+        return "right on every trial but the edge cases (see the warnings)"
     if kind == "exception":
         text = "raises %s" % error.type
         where = error_place(error)
