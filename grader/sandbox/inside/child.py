@@ -14,6 +14,7 @@ bound at import, before any student code, so replacing `np.random.seed`,
 `time.perf_counter` or a builtin does not change what this module does.
 """
 
+import functools
 import io
 import itertools
 import operator
@@ -21,6 +22,7 @@ import os
 import signal
 import sys
 import time
+import types
 
 import numpy as np
 
@@ -191,12 +193,32 @@ def build_namespace(session, job, buffers, errors, values=None):
                     class_name, method = target.split(".", 1)
                     owner = namespace.get(class_name)
                     if issubclass(type(owner), type):
-                        setattr(owner, method, reference[method])  # a student's metaclass may refuse
+                        setattr(owner, method, on_copies(reference[method]))  # a student's metaclass may refuse
                 else:
-                    namespace[target] = reference[target]
+                    namespace[target] = on_copies(reference[target])
             except BaseException as exc:
                 errors.append(dict(exception_info(exc), block=-1))
     return namespace
+
+
+def on_copies(callee):
+    """A reference function that works on copies of the arrays it is given.
+
+    References keep views of their arguments in their caches, as most solutions do. A student's
+    caller may write into those buffers afterwards (h0 kept in h[:, -1] until the last step
+    overwrites it) when the student's own step function copies what it caches: that code is right,
+    and the reference standing in for the step function must not turn it wrong."""
+    if not isinstance(callee, types.FunctionType):
+        return callee  # a class is substituted whole, with its own state
+
+    @functools.wraps(callee)
+    def call(*args, **kwargs):
+        return callee(*[_copied(a) for a in args], **{k: _copied(v) for k, v in kwargs.items()})
+    return call
+
+
+def _copied(value):
+    return value.copy() if isinstance(value, np.ndarray) else value
 
 
 class Ticker:
