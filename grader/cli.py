@@ -73,21 +73,30 @@ def main():
 @assignments_option
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="feedback", show_default=True,
               help="Where to write the feedback, the summary and the grades.")
+@click.option("--fresh", is_flag=True,
+              help="Start the class over: first remove what earlier runs wrote into --out (nothing else). "
+                   "Without it, the class reports keep every submission graded into --out before.")
 @click.option("--seed", type=click.IntRange(min=0), help="Replay a run: the seed from a results.json.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=os.cpu_count() or 1, show_default=True,
               help="Submissions graded at once (on this machine; on a cluster, each worker's threads).")
 @click.option("--scheduler", metavar="ADDRESS",
               help="Grade on a Dask cluster: its scheduler's address (tcp://host:8786). Needs grader[dask].")
 @limits_options
-def run(submissions, assignment, assignments_dir, out_dir, seed, jobs, scheduler, **options):
-    """Grade SUBMISSIONS: files, folders of them, or an LMS zip."""
+def run(submissions, assignment, assignments_dir, out_dir, fresh, seed, jobs, scheduler, **options):
+    """Grade SUBMISSIONS: files, folders of them, or an LMS zip.
+
+    Into an --out that already holds graded submissions, a run replaces only the folders of the
+    submissions it grades, and rebuilds summary.html and grades.csv from every submission there."""
     from . import report
     from .pipeline import Grader, grade_all
 
     limits = make_limits(options)
     unpacked = tempfile.mkdtemp(prefix="grader-run-")  # where zips are unpacked, removed at the end
     try:
-        found = load.discover(submissions, workdir=unpacked)
+        out = Path(out_dir)
+        earlier = {} if fresh else report.stored_results(out)
+        found = load.discover(submissions, workdir=unpacked,
+                              existing={name: Path(result.path).name for name, result in earlier.items()})
         if not found:
             _fail("no submissions found in %s (expected .ipynb or .py files, folders of them, or a .zip)"
                   % ", ".join(submissions))
@@ -99,12 +108,15 @@ def run(submissions, assignment, assignments_dir, out_dir, seed, jobs, scheduler
         else:
             specs, choices, undecided = _detect_assignments(found, assignments_dir)
         spec = next(iter(specs.values())) if len(specs) == 1 else _Several(specs)
-        out = Path(out_dir)
         try:
             out.mkdir(parents=True, exist_ok=True)
             probe = out / ".grader-write-test"
             probe.write_text("")
             probe.unlink()
+            if fresh:
+                removed = report.remove_written(out)
+                click.echo("grader: --fresh: removed %d file%s earlier runs wrote in %s" % (
+                    removed, "" if removed == 1 else "s", out), err=True)
         except OSError as exc:
             _fail("cannot write to %s: %s" % (out, exc.strerror or exc))
         seed = secrets.randbelow(2 ** 31) if seed is None else seed
@@ -135,7 +147,12 @@ def run(submissions, assignment, assignments_dir, out_dir, seed, jobs, scheduler
                                    undecided, name_notes)
                 with Progress(len(found)) as progress:
                     results = grade_all(grader, found, jobs, finished)
-        report.write_class_reports(results, out, spec.title)
+        regraded = {result.id for result in results}
+        kept = [result for name, result in earlier.items() if name not in regraded]
+        if kept:
+            click.echo("grader: the class reports also list the %d submission%s graded into %s earlier" % (
+                len(kept), "" if len(kept) == 1 else "s", out), err=True)
+        report.write_class_reports(sorted(results + kept, key=lambda result: result.id), out, spec.title)
     except GraderError as exc:
         _fail(str(exc))
     finally:

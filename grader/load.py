@@ -101,20 +101,29 @@ def _taken_key(name):
     return unicodedata.normalize("NFC", name).casefold()
 
 
-def assign_ids(found):
+def assign_ids(found, existing=None):
     """Give each Found a unique folder-safe id, deterministically (in order), noting every change forced by
-    a collision: `a:b.py` and `a_b.py`, `Ada.py` and `ada.ipynb`, or a name a class report takes."""
+    a collision: `a:b.py` and `a_b.py`, `Ada.py` and `ada.ipynb`, a name a class report takes, or a folder
+    an earlier run wrote for another file (`existing`: {folder name: the file name it was graded from})."""
+    earlier = {_taken_key(name): source for name, source in (existing or {}).items()}
     taken, named = set(), []
+
+    def free(candidate, item):
+        key = _taken_key(candidate)
+        return not (key in taken or _CLASS_FILES.match(candidate)
+                    or (key in earlier and earlier[key] != Path(item.path).name))
+
     for item in found:
         base = safe_id(item.id)
         candidate, counter = base, 1
-        while _taken_key(candidate) in taken or _CLASS_FILES.match(candidate):
+        while not free(candidate, item):
             counter += 1
             candidate = "%s~%d" % (base, counter)
         taken.add(_taken_key(candidate))
         note = item.note
         if candidate != base:
-            clash = "a class report's name" if _CLASS_FILES.match(base) else "another submission's folder"
+            clash = ("a class report's name" if _CLASS_FILES.match(base) else "another submission's folder"
+                     if _taken_key(base) in taken else "the folder of %s, graded earlier" % earlier[_taken_key(base)])
             note = ("%s is graded as %r: the folder %r would be %s" % (Path(item.path).name, candidate, base, clash))
         named.append(dataclasses.replace(item, id=candidate, note=note))
     return named
@@ -227,9 +236,9 @@ def extract_zip(path, into, budget=None):
 
 # --- finding submissions ---------------------------------------------------------------------------------
 
-def discover(paths, workdir=None):
+def discover(paths, workdir=None, existing=None):
     """Every submission in `paths` (files, folders of submissions, or zips of them), as Found records with
-    unique ids that are also their output folders' names."""
+    unique ids that are also their output folders' names (`existing`: see assign_ids)."""
     found = []
     budget = _Budget()
     for given in map(Path, paths):
@@ -243,7 +252,7 @@ def discover(paths, workdir=None):
             found.append(Found(given.stem, given))
         else:
             found.extend(_children(given, workdir, budget))
-    return assign_ids(found)
+    return assign_ids(found, existing)
 
 
 def _with_failures(unpacked, failures):
@@ -287,14 +296,15 @@ def _children(folder, workdir=None, budget=None):
         elif entry.is_file() and _is_code_file(entry.name):
             children.append(Found(entry.stem, entry))
         elif entry.is_file() and _is_archive(entry.name) and budget is not None:
-            unpacked = Path(tempfile.mkdtemp(prefix="grader-zip-", dir=workdir))
+            unpacked = Path(tempfile.mkdtemp(prefix="grader-zip-", dir=workdir), entry.stem)  # named as the zip
+            unpacked.mkdir()
             try:
                 failures = extract_zip(entry, unpacked, budget)
             except GraderError as exc:
                 children.append(Found(entry.stem, entry, error=str(exc)))
                 continue
             reason = next(iter(failures.values()), None)
-            children.append(Found(entry.stem, _descend(unpacked), error=reason))
+            children.append(Found(entry.stem, unpacked, error=reason))
         elif entry.is_dir() and _walk(entry, lambda name: _is_code_file(name) or _is_archive(name)):
             children.append(Found(entry.name, entry))
     return children

@@ -2,6 +2,7 @@
 
     write_submission_reports(result, out_dir)   out_dir/<safe id>/results.json and feedback.html
     write_class_reports(results, out_dir, title) out_dir/summary.html and out_dir/grades.csv
+    stored_results(out_dir), remove_written(out_dir)   the class an --out already holds (stored.py)
     score_table(results)                         a compact plain-text table for the terminal
 
 The pieces are separate pure functions, one per format: `text.unit_feedback`,
@@ -19,10 +20,11 @@ from .formatting import score_text, status_letter, STATUS_LETTERS, status_label
 from .gradescope import results_json
 from .grades import assignment_max, grades_csv, row_max
 from .html import feedback_html, index_html, summary_html
+from .stored import RECORD_VERSION, remove_written, stored_results, to_record
 from .text import unit_feedback
 
 __all__ = ["write_submission_reports", "write_class_reports", "score_table", "unit_feedback", "results_json",
-           "feedback_html", "summary_html", "grades_csv"]
+           "feedback_html", "summary_html", "grades_csv", "stored_results", "remove_written"]
 
 
 def _write(path, text):
@@ -35,9 +37,11 @@ def _write(path, text):
 def write_submission_reports(result, out_dir):
     """Write results.json and feedback.html for one submission; return the folder written."""
     folder = Path(out_dir) / safe_id(result.id)
+    data = results_json(result)
+    # The whole result, as data, for rebuilding the class reports when one student is regraded later.
+    data["extra_data"]["record"] = {"version": RECORD_VERSION, "result": to_record(result)}
     # Compact: json's fast C encoder is used only without indentation, and this runs for every student.
-    _write(folder / "results.json",
-           json.dumps(results_json(result), ensure_ascii=False, allow_nan=False, separators=(",", ":")) + "\n")
+    _write(folder / "results.json", json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":")) + "\n")
     _write(folder / "feedback.html", feedback_html(result))
     return folder
 
