@@ -440,3 +440,42 @@ def check_command(submission, assignment, assignments_dir, seed, **options):
         _fail(str(exc))
     click.echo(selfcheck.render(result, spec, submission))
     sys.exit(0 if selfcheck.all_passed(result) else 1)
+
+
+# --- Gradescope ------------------------------------------------------------------------------------------
+
+@main.command("gradescope")
+@click.argument("assignment")
+@assignments_option
+@click.option("--output", "-o", "output", type=click.Path(dir_okay=False), default="autograder.zip", show_default=True,
+              help="The autograder zip to write, for the assignment's Gradescope settings.")
+def gradescope_command(assignment, assignments_dir, output):
+    """Build the Gradescope autograder of ASSIGNMENT: setup.sh (the grader and bubblewrap on Gradescope's
+    Ubuntu image), run_autograder (grades /autograder/submission into /autograder/results/results.json),
+    the spec and its reference, and the grader itself."""
+    from . import autograder
+
+    try:
+        spec = find_assignment(assignment, assignments_dir)
+        members = autograder.build(spec, output)
+    except GraderError as exc:
+        _fail(str(exc))
+    except OSError as exc:
+        _fail("cannot write %s: %s" % (output, exc.strerror or exc))
+    click.echo("wrote %s (%d files): upload it as the autograder of %s (%d units, %g points)" % (
+        output, len(members), spec.name, len(spec.units), spec.max_score))
+
+
+@main.command("autograde", hidden=True)
+@click.argument("assignment")
+@click.option("--root", type=click.Path(file_okay=False), default=None,
+              help="The autograder's root (default: $GRADER_AUTOGRADER_ROOT, else /autograder).")
+@limits_options
+def autograde_command(assignment, root, **options):
+    """What run_autograder runs on Gradescope: grade ROOT/submission into ROOT/results/results.json."""
+    from . import autograder
+
+    data = autograder.grade_submission(assignment, Path(root) if root else autograder.autograder_root(),
+                                       make_limits(options))
+    click.echo("score %s; %d tests" % (data["score"], len(data["tests"])))
+    sys.exit(1 if "grader_error" in data.get("extra_data", {}) else 0)
