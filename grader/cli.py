@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from . import load
+from . import lms, load
 from .errors import GraderError
 from .sandbox import Limits, Sandbox, describe_mode
 from .spec import find_assignment
@@ -73,6 +73,12 @@ def main():
 @assignments_option
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="feedback", show_default=True,
               help="Where to write the feedback, the summary and the grades.")
+@click.option("--roster", type=click.Path(exists=True, dir_okay=False),
+              help="A CSV of the class (an id column and a name column): names the students in grades.csv and "
+                   "lists those with no submission (0, \"no submission\").")
+@click.option("--canvas-column", metavar="COLUMN",
+              help="Also write canvas-grades.csv, Canvas's gradebook import, with the assignment's column as "
+                   "Canvas names it (\"HW3 RNN (12345)\"); students by the Canvas ids of the download's names.")
 @click.option("--fresh", is_flag=True,
               help="Start the class over: first remove what earlier runs wrote into --out (nothing else). "
                    "Without it, the class reports keep every submission graded into --out before.")
@@ -82,7 +88,8 @@ def main():
 @click.option("--scheduler", metavar="ADDRESS",
               help="Grade on a Dask cluster: its scheduler's address (tcp://host:8786). Needs grader[dask].")
 @limits_options
-def run(submissions, assignment, assignments_dir, out_dir, fresh, seed, jobs, scheduler, **options):
+def run(submissions, assignment, assignments_dir, out_dir, roster, canvas_column, fresh, seed, jobs, scheduler,
+        **options):
     """Grade SUBMISSIONS: files, folders of them, or an LMS zip.
 
     Into an --out that already holds graded submissions, a run replaces only the folders of the
@@ -94,6 +101,7 @@ def run(submissions, assignment, assignments_dir, out_dir, fresh, seed, jobs, sc
     unpacked = tempfile.mkdtemp(prefix="grader-run-")  # where zips are unpacked, removed at the end
     try:
         out = Path(out_dir)
+        class_list = lms.read_roster(roster) if roster else None
         earlier = {} if fresh else report.stored_results(out)
         found = load.discover(submissions, workdir=unpacked,
                               existing={name: Path(result.path).name for name, result in earlier.items()})
@@ -152,7 +160,8 @@ def run(submissions, assignment, assignments_dir, out_dir, fresh, seed, jobs, sc
         if kept:
             click.echo("grader: the class reports also list the %d submission%s graded into %s earlier" % (
                 len(kept), "" if len(kept) == 1 else "s", out), err=True)
-        report.write_class_reports(sorted(results + kept, key=lambda result: result.id), out, spec.title)
+        report.write_class_reports(sorted(results + kept, key=lambda result: result.id), out, spec.title,
+                                   roster=class_list, canvas_column=canvas_column)
     except GraderError as exc:
         _fail(str(exc))
     finally:

@@ -87,7 +87,7 @@ def test_run_without_assignment_grades_each_with_its_own(tmp_path):
     index = (out / "summary.html").read_text()
     assert 'href="summary-cs231n-rnn.html"' in index and 'href="grades-simple-rnn.csv"' in index
     header = (out / "grades-simple-rnn.csv").read_text().splitlines()[0]
-    assert header == "submission,forward,backward,total,max,load_status"
+    assert header == "submission,student_id,student_name,forward,backward,total,max,load_status"
     assert "rnn_step_forward" in (out / "summary-cs231n-rnn.html").read_text()
     assert not (out / "grades.csv").exists()
 

@@ -403,12 +403,13 @@ def test_summary_lists_every_submission_and_what_the_class_got_wrong():
 def test_grades_csv_rows():
     results = [correct_result(), buggy_result(), load_error_result(), hostile_result("=cmd|' /C calc'!A0")]
     rows = list(csv.reader(io.StringIO(grades_csv(results))))
-    assert rows[0] == ["submission", "rnn_step_forward", "rnn_step_backward", "rnn_forward", "rnn_backward",
-                       "lstm_step_forward", "evil" + HOSTILE, "total", "max", "load_status"]
-    assert rows[1] == ["alice@example.edu", "2", "2", "2", "2", "3", "", "11", "11", "ok"]
-    assert rows[2] == ["bob", "2", "1.6", "0", "2", "0", "", "5.6", "11", "ok"]
-    assert rows[3][0] == "carol" and rows[3][1:7] == [""] * 6
-    assert rows[3][7:9] == ["0", "11"] and rows[3][9].startswith("load_error: not a notebook")
+    assert rows[0] == ["submission", "student_id", "student_name", "rnn_step_forward", "rnn_step_backward",
+                       "rnn_forward", "rnn_backward", "lstm_step_forward", "evil" + HOSTILE, "total", "max",
+                       "load_status"]
+    assert rows[1] == ["alice@example.edu", "alice@example.edu", "", "2", "2", "2", "2", "3", "", "11", "11", "ok"]
+    assert rows[2] == ["bob", "bob", "", "2", "1.6", "0", "2", "0", "", "5.6", "11", "ok"]
+    assert rows[3][:3] == ["carol", "carol", ""] and rows[3][3:9] == [""] * 6
+    assert rows[3][9:11] == ["0", "11"] and rows[3][11].startswith("load_error: not a notebook")
     assert rows[4][0].startswith("'=")  # not a spreadsheet formula
     assert len(rows) == 5
 
@@ -466,7 +467,7 @@ def test_unreadable_file_with_listed_units_gets_rows_but_no_details():
     page = feedback_html(result)
     assert page.count("not graded: the file could not be read") == 5
     assert 'class="unit"' not in page and '<span class="of">/ 11 points' in page and "below the table" not in page
-    assert grades_csv([result]).splitlines()[1] == "dan,0,0,0,0,0,0,11,load_error: not JSON"
+    assert grades_csv([result]).splitlines()[1] == "dan,x,,0,0,0,0,0,0,11,load_error: not JSON"
 
 
 # ---------------------------------------------------------------- what a student reads is lean and right

@@ -18,7 +18,7 @@ from pathlib import Path
 from ..load import safe_id
 from .formatting import score_text, status_letter, STATUS_LETTERS, status_label
 from .gradescope import results_json
-from .grades import assignment_max, grades_csv, row_max
+from .grades import assignment_max, canvas_csv, grades_csv, row_max
 from .html import feedback_html, index_html, summary_html
 from .stored import RECORD_VERSION, remove_written, stored_results, to_record
 from .text import unit_feedback
@@ -46,12 +46,14 @@ def write_submission_reports(result, out_dir):
     return folder
 
 
-def write_class_reports(results, out_dir, assignment_title):
+def write_class_reports(results, out_dir, assignment_title, roster=None, canvas_column=None):
     """Write summary.html and grades.csv for the whole class; return their paths.
 
     A run whose submissions were for several assignments (chosen per submission) gets a summary and
     grades per assignment, `summary-<name>.html` and `grades-<name>.csv`, and a summary.html that
-    links to them: units and points of different assignments do not share a table."""
+    links to them: units and points of different assignments do not share a table. `roster`
+    (lms.Roster) names students and adds those who submitted nothing; `canvas_column` also writes
+    Canvas's gradebook import, canvas-grades[-<name>].csv, with that column."""
     results = list(results)
     out_dir = Path(out_dir)
     summary, grades = out_dir / "summary.html", out_dir / "grades.csv"
@@ -60,13 +62,17 @@ def write_class_reports(results, out_dir, assignment_title):
         by_assignment.setdefault(result.assignment, []).append(result)
     if len(by_assignment) <= 1:
         _write(summary, summary_html(results, assignment_title))
-        _write(grades, grades_csv(results))
+        _write(grades, grades_csv(results, roster))
+        if canvas_column:
+            _write(out_dir / "canvas-grades.csv", canvas_csv(results, canvas_column, roster))
         return summary, grades
     groups = []
     for name, group in sorted(by_assignment.items()):
         group_summary, group_grades = "summary-%s.html" % safe_id(name), "grades-%s.csv" % safe_id(name)
         _write(out_dir / group_summary, summary_html(group, group[0].title))
-        _write(out_dir / group_grades, grades_csv(group))
+        _write(out_dir / group_grades, grades_csv(group, roster))
+        if canvas_column:
+            _write(out_dir / ("canvas-grades-%s.csv" % safe_id(name)), canvas_csv(group, canvas_column, roster))
         groups.append({"name": name, "title": group[0].title, "count": len(group), "summary": group_summary,
                        "grades": group_grades})
     _write(summary, index_html(groups))
