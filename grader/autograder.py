@@ -35,8 +35,8 @@ set -euo pipefail
 ROOT="${%(variable)s:-%(default)s}"
 if ! command -v bwrap >/dev/null 2>&1 || ! python3 -c "import ensurepip, venv" >/dev/null 2>&1; then
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -q
-    apt-get install -y -q --no-install-recommends python3 python3-venv python3-pip bubblewrap
+    apt-get -o DPkg::Lock::Timeout=300 update -q
+    apt-get -o DPkg::Lock::Timeout=300 install -y -q --no-install-recommends python3 python3-venv python3-pip bubblewrap
 fi
 python3 -m venv "$ROOT/venv"
 "$ROOT/venv/bin/pip" install --quiet --upgrade pip
