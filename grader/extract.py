@@ -82,6 +82,8 @@ class Program:
     used: frozenset = frozenset()  # indices in `blocks` of every statement a graded name needs, imports included
     read: frozenset = frozenset()  # every module-level name a graded name reads, transitively, and the graded names
     python2: tuple = ()  # Python 2 idioms translated (python2.TRANSLATIONS), in that order; () for Python 3 code
+    # graded name -> the other graded names its code reaches, directly or through helpers (the student's own calls)
+    callees: dict = field(default_factory=dict)
 
     def defines(self, name):
         return name in self.definitions
@@ -256,7 +258,7 @@ def extract_program(cells, graded=(), given=(), python2=False):
                 start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
                 code = "\n".join(source_lines[offset + start - 1: offset + node.end_lineno])
                 statements.append(_Statement(node, cell, offset, offset + start, code, keep_statement(node)))
-    needs, read = _needed_statements(statements, graded, set(given)) if graded else ({}, set())
+    needs, read, callees = _needed_statements(statements, graded, set(given)) if graded else ({}, set(), {})
     needed = set().union(*needs.values()) if needs else set()
     blocks, definitions, position = [], {}, {}
     if translated:
@@ -271,7 +273,7 @@ def extract_program(cells, graded=(), given=(), python2=False):
     computed = {name: tuple(position[i] for i in sorted(indices) if not statements[i].always)
                 for name, indices in needs.items()}
     return Program(tuple(blocks), definitions, tuple(problems), sources, computed,
-                   frozenset(position[i] for i in needed), frozenset(read), translated)
+                   frozenset(position[i] for i in needed), frozenset(read), translated, callees)
 
 
 def _as_python2(parsed):
@@ -341,7 +343,7 @@ def _bindings_and_reads(statement):
 
 def _needed_statements(statements, graded, given):
     """(graded name -> indices of the statements it needs: the last binding of each name read, transitively;
-    every name read on the way).
+    every name read on the way; graded name -> the other graded names it reaches, through helpers too).
 
     A name read as a statement runs resolves to its last binding before that statement; a name read
     inside a function resolves to its last binding in the whole program, as after a run top to bottom."""
@@ -357,13 +359,16 @@ def _needed_statements(statements, graded, given):
         found = bisect.bisect_left(indices, before)
         return indices[found - 1] if found else None
 
-    needs, read = {}, set()
+    needs, read, callees = {}, set(), {}
     for root in graded:
         found, todo = set(), [(root, end)]
+        callees[root] = set()
         while todo:
             name, before = todo.pop()
             read.add(name)
             index = binding(name, before) if name not in given or name == root else None
+            if index is not None and name != root and name in graded:
+                callees[root].add(name)
             if index is None or index in found:
                 continue
             found.add(index)
@@ -371,7 +376,7 @@ def _needed_statements(statements, graded, given):
             todo.extend((read, index) for read in immediate)
             todo.extend((read, end) for read in deferred)
         needs[root] = found
-    return needs, read
+    return needs, read, {root: frozenset(names) for root, names in callees.items()}
 
 
 def definition_source(program, definition):

@@ -8,7 +8,9 @@ waiting on its own sandbox worker.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -29,6 +31,8 @@ class Grader:
         self.given = sorted({name for unit in assignment.units.values() for name in unit.global_names})
         reference_source = assignment.reference.read_text()
         unit_definitions = {unit.defines.split(".")[0] for unit in assignment.units.values()}
+        self._reference_source, self._unit_definitions = reference_source, unit_definitions
+        self._lock = threading.Lock()  # reference jobs made while grading, in several threads
         provided = set(assignment.provides)
         self.provided = [b.to_wire() for b in extract.reference_blocks(
             reference_source, "<provided>", provided, unit_definitions | _top_level_names(reference_source) - provided)]
@@ -96,19 +100,20 @@ class Grader:
         verdicts = {name: self._judge(name, outcomes[name], context, program) for name in defined}
         clock.lap("check")
         # A unit that hung while everything it calls passed would only hang again: one time limit is enough.
-        retry = [name for name in defined if verdicts[name].status != "passed" and (name, "reference") in self.jobs
-                 and (verdicts[name].status != "timeout" or self._failing_callees(name, verdicts))]
-        reference_outcomes = self._run(program, [(name, self.jobs[name, "reference"]) for name in retry])
+        reference_jobs = {name: self._reference_job(name, program) for name in defined}
+        retry = [name for name in defined if verdicts[name].status != "passed" and reference_jobs[name] is not None
+                 and (verdicts[name].status != "timeout" or self._failing_callees(name, verdicts, program))]
+        reference_outcomes = self._run(program, [(name, reference_jobs[name]) for name in retry])
         clock.lap("sandbox")
         with_reference = {name: self._judge(name, outcome, context, program)
                           for name, outcome in reference_outcomes.items()}
         for name in defined:
             if verdicts[name].status == "timeout":
-                passed = sorted(set(self._callees(name)) - set(self._failing_callees(name, verdicts)))
+                passed = sorted(set(self._callees(name, program)) - set(self._failing_callees(name, verdicts, program)))
                 verdicts[name] = check.with_hang_cost(verdicts[name], self.sandbox.limits, with_reference.get(name),
                                                       passed)
         clock.lap("check")
-        units = tuple(self._unit_result(name, program, verdicts, with_reference.get(name))
+        units = tuple(self._unit_result(name, program, verdicts, with_reference)
                       for name in self.assignment.units)
         clock.lap("score")
         program_errors = next((o.program_errors for o in outcomes.values() if o.status == "ok"), ())
@@ -129,19 +134,66 @@ class Grader:
             reason = self._missing(self.assignment.units[forward], program).reason
             verdict = UnitVerdict("blocked", Reason("forward_missing", forward=forward, cause=reason))
             return score.unit_result(unit, verdict, definition=definition, source=source)
-        return score.unit_result(unit, verdicts[name], with_reference, self._failing_callees(name, verdicts),
-                                 definition, source)
+        return score.unit_result(unit, verdicts[name], with_reference.get(name),
+                                 self._failing_callees(name, verdicts, program), definition, source,
+                                 self._root_causes(name, verdicts, with_reference, program))
 
-    def _callees(self, name):
+    def _callee_names(self, name, program):
+        """The units (or classes) a unit calls, transitively: the spec's `calls` where it gives them (an
+        override), else what the student's own code reaches, through helpers, from the unit and from the
+        forward it runs first (a wrong sigmoid inside rnn_step_forward is what its backward's cache needs)."""
+        units = self.assignment.units
+        unit = units[name]
+        if unit.calls or (unit.after and units[unit.after].calls) or not self.assignment.reference_callees:
+            return set(callee_closure(units, name))
+        by_root = {u.defines: n for n, u in units.items() if "." not in u.defines}
+        roots = set(program.callees.get(unit.defines.split(".")[0], ()))
+        if unit.after:
+            roots |= program.callees.get(units[unit.after].defines.split(".")[0], frozenset())
+        names = {by_root[root] for root in roots if root in by_root} - {name, unit.after}
+        # A backward callee only works with the cache of its own forward: substitute the pair.
+        names |= {units[callee].after for callee in names if units[callee].after}
+        return names - {name, unit.after}
+
+    def _callees(self, name, program):
         """The units a unit calls (a class comes whole, but only its forward methods can be what a forward
         unit needed)."""
         unit = self.assignment.units[name]
-        return [u for c in sorted(callee_closure(self.assignment.units, name))
+        return [u for c in sorted(self._callee_names(name, program))
                 for u in units_of(self.assignment.units, c)
                 if u in self.assignment.units and (unit.is_backward or not self.assignment.units[u].is_backward)]
 
-    def _failing_callees(self, name, verdicts):
-        return [u for u in self._callees(name) if u not in verdicts or verdicts[u].status != "passed"]
+    def _failing_callees(self, name, verdicts, program):
+        return [u for u in self._callees(name, program) if u not in verdicts or verdicts[u].status != "passed"]
+
+    def _root_causes(self, name, verdicts, with_reference, program, depth=0):
+        """The failing callees that are wrong themselves: one that is right once its own callees are
+        fixed (rnn_step_forward calling a wrong sigmoid) is replaced by those, transitively."""
+        roots = []
+        for callee in self._failing_callees(name, verdicts, program):
+            own = with_reference.get(callee)
+            deeper = (self._root_causes(callee, verdicts, with_reference, program, depth + 1)
+                      if depth < 20 and callee in verdicts and own is not None and own.status == "passed" else [])
+            for root in deeper or [callee]:
+                if root not in roots:
+                    roots.append(root)
+        return roots
+
+    def _reference_job(self, name, program):
+        """The unit's job with the reference versions of what it calls, or None when it calls nothing."""
+        if (name, "reference") in self.jobs:
+            return self.jobs[name, "reference"]
+        callees = self._callee_names(name, program)
+        if not callees:
+            return None
+        units = self.assignment.units
+        targets = tuple(sorted(substitution_target(units, c) for c in callees))
+        key = "%s<-%s" % (name, ",".join(targets))
+        with self._lock:
+            if key not in self.references:
+                self.references[key] = [b.to_wire() for b in extract.reference_blocks(
+                    self._reference_source, "<reference>", set(targets), self._unit_definitions)]
+        return dataclasses.replace(self.jobs[name], substitute=Substitution(key, targets))
 
     def _judge(self, name, outcome, context, program):
         unit = self.assignment.units[name]
@@ -157,8 +209,10 @@ class Grader:
     def _run(self, program, jobs):
         if not jobs:
             return {}
+        with self._lock:
+            references = {job.substitute.set: self.references[job.substitute.set] for _, job in jobs if job.substitute}
         session = Session(program=[b.to_wire() for b in program.blocks], provided=self.provided,
-                          references=self.references, jobs=[job for _, job in jobs], buffers=self.buffers)
+                          references=references, jobs=[job for _, job in jobs], buffers=self.buffers)
         return dict(zip([name for name, _ in jobs], self.sandbox.run(session)))
 
     @staticmethod

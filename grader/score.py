@@ -11,7 +11,8 @@ The credit policy, in full:
   ordinary trial and wrong only on an edge case gets a warning naming the
   edge case, what went wrong and the line (check.judge_unit).
 - A bug is charged once. A unit that calls other units (rnn_forward calls
-  rnn_step_forward) is also run with the reference versions of what it calls;
+  rnn_step_forward; read from the student's own code, through helpers, unless
+  the spec's `calls` says) is also run with the reference versions of what it calls;
   it earns the better of the two runs, so a wrong step function costs the
   step function's points only, and the feedback says "correct once
   rnn_step_forward is fixed".
@@ -36,12 +37,17 @@ def choose_verdict(as_written, with_reference):
     return with_reference, True
 
 
-def unit_result(unit, as_written, with_reference=None, failing_callees=(), definition=None, source=None):
+def unit_result(unit, as_written, with_reference=None, failing_callees=(), definition=None, source=None,
+                root_causes=None):
+    """`failing_callees` were replaced by their reference versions in the run with reference callees;
+    `root_causes` (by default the same) are those wrong themselves, not only through what they call:
+    "correct once sigmoid is fixed", though rnn_step_forward, which calls it, was replaced too."""
     verdict, from_reference = choose_verdict(as_written, with_reference)
     replaced = tuple(failing_callees) if from_reference else ()
+    causes = tuple(failing_callees if root_causes is None else root_causes) if from_reference else ()
     return UnitResult(
         name=unit.name, status=verdict.status, score=round(unit.points * verdict.fraction, 4),
-        max_score=unit.points, verdict=verdict, fixed_by=replaced if verdict.status == "passed" else (),
+        max_score=unit.points, verdict=verdict, fixed_by=causes if verdict.status == "passed" else (),
         replaced=replaced, as_written=as_written if from_reference else None,
         cell_name=definition.cell_name if definition else None,
         first_line=definition.first_line if definition else None, source=source, public=unit.public)

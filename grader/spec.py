@@ -106,6 +106,7 @@ class Assignment:
     accepted_mutants: tuple = ()  # AcceptedMutant, for `grader validate`
     python2: bool = True  # Python 2 code graded as Python 2 meant it (grader/python2.py); false: as written
     edge_case_weight: float = 0.0  # the share of a unit's points lost when it is wrong on edge cases only
+    reference_callees: bool = True  # units re-run with the reference versions of what they call (not `grader check`)
 
     @property
     def max_score(self):

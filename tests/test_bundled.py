@@ -192,3 +192,35 @@ def test_hints_must_name_a_compared_output(tmp_path):
     with pytest.raises(SpecError, match="the hint for 'sig' must be a sentence"):
         load_spec(tmp_path)
 
+
+
+# --- A bug charged once, all the way down: callees from the student's own code -----------------------
+
+# sigmoid(2x), mixed up with tanh(x) = 2 sigmoid(2x) - 1: stable, and wrong.
+WRONG_SIGMOID = ("    z = np.exp(-np.abs(x))", "    z = np.exp(-2 * np.abs(x))")
+
+
+def test_a_wrong_sigmoid_under_rnn_lm_costs_sigmoid_only_and_is_named_as_the_cause(graders):
+    # The spec gives rnn_step_forward no `calls`: that it calls sigmoid comes from the student's code.
+    result, units = grade(graders("rnn-lm"), edited("rnn-lm", WRONG_SIGMOID))
+    assert not_passed(units) == {"sigmoid": "failed"}
+    assert result.score == result.max_score - 1
+    for name in ("rnn_step_forward", "rnn_forward", "rnn_step_backward", "rnn_backward"):
+        assert units[name].fixed_by == ("sigmoid",), name
+        assert wording.unit_summary(units[name]) == "correct once sigmoid is fixed"
+    # The backwards ran on caches their forwards made with the wrong sigmoid; graded on the caches of those
+    # forwards re-run with the reference sigmoid, they are right: not blocked.
+    assert units["rnn_step_backward"].as_written.status == "blocked"
+
+
+def test_a_wrong_helper_reached_through_another_helper_is_found(graders):
+    source = edited("rnn-lm", WRONG_SIGMOID, (
+        "    h_next = sigmoid(h_prev @ Wh.T + x_t @ We.T + b1)",
+        "    h_next = activate(affine(h_prev, Wh) + affine(x_t, We) + b1)"))
+    source += ("\n\ndef affine(a, W):\n    return a @ W.T\n\n\n"
+               "def activate(z):\n    return squash(z)\n\n\n"
+               "def squash(z):\n    return sigmoid(z)\n")
+    result, units = grade(graders("rnn-lm"), source)
+    assert not_passed(units) == {"sigmoid": "failed"}
+    assert units["rnn_step_forward"].fixed_by == ("sigmoid",)
+    assert units["rnn_step_forward"].as_written.status == "failed"

@@ -28,7 +28,7 @@ def public_assignment(assignment):
     public = {name for name, unit in assignment.units.items() if unit.public}
     units = {name: dataclasses.replace(unit, calls=(), after=unit.after if unit.after in public else None)
              for name, unit in assignment.units.items() if name in public}
-    return dataclasses.replace(assignment, units=units)
+    return dataclasses.replace(assignment, units=units, reference_callees=False)
 
 
 def failing_callees(assignment, result):
