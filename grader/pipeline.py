@@ -48,6 +48,15 @@ class Grader:
                     reference_source, "<reference>", set(targets), unit_definitions)]
                 self.jobs[name, "reference"] = self._job(plan, Substitution(name, tuple(targets)))
 
+    def __getstate__(self):  # sent to Dask workers (grader/cluster.py): a lock does not travel
+        state = dict(self.__dict__)
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
     def _encode(self, value):
         return encode_value(value, self.buffers)
 
