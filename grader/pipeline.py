@@ -13,8 +13,9 @@ import difflib
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
-from . import check, extract, load, score, syntax, trials
+from . import check, extract, limits, load, score, syntax, trials
 from .results import CodeProblem, Location, Reason, StageTimes, SubmissionResult, UnitResult, UnitVerdict
 from .sandbox import Job, Session, Substitution, TrialRequest, describe_mode, encode_value
 from .spec import callee_closure, expression_names, substitution_target, units_of
@@ -81,21 +82,40 @@ class Grader:
 
     def grade_path(self, submission_id, path, error=None):
         started = time.perf_counter()
-        submission = load.load_submission(submission_id, path, error)
+        try:
+            submission = load.load_submission(submission_id, path, error)
+        except Exception as exc:  # noqa: BLE001 (one submission must never stop the others)
+            reason = "the grader failed to read it (%s)" % type(exc).__name__
+            submission = load.Submission(submission_id, Path(path), load_error=reason)
         return self.grade(submission, load_seconds=time.perf_counter() - started)
 
     def grade(self, submission, load_seconds=0.0):
+        """The submission's result. Whatever goes wrong while grading it is its result too: a zero with the
+        reason, never an error that stops the class."""
+        started = time.perf_counter()
+        try:
+            return self._grade(submission, load_seconds)
+        except Exception as exc:  # noqa: BLE001 (one submission must never stop the others)
+            reason = "the grader failed on it (%s), so it is not graded; tell your instructor" % type(exc).__name__
+            return self._not_graded(submission, reason, time.perf_counter() - started + load_seconds, load_seconds)
+
+    def _not_graded(self, submission, reason, seconds, load_seconds):
+        units = tuple(UnitResult(u.name, "missing", 0.0, u.points, UnitVerdict("missing", Reason("file_unreadable")),
+                                 public=u.public)
+                      for u in self.assignment.units.values())
+        return SubmissionResult(id=submission.id, path=str(submission.path), assignment=self.assignment.name,
+                                title=self.assignment.title, seed=self.seed,
+                                sandbox_mode=describe_mode(self.sandbox.mode), units=units, load_error=reason,
+                                seconds=seconds, stage_seconds=StageTimes(load=load_seconds))
+
+    def _grade(self, submission, load_seconds):
         started = time.perf_counter()
         clock = StageClock()
         base = dict(id=submission.id, path=str(submission.path), assignment=self.assignment.name,
                     title=self.assignment.title, seed=self.seed, sandbox_mode=describe_mode(self.sandbox.mode))
-        if submission.load_error:
-            units = tuple(UnitResult(u.name, "missing", 0.0, u.points, UnitVerdict("missing", Reason("file_unreadable")),
-                                     public=u.public)
-                          for u in self.assignment.units.values())
-            return SubmissionResult(**base, units=units, load_error=submission.load_error,
-                                    seconds=time.perf_counter() - started + load_seconds,
-                                    stage_seconds=StageTimes(load=load_seconds))
+        oversized = submission.load_error or over_bounds(submission.cells)
+        if oversized:
+            return self._not_graded(submission, oversized, time.perf_counter() - started + load_seconds, load_seconds)
         program = extract.extract_program(submission.cells, self.graded, self.given, self.assignment.python2)
         clock.lap("extract")
         context = check.Context(
@@ -263,6 +283,23 @@ class Grader:
                 problems.append(CodeProblem("raised", block.name, block.first_line, error.message, error.type,
                                             needed=error.step in program.used))
         return tuple(problems)
+
+
+def over_bounds(cells):
+    """Why a submission is too large to extract (see grader/limits.py), or None."""
+    if len(cells) > limits.MAX_CELLS:
+        return "it has %d cells, more than the grader reads (%d)" % (len(cells), limits.MAX_CELLS)
+    characters = sum(len(cell.source) for cell in cells)
+    if characters > limits.MAX_SOURCE_CHARS:
+        return "it has %d characters of code, more than the grader reads (%d)" % (characters, limits.MAX_SOURCE_CHARS)
+    # Statements that start a line at column 0, and semicolons: at least as many as the top-level statements.
+    statements = sum(cell.source.count(";") + sum(1 for line in cell.source.split("\n")
+                                                  if line[:1] not in ("", " ", "\t", "#"))
+                     for cell in cells)
+    if statements > limits.MAX_TOP_LEVEL_STATEMENTS:
+        return "it has about %d top-level statements, more than the grader reads (%d)" % (
+            statements, limits.MAX_TOP_LEVEL_STATEMENTS)
+    return None
 
 
 class StageClock:

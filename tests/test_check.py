@@ -105,3 +105,23 @@ def test_numerical_agreement_uses_the_directional_derivative():
     assert check.numerical_agreement(gradient, probe, "x", numeric) is True
     assert check.numerical_agreement(gradient * 2, probe, "x", numeric) is False
     assert check.numerical_agreement(gradient, probe, "x", {"error": "raised"}) is None
+
+
+def test_float16_gets_no_more_slack_than_float32():
+    expected = np.random.default_rng(1).standard_normal((5, 6))
+    assert check.compare(expected.astype(np.float16), expected).passed  # correct float16 work passes
+    off = expected * 1.009  # a gradient 0.9% off
+    for dtype in (np.float16, np.float32, np.float64):
+        assert not check.compare(off.astype(dtype), expected).passed, dtype
+
+
+@pytest.mark.parametrize("numeric", [
+    {"eps": 0.0, "plus": 1.0, "minus": 1.0},
+    {"eps": 1e-6, "plus": float("inf"), "minus": 1.0},
+    {"eps": 1e-6, "plus": 1e308, "minus": -1e308},  # the difference overflows
+    {"eps": 1e-6, "plus": float("nan"), "minus": 0.0},
+    {"eps": 5e-324, "plus": 1.0, "minus": 0.0},  # the slope overflows
+])
+def test_forged_numerical_losses_never_raise_and_never_agree(numeric):
+    probe = Trial("t", {}, 0, {}, {}, {}, {"x": np.array([0.6, 0.8])})
+    assert check.numerical_agreement(np.array([2.0, 3.0]), probe, "x", numeric) in (None, False)

@@ -538,3 +538,19 @@ def test_a_hidden_unit_is_not_named_in_what_gradescope_shows_before_release():
     assert "Score on the tests shown now: 5.6 / 11; more tests are shown once grades are published." in data["output"]
     assert "to work on: rnn_step_backward, rnn_forward, lstm_step_forward." in data["output"]
     assert [t["visibility"] for t in data["tests"] if t["name"] == "lstm_backward"] == ["after_published"]
+
+
+def test_a_very_long_function_is_listed_as_a_window_around_its_marked_line():
+    body = "".join("    x%d = %d\n" % (n, n) for n in range(40000))
+    source = "def rnn_step_forward(x, prev_h, Wx, Wh, b):\n" + body + "    raise ValueError('late')\n"
+    unit = UnitResult("rnn_step_forward", "error", 0.0, 1.0, UnitVerdict("error", Reason("exception")),
+                      cell_name="cell 3", first_line=10, source=source)
+    mark = report_html.Mark(10 + 40001, "ValueError raised here", True)
+    listing = report_html.code_listing(unit, mark)
+    assert len(listing) == report_html.MAX_LISTING_LINES
+    assert [line.number for line in listing if line.marked] == [10 + 40001]
+    assert "late" in str(next(line.html for line in listing if line.marked))
+    assert listing[0].number == 10 + 40002 - report_html.MAX_LISTING_LINES  # the window ends with the function
+    short = report_html.code_listing(UnitResult("f", "error", 0.0, 1.0, UnitVerdict("error", Reason("exception")),
+                                                first_line=1, source=STEP_FORWARD))
+    assert [line.number for line in short] == [1, 2, 3, 4]

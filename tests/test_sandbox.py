@@ -12,6 +12,7 @@ checks that the 40 others are graded exactly as when graded alone.
 """
 
 import ast
+import importlib.util
 import json
 import os
 import re
@@ -28,15 +29,19 @@ from pathlib import Path
 import pytest
 
 import grader.sandbox.pool as pool
+from grader import limits, load, report
 from grader.report import wording
 from grader.pipeline import Grader, grade_all
 from grader.sandbox import (Job, Limits, Sandbox, Session, TrialRequest, bwrap_available, describe_mode,
-                            network_isolated, throwaway_users)
+                            network_isolated, private_folder_sizes, throwaway_users)
 from grader.sandbox.inside import wire, zygote
 from grader.spec import find_assignment
 
 HERE = Path(__file__).resolve().parent
 HOSTILE = HERE / "hostile"
+_loading_spec = importlib.util.spec_from_file_location("hostile_loading", HOSTILE / "_loading.py")
+hostile_loading = importlib.util.module_from_spec(_loading_spec)
+_loading_spec.loader.exec_module(hostile_loading)
 REPO = HERE.parent
 CORPUS = HERE / "submissions" / "cs231n-rnn"
 SEED = 4242
@@ -128,6 +133,7 @@ class Arena:
             "markers": [str(m) for m in self.markers], "unpickled_marker": str(self.unpickled),
             "listener": ["127.0.0.1", self.listener.getsockname()[1]], "unix_socket": self.unix_path,
             "ipc_key": self.ipc_key, "secret_prefix": "SECRET-%s-KEEPE" % self.token, "file_mb": LIMITS.file_size_mb,
+            "memory_mb": LIMITS.memory_mb,
         }
 
     def submission(self, name, source=None):
@@ -260,12 +266,30 @@ EXPECTED = {
     "tick_flood": {"temporal_affine_backward": ("crashed", "more calls")},
     "forged_numerical": {"rnn_step_backward": ("failed", "dx")},
     "scavenger": {"lstm_step_backward": ("failed", "dx")},
+    # The reply protocol: exactly the planned trials, in order, each complete, nothing after a result.
+    "forged_result": {"rnn_step_backward": ("crashed", "unreadable"),
+                      "word_embedding_backward": ("crashed", "unreadable"),
+                      "temporal_affine_backward": ("crashed", "after its result"),
+                      "temporal_softmax_loss": ("crashed", "out of order")},
+    # Every number finite and in range: a number no float holds is that unit's error, not the grader's.
+    "tampered_numbers": {name: ("crashed", "out of range") for name in (
+        "word_embedding_backward", "temporal_affine_backward", "rnn_backward")} | {
+        "temporal_softmax_loss": ("crashed", "bad int")},
+    # Nothing of the reference's code comes back from a run with reference callees.
+    "leaky_retry": {"rnn_step_backward": ("failed", "dWx"), "lstm_step_backward": ("failed", "dx"),
+                    "lstm_backward": ("failed", "dx")},
+    # Memory outside the address space (memfd files, tmpfs) is bounded too.
+    "memory_hoard": {"temporal_softmax_loss": ("error", "HELD:")},
+    # Results as large as the sandbox sends: the grader keeps their shapes only.
+    "big_returns": {"word_embedding_forward": ("failed", "too large to keep"),
+                    "temporal_affine_forward": ("failed", "too large to keep")},
+    "leaky_warnings": {"lstm_step_backward": ("failed", "dx"), "lstm_backward": ("failed", "dx")},
 }
 
 
 def test_every_attack_file_has_expectations():
     attacks = {p.stem for p in HOSTILE.glob("*.py") if not p.stem.startswith("_")}
-    assert attacks - {"cpu_burner", "limits_probe"} == set(EXPECTED)
+    assert attacks - {"cpu_burner", "limits_probe", "swap_collusion"} == set(EXPECTED)
 
 
 # Attacks that wait out a time limit are slow: `pytest -m "not slow"` leaves them out.
@@ -303,11 +327,16 @@ def check_read_files(units, arena, mode, result):
         assert read == set()
     else:
         # Fallback mode: what every user may read, and nothing else (docs/threat-model.md).
-        readable = {"solution": world_readable(arena.targets["solution"]),
-                    "solution by path": world_readable(arena.targets["solution"]),
-                    "solution by import": world_readable(arena.targets["solution"]),
-                    "grader code": world_readable(arena.targets["grader_code"]),
-                    "output": world_readable(arena.output), "submissions": world_readable(arena.submissions)}
+        # Folders the worker has private copies of (as root) are empty there: the arena is under /tmp.
+        private = [Path(folder) for folder in private_folder_sizes(mode, LIMITS) or ()]
+
+        def visible(path):
+            return world_readable(path) and not any(folder in Path(path).parents for folder in private)
+        readable = {"solution": visible(arena.targets["solution"]),
+                    "solution by path": visible(arena.targets["solution"]),
+                    "solution by import": visible(arena.targets["solution"]),
+                    "grader code": visible(arena.targets["grader_code"]),
+                    "output": visible(arena.output), "submissions": visible(arena.submissions)}
         assert read <= set(readable) | {"repository", "grader on sys.path"}
         assert {label for label, ok in readable.items() if ok and label != "solution by import"} <= read
         if not THROWAWAY:
@@ -374,7 +403,55 @@ def check_scavenger(units, arena, mode, result):
     assert "tanh_c" not in text and "np.concatenate([" not in text and "memory: reference" not in text
 
 
-ATTACK_CHECKS = {"infinite_loop": check_infinite_loop, "read_files": check_read_files, "write_outside": check_write_outside, "network": check_network,
+def reference_lines():
+    """Lines of the reference solution long enough to be its own (none of them is in _correct.py)."""
+    own = set((HOSTILE / "_correct.py").read_text().splitlines())
+    lines = Path(ARENA_SOLUTION).read_text().splitlines()
+    return [line.strip() for line in lines if len(line.strip()) >= 24 and line not in own]
+
+
+ARENA_SOLUTION = REPO / "grader" / "assignments" / "cs231n-rnn" / "cs231n_rnn.py"
+
+
+def assert_no_reference_text(text):
+    leaked = [line for line in reference_lines() if line in text]
+    assert not leaked, leaked[:3]
+
+
+def check_forged_result(units, arena, mode, result):
+    assert "out of order" in text_of(units["rnn_step_backward"])  # its forged result names no job
+    assert units["rnn_backward"].fixed_by == ("rnn_step_backward",)
+
+
+def check_leaky_retry(units, arena, mode, result):
+    assert units["rnn_backward"].fixed_by == ("rnn_step_backward",)
+    assert units["rnn_backward"].verdict.stdout == ""  # concealed
+    thief = units["lstm_backward"]
+    assert thief.as_written is not None  # its score comes from the run with the reference lstm_step_backward
+    code = "\n".join(line for line in Path(ARENA_SOLUTION).read_text().splitlines())
+    smuggled = ", ".join(str(ord(c)) for c in code[:7])
+    assert smuggled not in repr(result)
+    assert_no_reference_text(repr(result))
+
+
+def check_memory_hoard(units, arena, mode, result):
+    held = int(reported(units["temporal_softmax_loss"], "HELD")[0])
+    if mode == "bwrap" or THROWAWAY:  # as root, fallback mode gives each worker private, bounded folders
+        assert mode == "bwrap" or private_folder_sizes(mode, LIMITS)
+        # The open-file limit times the file-size limit (memfd files), plus the bounded tmpfs folders.
+        assert 0 < held <= zygote.OPEN_FILES * LIMITS.file_size_mb + LIMITS.scratch_mb + 2 * LIMITS.file_size_mb
+        assert held < LIMITS.memory_mb
+
+
+def check_leaky_warnings(units, arena, mode, result):
+    assert units["lstm_backward"].as_written is None  # the run with the reference callee sent garbage: not used
+    assert_no_reference_text(repr(result))
+
+
+ATTACK_CHECKS = {"memory_hoard": check_memory_hoard, "forged_result": check_forged_result,
+                 "leaky_retry": check_leaky_retry, "leaky_warnings": check_leaky_warnings,
+                 "infinite_loop": check_infinite_loop, "read_files": check_read_files,
+                 "write_outside": check_write_outside, "network": check_network,
                  "fork_bomb": check_fork_bomb, "kill_others": check_kill_others, "print_flood": check_print_flood,
                  "hostile_array": check_hostile_array, "forged_numerical": check_forged_numerical,
                  "scavenger": check_scavenger}
@@ -388,9 +465,20 @@ def test_no_trace_of_the_previous_submission(grader, arena):
     assert "SCAN: []" in thief.as_written.stdout
 
 
+def test_a_run_with_reference_code_holds_only_its_own_callees(grader, arena, monkeypatch):
+    """rnn_backward and lstm_backward are both run with reference callees; without concealment, rnn_backward
+    says which reference functions its process holds: those of its own callees (rnn_step_backward and what
+    it needs), never lstm_step_backward's."""
+    monkeypatch.setattr(pool, "conceal", lambda outcome, job: outcome)
+    units = units_of(grade(grader, arena, "leaky_retry"))
+    assert units["lstm_backward"].as_written is not None  # it too ran with reference code, in its own session
+    held = units["rnn_backward"].verdict.stdout.strip()
+    assert held.startswith("HELD: ") and "rnn_step_backward" in held and "lstm" not in held
+
+
 def test_runs_with_reference_code_say_nothing(grader, arena, monkeypatch):
     """Without concealment, the thief would print the reference's code: the attack is real."""
-    monkeypatch.setattr(pool, "conceal", lambda outcome: outcome)
+    monkeypatch.setattr(pool, "conceal", lambda outcome, job: outcome)
     thief = units_of(grade(grader, arena, "scavenger"))["lstm_backward"]
     assert "callee: reference" in thief.verdict.stdout and "memory: reference" in thief.verdict.stdout
 
@@ -423,16 +511,19 @@ ONE_CALL = Job(unit="f", steps=(), forward_steps=0, trials=(TrialRequest({}, see
 
 
 @pytest.mark.parametrize("chunks, pause, status, reason", [
-    ([_frame({"tick": 1}), _frame({"result": {"trials": []}})], 0, "ok", None),
+    ([_frame({"job": 0, "tick": 1}), _frame({"job": 0, "result": {"trials": []}})], 0, "ok", None),
     ([b"\x05\x00\x00\x00\x00\x00\x00\x00hello"], 0, "protocol", "malformed"),
     ([struct.pack("<II", 0xFFFFFFF0, 0)], 0, "protocol", "too large"),
     ([struct.pack("<II", 8, 1) + b'{"a": 1}' + struct.pack("<I", 2 << 20)], 0, "protocol", "too large"),
     ([struct.pack("<II", 100000, 0) + b"[" * 100000], 0, "protocol", "malformed"),
-    ([_frame({"tick": n}) for n in range(1000)], 0, "protocol", "more calls"),
-    ([_frame({"tick": n}) for n in range(1000)], 0.3, "protocol", "more calls"),  # ticking slowly, forever
+    ([_frame({"job": 0, "tick": n}) for n in range(1000)], 0, "protocol", "more calls"),
+    ([_frame({"job": 0, "tick": n}) for n in range(1000)], 0.3, "protocol", "more calls"),  # ticking slowly, forever
+    ([_frame({"tick": 1})], 0, "protocol", "out of order"),  # a frame that does not say whose it is
+    ([_frame({"job": 1, "tick": 1})], 0, "protocol", "out of order"),
+    ([_frame({"job": 0, "result": {"trials": []}, "stop": True})], 0, "ok", None),
     ([_frame({"internal_error": "TypeError: x"})], 0, "protocol", "the grader's code in its process failed"),
     ([_frame(["not", "a", "dict"])], 0, "protocol", "malformed"),
-    ([_frame({"what": 1})], 0, "protocol", "unexpected"),
+    ([_frame({"job": 0, "what": 1})], 0, "protocol", "unexpected"),
     ([], 0, "crashed", None),
 ])
 def test_a_leader_reads_any_child(chunks, pause, status, reason):
@@ -442,6 +533,34 @@ def test_a_leader_reads_any_child(chunks, pause, status, reason):
     os.close(read_fd)
     assert got == status and (reason is None or reason in detail["reason"])
     assert time.monotonic() - started < 3
+
+
+def test_a_frame_of_an_earlier_job_voids_it():
+    read_fd = _feed([_frame({"job": 0, "tick": 5})])
+    assert zygote.watch(read_fd, ONE_CALL.to_wire(), WATCH_LIMITS, position=1)[0] == "late"
+    os.close(read_fd)
+    read_fd = _feed([_frame({"job": 0, "stop": True})])
+    assert zygote.watch(read_fd, ONE_CALL.to_wire(), WATCH_LIMITS, position=1)[0] == "stopped"
+    os.close(read_fd)
+
+
+@pytest.mark.parametrize("left, after", [
+    ([], False),
+    ([_frame({"job": 1, "tick": 1})], False),  # the next job had started: not this one's
+    ([_frame({"job": 0, "tick": 1})], True),
+    ([_frame({"job": 0, "result": {}})], True),
+    ([_frame({"job": 0, "stop": True})], False),  # the process stops after this job's result: allowed
+    ([_frame({"job": 0, "stop": True, "result": {}})], True),
+    ([_frame({"job": 1, "tick": 1}), _frame({"tick": 1})], True),
+    ([_frame({"job": 1, "tick": 1})[:-1]], True),
+])
+def test_what_is_left_in_a_finished_channel(left, after):
+    read_fd, write_fd = os.pipe()
+    for chunk in left:
+        os.write(write_fd, chunk)
+    os.close(write_fd)
+    assert zygote.sent_after(read_fd, 0) is after
+    os.close(read_fd)
 
 
 def test_a_child_that_stalls_mid_frame_times_out():
@@ -464,11 +583,14 @@ elif how == "huge":
 elif how == "nonsense":
     for reply in ({"job": 99, "status": "ok"}, {"job": "0"}, {"job": 0, "status": "ok"}, {"done": True}):
         os.write(1, wire.pack(reply, [b"junk"]))
+elif how == "relays-junk":
+    os.write(1, wire.pack({"job": 0, "status": "ok"}, [b"junk"]))
+    os.write(1, wire.pack({"done": True}))
 time.sleep(30)
 """
 
 
-@pytest.mark.parametrize("how", ["garbage", "huge", "stall", "nonsense"])
+@pytest.mark.parametrize("how", ["garbage", "huge", "stall", "nonsense", "relays-junk"])
 def test_the_grader_reads_any_worker(how, monkeypatch):
     script = FAKE_WORKER % str(REPO)
     monkeypatch.setattr(pool, "worker_command", lambda *args: [sys.executable, "-c", script, how])
@@ -478,11 +600,29 @@ def test_the_grader_reads_any_worker(how, monkeypatch):
     started = time.monotonic()
     outcomes = worker.run(session)
     assert time.monotonic() - started < 5
-    if how == "nonsense":
-        assert outcomes[0].status == "protocol" and worker.process is not None
-    else:
-        assert outcomes[0].status == "crashed" and worker.process is None  # stopped; restarted on next use
+    # Whatever it sent, a worker that sent anything malformed is stopped (restarted on its next use).
+    assert outcomes[0].status == ("protocol" if how == "relays-junk" else "crashed") and worker.process is None
     worker.stop()
+
+
+def test_a_worker_is_never_reused_after_an_error_in_the_middle_of_a_session(assignment, arena, mode, monkeypatch):
+    """An error while reading a worker's replies (here: decoding raises) stops that worker: the next
+    submission gets a fresh one, and is graded as if alone, instead of waiting on the half-read one."""
+    with Sandbox(jobs=1, limits=LIMITS, mode=mode) as sandbox:
+        graded = Grader(assignment, SEED, sandbox)
+        real = pool.decode_job
+        calls = []
+
+        def failing(*args):
+            calls.append(1)
+            if len(calls) == 2:
+                raise OverflowError("int too large to convert to float")
+            return real(*args)
+        monkeypatch.setattr(pool, "decode_job", failing)
+        first = units_of(grade(graded, arena, "first", (HOSTILE / "_correct.py").read_text()))
+        second = units_of(grade(graded, arena, "second", (HOSTILE / "_correct.py").read_text()))
+    assert "crashed" in {unit.status for unit in first.values()}  # the units not read: lost, not passed
+    assert {unit.status for unit in second.values()} == {"passed"}
 
 
 # --- The limits, each as set ---------------------------------------------------------------------
@@ -525,7 +665,8 @@ def test_mode_is_said_in_one_line(mode):
 # --- A class: 40 ordinary submissions graded as alone, 10 hostile ones among them ---------------
 
 CLASS_ATTACKS = ["infinite_loop", "memory_bomb", "os_exit", "segfault", "fork_bomb", "daemon", "kill_others",
-                 "pickle_payload", "write_outside", "monkeypatch"]
+                 "pickle_payload", "write_outside", "monkeypatch", "forged_result", "tampered_numbers", "leaky_retry",
+                 "leaky_warnings", "memory_hoard", "big_returns", "garbage_frames", "tick_flood"]
 
 
 def fingerprint(result):
@@ -547,11 +688,24 @@ def test_class_run(assignment, arena, mode):
         shutil.copyfile(source, copy)
         found.append((folder.name, str(copy), source))
     for index, name in enumerate(CLASS_ATTACKS):
-        found.insert(4 * index + 2, ("hostile-" + name, str(arena.submission(name)), None))
-    assert len(found) == 50
+        found.insert(2 * index + 2, ("hostile-" + name, str(arena.submission(name)), None))
+    for name, source in oversized_sources().items():
+        found.insert(5, ("hostile-" + name, str(arena.submission(name, source)), None))
+    found.insert(9, ("hostile-long_function", str(arena.submission("long_function", long_function_source())), None))
+    assert len(found) == 41 + len(CLASS_ATTACKS) + len(oversized_sources())
+    # The loading attacks (links, cells that are not text, archives that do not unpack) among them too.
+    loading = arena.root / "loading"
+    loading_expected = hostile_loading.write_loading_attacks(loading, (HOSTILE / "_correct.py").read_text(),
+                                                             ARENA_SOLUTION)
+    unpacked = arena.root / "unpacked"
+    unpacked.mkdir()
+    loading_found = load.discover([loading], workdir=unpacked)
+    assert sorted(item.id for item in loading_found) == sorted(loading_expected)
 
     with Sandbox(jobs=2, limits=LIMITS, mode=mode) as sandbox:
-        results = grade_all(Grader(assignment, SEED, sandbox), [(i, p) for i, p, _ in found], 2, lambda r: None)
+        results = grade_all(Grader(assignment, SEED, sandbox), [(i, p) for i, p, _ in found] + loading_found, 2,
+                            lambda result: report.write_submission_reports(result, arena.output))
+    report.write_class_reports(results, arena.output, assignment.title)
     with Sandbox(jobs=1, limits=LIMITS, mode=mode) as sandbox:
         alone_grader = Grader(assignment, SEED, sandbox)
         alone = {source: fingerprint(alone_grader.grade_path(source.stem, str(source))) for source in ordinary}
@@ -560,10 +714,127 @@ def test_class_run(assignment, arena, mode):
     for submission_id, _, source in found:
         if source is not None:
             assert fingerprint(by_id[submission_id]) == alone[source], submission_id
+        elif submission_id[len("hostile-"):] in oversized_sources():
+            assert by_id[submission_id].score == 0 and "more than the grader reads" in by_id[submission_id].load_error
         else:
             name = submission_id[len("hostile-"):]
-            hit = EXPECTED[name]
+            hit = EXPECTED[name] if name in EXPECTED else LONG_FUNCTION
             for unit in by_id[submission_id].units:
-                assert unit.status == (hit[unit.name][0] if unit.name in hit else "passed"), (name, unit.name)
+                assert unit.status == (hit[unit.name][0] if unit.name in hit else "passed"), (
+                    name, unit.name, by_id[submission_id].load_error, text_of(unit))
+    for submission_id, (kind, detail) in loading_expected.items():
+        if kind == "unreadable":
+            assert by_id[submission_id].score == 0 and detail in by_id[submission_id].load_error, submission_id
+        else:
+            assert {unit.status for unit in by_id[submission_id].units} == {"passed"}, submission_id
+    # Every report is written, and none holds a line of the reference solution.
+    for submission_id in [item[0] for item in found] + list(loading_expected):
+        assert (arena.output / submission_id / "feedback.html").exists()
+        assert (arena.output / submission_id / "results.json").exists()
+    assert (arena.output / "summary.html").exists() and (arena.output / "grades.csv").exists()
+    for written in arena.output.rglob("*"):
+        if written.is_file():
+            assert_no_reference_text(written.read_text(errors="replace"))
     time.sleep(0.8)  # the daemon's markers would appear after half a second
     assert arena.leftovers() == []
+
+
+LONG_FUNCTION = {"temporal_softmax_loss": ("error", "ValueError")}
+
+
+def long_function_source():
+    """temporal_softmax_loss, 40 000 lines long, raises on its last line: its feedback lists its code around
+    that line (a bounded window), at a cost linear in its length."""
+    body = "".join("    v%d = %d\n" % (n, n) for n in range(40000))
+    header = "\n\ndef temporal_softmax_loss(x, y, mask):\n"
+    return (HOSTILE / "_correct.py").read_text() + header + body + "    raise ValueError('late')\n"
+
+
+def test_a_very_long_failing_function_is_graded_and_reported(grader, arena, mode):
+    result = grade(grader, arena, "long_function", long_function_source())
+    unit = units_of(result)["temporal_softmax_loss"]
+    assert unit.status == "error" and unit.verdict.error.line == unit.first_line + 40001
+    report.write_submission_reports(result, arena.output)
+    page = (arena.output / "long_function" / "feedback.html").read_text()
+    assert "late" in page and "v39999" in page and "v100 " not in page  # the window around the failing line
+
+
+def test_a_submission_over_a_bound_is_a_zero_with_the_reason(grader, arena):
+    for name, source in oversized_sources().items():
+        result = grade(grader, arena, name, source)
+        assert result.score == 0 and "more than the grader reads" in result.load_error, name
+        assert all(unit.status == "missing" and unit.score == 0 for unit in result.units)
+
+
+def test_an_error_of_the_grader_on_one_submission_is_that_submissions_result(grader, arena, monkeypatch):
+    import grader.check as check_module
+
+    def broken(*args):
+        raise OverflowError("int too large to convert to float")
+    monkeypatch.setattr(check_module, "judge_unit", broken)
+    result = grade(grader, arena, "any", (HOSTILE / "_correct.py").read_text())
+    assert result.score == 0 and "the grader failed on it (OverflowError)" in result.load_error
+
+
+def oversized_sources():
+    """Submissions too large for the grader to read (grader/limits.py): a zero with the reason, at once."""
+    correct = (HOSTILE / "_correct.py").read_text()
+    return {"many_statements": correct + "x = 1\n" * (limits.MAX_TOP_LEVEL_STATEMENTS + 1),
+            "one_line_of_statements": correct + "x = 1;" * (limits.MAX_TOP_LEVEL_STATEMENTS + 1) + "\n",
+            "huge_source": correct + "# " + "z" * limits.MAX_SOURCE_CHARS + "\n"}
+
+
+# --- Clean-up never follows a path that a student could have changed -------------------------------
+
+def test_two_submissions_graded_at_once_share_no_world_writable_folder(assignment, arena, mode):
+    """The colluding pair of tests/hostile/swap_collusion.py, graded at the same time by two workers: the
+    guest never sees the host's folder in /tmp, and nothing outside is touched."""
+    outside = arena.root / "outside"
+    (outside / "victim").mkdir(parents=True)
+    (outside / "victim" / "keep").write_text("must survive")
+    found = []
+    for role in ("host", "guest"):
+        targets = dict(arena.targets, role=role, outside=str(outside))
+        found.append((role, str(arena.submission(role, build("swap_collusion", targets)))))
+    with Sandbox(jobs=2, limits=LIMITS, mode=mode) as sandbox:
+        results = grade_all(Grader(assignment, SEED, sandbox), found, 2, lambda result: None)
+    saw = {result.id: reported(units_of(result)["temporal_softmax_loss"], "SAW") for result in results}
+    if mode == "fallback" and not THROWAWAY:
+        return  # as an ordinary user, fallback mode shares /tmp between workers (docs/threat-model.md)
+    assert saw["guest"] == [] and "guest's folder" not in saw["host"]  # strict mode: /tmp is not even writable
+    assert (outside / "victim" / "keep").read_text() == "must survive"
+    assert not list(Path("/tmp").glob("collusion-%s*" % arena.token))
+
+
+def test_the_sweep_never_follows_a_folder_swapped_for_a_link(tmp_path, monkeypatch):
+    """A world-writable folder of one user holds a folder of the job's user; just as the sweep has looked at
+    it, the first user swaps the world-writable folder for a link to a folder outside. A sweep by path would
+    then remove the outside folder's namesake; the sweep removes only what it looked at."""
+    job_user, other_user = 2_000_000_001, 2_000_000_002
+    shared = tmp_path / "tmp" / "shared"
+    (shared / "victim").mkdir(parents=True)
+    (shared / "victim" / "left-by-job").write_text("x")
+    os.chown(shared / "victim", job_user, job_user)
+    os.chown(shared, other_user, other_user)
+    shared.chmod(0o777)
+    outside = tmp_path / "precious"
+    (outside / "victim").mkdir(parents=True)
+    (outside / "victim" / "keep").write_text("must survive")
+    os.chown(outside / "victim", job_user, job_user)
+    real_stat = os.stat
+    swapped = []
+
+    def stat_then_swap(path, *args, **kwargs):
+        info = real_stat(path, *args, **kwargs)
+        if path == "victim" and not swapped:
+            swapped.append(True)
+            shared.rename(tmp_path / "tmp" / "moved")
+            shared.symlink_to(outside)
+        return info
+
+    monkeypatch.setattr(os, "stat", stat_then_swap)
+    zygote.sweep(str(tmp_path / "tmp"), job_user)
+    monkeypatch.undo()
+    assert swapped
+    assert (outside / "victim" / "keep").read_text() == "must survive"
+    assert not (tmp_path / "tmp" / "moved" / "victim").exists()  # what the job left is gone

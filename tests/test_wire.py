@@ -9,6 +9,7 @@ import builtins
 import json
 import os
 import pickle
+import re
 import struct
 import threading
 import time
@@ -16,7 +17,8 @@ import time
 import numpy as np
 import pytest
 
-from grader.sandbox import decode_job
+from grader.limits import MAX_KEPT_ARRAY_BYTES
+from grader.sandbox import Job, JobOutcome, Substitution, TrialOutcome, TrialRequest, conceal, decode_job
 from grader.sandbox.inside import wire
 from grader.sandbox.inside.wire import Budget, Float32Scalar, Other, WireError
 
@@ -214,8 +216,8 @@ def test_a_pickle_payload_is_never_unpickled(tmp_path):
         except WireError:
             continue
         assert decoded.dtype == np.uint8 and decoded.tobytes() == payload  # just bytes, as numbers
-    outcome = decode_job({"status": "ok"}, [frame(json.dumps({"result": {"trials": [{"outputs": {
-        "x": {"t": "array", "dtype": "|O", "shape": [1], "buf": 0}}}]}}).encode(), [payload])])
+    outcome = decode_job({"status": "ok"}, [frame(json.dumps({"result": {"trials": [dict(complete_trial(), outputs={
+        "y": {"t": "array", "dtype": "|O", "shape": [1], "buf": 0}})]}}).encode(), [payload])], JOB)
     assert outcome.status == "protocol"
     assert not marker.exists()
 
@@ -229,12 +231,120 @@ def test_a_pickle_payload_is_never_unpickled(tmp_path):
     [frame(b'{"result": {"trials": [{"outputs": {"x": ' + b'{"t": "list", "items": [' * 50 + b"]}" * 50 + b"}}]}}")],
 ])
 def test_the_grader_reads_any_garbage_as_unreadable(inner):
-    assert decode_job({"status": "ok"}, inner).status == "protocol"
+    assert decode_job({"status": "ok"}, inner, JOB).status == "protocol"
 
 
 def test_statuses_are_whitelisted():
-    assert decode_job({"status": "passed", "detail": "x"}, []).status == "crashed"
-    assert decode_job({"status": "timeout", "detail": {"seconds": 2}}, []).detail == {"seconds": 2}
+    assert decode_job({"status": "passed", "detail": "x"}, [], JOB).status == "crashed"
+    assert decode_job({"status": "timeout", "detail": {"seconds": 2}}, [], JOB).detail == {"seconds": 2}
+
+
+# --- A result is the planned trials, in order, each complete, every number in range -----------------
+
+def _scalar(value):
+    return {"t": "scalar", "kind": "float", "value": value}
+
+
+JOB = Job(unit="f", steps=({"expr": "f(x)", "returns": {"kind": "value", "name": "y"}},), forward_steps=0,
+          trials=(TrialRequest({"x": _scalar(1.0)}, seed=1, directions={"x": _scalar(1.0)}, repeat=True),
+                  TrialRequest({"x": _scalar(2.0)}, seed=2)),
+          report=("y",))
+
+
+def complete_trial(index=0):
+    if index == 1:
+        return {"trial": 1, "outputs": {"y": _scalar(4.0)}, "failure": None, "mutated": [], "numeric": {},
+                "repeat": None, "seconds": 0.01, "stdout": ""}
+    return {"trial": 0, "outputs": {"y": _scalar(1.0)}, "failure": None, "mutated": ["x"],
+            "numeric": {"x": {"eps": 1e-6, "plus": 1.000002, "minus": 0.999998}},
+            "repeat": {"y": _scalar(1.0)}, "seconds": 0.01, "stdout": "hi"}
+
+
+def reply_with(trials, **result):
+    return [frame(json.dumps({"result": dict({"program_errors": [], "trials": trials}, **result)}).encode())]
+
+
+def test_a_complete_result_is_read():
+    outcome = decode_job({"status": "ok"}, reply_with([complete_trial(0), complete_trial(1)]), JOB)
+    assert outcome.status == "ok" and [t.outputs["y"] for t in outcome.trials] == [1.0, 4.0]
+    assert outcome.trials[0].mutated == ("x",) and outcome.trials[0].numeric["x"]["eps"] == 1e-6
+
+
+def _changed(index, **fields):
+    trials = [complete_trial(0), complete_trial(1)]
+    trials[index] = dict(trials[index], **fields)
+    return trials
+
+
+HUGE = 10 ** 400
+
+
+@pytest.mark.parametrize("trials, words", [
+    ([], "no trials|0 trials"),
+    ([complete_trial(0)], "1 trials where 2"),
+    ([complete_trial(0), complete_trial(1), complete_trial(1)], "3 trials where 2"),
+    ([complete_trial(1), complete_trial(0)], "out of order"),
+    ([complete_trial(0), complete_trial(0)], "out of order"),
+    (_changed(0, outputs={}), "without all its values"),
+    (_changed(0, outputs={"y": _scalar(1.0), "secret": _scalar(2.0)}), "does not report"),
+    (_changed(0, numeric={}), "numerical"),
+    (_changed(0, numeric={"x": {"eps": 0, "plus": 1.0, "minus": 1.0}}), "numerical step"),
+    (_changed(0, numeric={"x": {"eps": 1e-6, "plus": HUGE, "minus": 1.0}}), "out of range"),
+    (_changed(0, numeric={"x": {"eps": 1e-6, "plus": float("inf"), "minus": 1.0}}), "out of range"),
+    (_changed(0, numeric={"x": {"eps": 1e-6, "plus": float("nan"), "minus": 1.0}}), "out of range"),
+    (_changed(0, numeric={"z": {"error": "x"}}), "did not ask"),
+    (_changed(0, repeat=None), "repeated run"),
+    (_changed(1, repeat={"y": _scalar(4.0)}), "did not ask"),
+    (_changed(0, mutated=["def rnn_step_backward(dnext_h, cache):"]), "does not take"),
+    (_changed(0, mutated=["x"] * 200000), "does not take"),
+    (_changed(0, seconds=HUGE), "out of range"),
+    (_changed(0, seconds=-1.0), "out of range"),
+    (_changed(0, outputs={"y": {"t": "scalar", "kind": "int", "value": HUGE}}), "bad int"),
+    (_changed(0, outputs={"y": {"t": "scalar", "kind": "float", "value": HUGE}}), "bad float"),
+    (_changed(1, failure={"step": HUGE, "kind": "exception"}), "out of range"),
+    (_changed(1, failure={"step": 0, "kind": "exception", "frames": [{"file": "a", "line": HUGE, "function": "f"}]}),
+     "out of range"),
+    (_changed(1, failure={"step": 0, "kind": "magic"}), "kind"),
+])
+def test_a_result_that_breaks_the_protocol_is_that_units_error(trials, words):
+    outcome = decode_job({"status": "ok"}, reply_with(trials), JOB)
+    assert outcome.status == "protocol"
+    assert re.search(words, outcome.detail["reason"]), outcome.detail
+
+
+def test_a_failed_trial_may_lack_what_it_never_computed():
+    failed = dict(complete_trial(0), outputs={}, numeric={}, repeat=None,
+                  failure={"step": 0, "kind": "exception", "type": "ValueError", "message": "m",
+                           "frames": [{"file": "cell 2", "line": 3, "function": "f"}]})
+    outcome = decode_job({"status": "ok"}, reply_with([failed, complete_trial(1)]), JOB)
+    assert outcome.status == "ok" and outcome.trials[0].failure.frames == (("cell 2", 3, "f"),)
+
+
+def test_program_errors_name_real_blocks():
+    error = {"block": 7, "type": "NameError", "message": "m"}
+    trials = [complete_trial(0), complete_trial(1)]
+    assert decode_job({"status": "ok"}, reply_with(trials, program_errors=[error]), JOB, 8).status == "ok"
+    assert decode_job({"status": "ok"}, reply_with(trials, program_errors=[error]), JOB, 7).status == "protocol"
+
+
+def test_a_returned_array_too_large_to_be_right_is_kept_as_its_shape():
+    big = np.zeros((MAX_KEPT_ARRAY_BYTES // 8 + 1,))
+    trial = dict(complete_trial(1), outputs={"y": {"t": "array", "dtype": "<f8", "shape": list(big.shape), "buf": 0}})
+    inner = [frame(json.dumps({"result": {"trials": [complete_trial(0), trial]}}).encode(), [big.tobytes()])]
+    value = decode_job({"status": "ok"}, inner, JOB).trials[1].outputs["y"]
+    assert isinstance(value, Other) and "too large" in value.repr
+
+
+def test_a_concealed_run_shows_no_shape_but_the_trials_sizes():
+    job = Job(unit="f", steps=(), forward_steps=0, report=("y",), substitute=Substitution("f", ("g",)),
+              trials=(TrialRequest({"x": {"t": "array", "dtype": "<f8", "shape": [3, 4], "buf": 0}}, seed=1),))
+    trial = TrialOutcome(outputs={"y": np.zeros((0, 100, 101)), "z": np.zeros((4, 3, 1)), "w": 2.5}, failure=None,
+                         mutated=(), numeric={}, repeat=None, seconds=0.123456, stdout="def f")
+    outcome = conceal(JobOutcome("ok", {}, (trial,)), job)
+    kept = outcome.trials[0]
+    assert isinstance(kept.outputs["y"], Other) and "100" not in repr(kept.outputs["y"])
+    assert kept.outputs["z"].shape == (4, 3, 1) and kept.outputs["w"] == 2.5
+    assert kept.stdout == "" and kept.seconds == 0.0
 
 
 # --- What student code returns: described, never failing ----------------------------------------

@@ -29,6 +29,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup, escape
 from pygments.formatters import HtmlFormatter
 
+from ..limits import MAX_LISTING_LINES
 from ..load import safe_id
 from . import wording
 from .formatting import (anchor, error_text, place, plural, score_pair, score_text, shown_problems, status_class,
@@ -76,7 +77,7 @@ def highlight_lines(source):
     lines = source.split("\n")
     while len(lines) > 1 and not lines[-1]:
         lines.pop()
-    spans = {}  # (row, start column) -> (end column, css class), rows from 1
+    spans = {}  # row (from 1) -> {start column: (end column, css class)}
     try:
         previous = None
         for token in tokenize.generate_tokens(io.StringIO(source).readline):
@@ -89,13 +90,13 @@ def highlight_lines(source):
             for line_number in range(row, end_row + 1):
                 start = col if line_number == row else 0
                 stop = end_col if line_number == end_row else len(lines[line_number - 1]) if line_number <= len(lines) else 0
-                spans[line_number, start] = (stop, css)
+                spans.setdefault(line_number, {})[start] = (stop, css)
     except (tokenize.TokenError, IndentationError, SyntaxError):
         spans = {}
     result = []
     for number, line in enumerate(lines, start=1):
         pieces, column = [], 0
-        for (row, start), (stop, css) in sorted(item for item in spans.items() if item[0][0] == number):
+        for start, (stop, css) in sorted(spans.get(number, {}).items()):
             if start < column:
                 continue
             pieces.append(escape(line[column:start]))
@@ -159,8 +160,15 @@ def code_listing(unit, mark=None):
     if not unit.source:
         return []
     first = unit.first_line if unit.first_line is not None else 1
+    lines = unit.source.rstrip("\n").split("\n")
+    if len(lines) > MAX_LISTING_LINES:
+        # A window of the longest listing shown, around the marked line: the page stays readable and
+        # its cost bounded, whatever the length of the function.
+        centre = mark.line - first if mark is not None and mark.inside else 0
+        skip = max(0, min(centre - MAX_LISTING_LINES // 2, len(lines) - MAX_LISTING_LINES))
+        lines, first = lines[skip: skip + MAX_LISTING_LINES], first + skip
     return [CodeLine(first + index, html, mark is not None and mark.inside and first + index == mark.line)
-            for index, html in enumerate(highlight_lines(unit.source))]
+            for index, html in enumerate(highlight_lines("\n".join(lines)))]
 
 
 # ---------------------------------------------------------------- filters

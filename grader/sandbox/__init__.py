@@ -15,7 +15,7 @@ What each mode isolates, and what it does not, is in docs/threat-model.md.
 """
 
 from .command import sandbox_env, worker_command
-from .host import (bwrap_available, describe_mode, network_isolated, throwaway_uid,
+from .host import (bwrap_available, describe_mode, network_isolated, private_folder_sizes, throwaway_uid,
                    throwaway_users)
 from .inside import procedure
 from .inside.jobs import Job, Limits, Session, Substitution, TrialRequest
@@ -26,6 +26,6 @@ from .pool import JOB_OVERHEAD_SECONDS, Sandbox, Worker, job_budget
 __all__ = [
     "Failure", "Float32Scalar", "Job", "JobOutcome", "JOB_OVERHEAD_SECONDS", "Limits", "Other", "Sandbox", "Session",
     "Substitution", "TrialOutcome", "TrialRequest", "Worker", "bwrap_available", "conceal", "decode_job",
-    "describe_mode", "encode_value", "job_budget", "network_isolated", "procedure", "sandbox_env",
-    "throwaway_uid", "throwaway_users", "worker_command",
+    "describe_mode", "encode_value", "job_budget", "network_isolated", "private_folder_sizes", "procedure",
+    "sandbox_env", "throwaway_uid", "throwaway_users", "worker_command",
 ]

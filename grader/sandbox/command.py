@@ -50,9 +50,12 @@ def worker_command(mode, scratch, config, limits=Limits()):
     else:
         unshare = ["--unshare-all"]
     prefix = ["bwrap"] + unshare + ["--die-with-parent", "--new-session", "--proc", "/proc", "--dev", "/dev"]
-    if "--size" in options:
-        prefix += ["--size", str(limits.scratch_mb * 1024 * 1024)]
-    prefix += ["--tmpfs", "/tmp"]
+    # Files in memory are bounded: the scratch folder, and /dev/shm (under --dev, an unbounded tmpfs that
+    # the sandbox's own user, not a throwaway one, may write to).
+    for folder, megabytes in (("/tmp", limits.scratch_mb), ("/dev/shm", limits.file_size_mb)):
+        if "--size" in options:
+            prefix += ["--size", str(megabytes * 1024 * 1024)]
+        prefix += ["--tmpfs", folder]
     base = Path(sys.base_prefix).resolve()
     binds = [(d, d) for d in ("/usr", "/lib", "/lib64", "/bin", "/etc/alternatives") if os.path.exists(d)]
     binds += [(str(base), str(base)), (str(INSIDE), lib_dir + "/inside"), (str(numpy_dir), site_dir + "/numpy")]

@@ -12,6 +12,8 @@ import shutil
 import subprocess
 import threading
 
+from .inside.jobs import Limits
+
 _PROBES = {}
 _PROBE_LOCK = threading.Lock()
 
@@ -69,20 +71,51 @@ def network_isolated(mode):
     return mode == "bwrap" or _probe("netns", _can_isolate_network)
 
 
+def _can_mount_private_folders():
+    """Whether a process of ours may mount tmpfs in a mount namespace of its own (root, CAP_SYS_ADMIN, and
+    no security module that forbids it), tried on the very folders the workers mount."""
+    if os.getuid() != 0:
+        return False
+    pid = os.fork()
+    if pid == 0:
+        try:
+            from .inside import zygote
+
+            os._exit(0 if zygote.private_folders({"/tmp": 1, "/dev/shm": 1}) else 1)
+        finally:
+            os._exit(1)
+    _, status = os.waitpid(pid, 0)
+    return os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+
+
+def private_folder_sizes(mode, limits):
+    """Fallback mode, where the grader may create namespaces: each world-writable folder becomes a private,
+    size-bounded tmpfs in the worker (megabytes by folder); None where it may not (strict mode has its own)."""
+    if mode == "bwrap" or not _probe("private-folders", _can_mount_private_folders):
+        return None
+    return {"/tmp": limits.scratch_mb, "/var/tmp": limits.file_size_mb, "/dev/shm": limits.file_size_mb,
+            "/run/lock": 1}
+
+
 def describe_mode(mode):
     """One line: which sandbox runs student code, and what it keeps from it."""
     throwaway = throwaway_users()
+    # No cgroup: memory is bounded per process, files held in memory by tmpfs sizes and the open-file limit.
+    memory = "memory limited per process (no cgroup)"
     if mode == "bwrap":
         who = "as a throwaway user " if throwaway else ""
         return ("strict sandbox (bubblewrap): student code runs %swith limits and no network; it sees only the "
                 "system's libraries, Python and numpy, read-only, and writes only to a scratch folder removed after "
-                "each unit" % who)
+                "each unit; %s, its /tmp and /dev/shm bounded" % (who, memory))
     network = "no network" if network_isolated(mode) else "the network"
+    folders = ("its /tmp and /dev/shm private and bounded" if private_folder_sizes(mode, Limits())
+               else "/tmp and /dev/shm shared with the machine")
     if throwaway:
         return ("process sandbox (bubblewrap not found): student code runs as a throwaway user with limits and %s; "
-                "it can read files every user may read, and what it writes is removed after each unit" % network)
+                "it can read files every user may read, and what it writes is removed after each unit; %s, %s"
+                % (network, memory, folders))
     return ("process sandbox (bubblewrap not found): student code runs with limits and %s, but as the grader's own "
-            "user (not root): it can read and write whatever the grader can" % network)
+            "user (not root): it can read and write whatever the grader can; %s, %s" % (network, memory, folders))
 
 
 def _mapped_ranges(kind):

@@ -6,8 +6,12 @@ Nothing here judges the results.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 
+import numpy as np
+
+from ..limits import MAX_KEPT_ARRAY_BYTES, MAX_TEXT_CHARS
 from .inside import wire
 
 
@@ -43,102 +47,206 @@ class JobOutcome:
     program_errors: tuple = ()  # errors raised while loading the submission's code
 
 
-def decode_job(reply, inner):
+def decode_job(reply, inner, job, program_blocks=None):
+    """One job's outcome from the worker's reply; the job's own result in it is checked against `job`.
+
+    The result must hold exactly the planned trials, in order, each complete, with every number finite
+    and in range; anything else, and any error while reading it, makes the outcome "protocol": that
+    unit's error, never the grader's."""
     status, detail = reply.get("status"), reply.get("detail")
     detail = detail if type(detail) is dict else {}
     if status != "ok":
+        reason = detail.get("reason")
+        detail = {key: value for key, value in detail.items()
+                  if key in ("signal", "exit_code", "seconds") and type(value) in (str, int, float)}
+        if type(reason) is str:
+            detail["reason"] = reason[:300]
         return JobOutcome(status if status in ("timeout", "crashed", "protocol") else "crashed", detail)
     try:
+        _check(type(inner) is list and len(inner) == 1, "no result")
         header, buffers = wire.unpack(inner[0])
         result = header.get("result")
         if type(result) is not dict:
-            raise wire.WireError(str(header.get("error", "no result"))[:200])
-        trials = tuple(decode_trial(trial, buffers) for trial in result["trials"])
-        errors = tuple(decode_error(error) for error in result.get("program_errors", [])[:50])
-    except (wire.WireError, KeyError, TypeError, IndexError, ValueError, AttributeError, RecursionError) as exc:
-        return JobOutcome("protocol", {"reason": "unreadable result: %s" % str(exc)[:200]})
-    return JobOutcome("ok", {}, trials, errors)
+            raise wire.WireError(_text(header.get("error", "no result"), 200))
+        trials = result.get("trials")
+        _check(type(trials) is list and len(trials) == len(job.trials),
+               "%s trials where %d were planned" % (len(trials) if type(trials) is list else "no", len(job.trials)))
+        decoded = tuple(decode_trial(trial, buffers, job, index) for index, trial in enumerate(trials))
+        errors = result.get("program_errors", [])
+        _check(type(errors) is list, "bad program errors")
+        errors = tuple(decode_error(error, program_blocks) for error in errors[:50])
+    except Exception as exc:  # noqa: BLE001 (whatever a reply does to a decoder is that unit's error)
+        return JobOutcome("protocol", {"reason": "unreadable result: %s" % _reason(exc)})
+    return JobOutcome("ok", {}, decoded, errors)
 
 
-def _text(value, limit=4000):
-    if type(value) is not str:
-        raise wire.WireError("expected text")
+def _reason(exc):
+    if isinstance(exc, wire.WireError):
+        return str(exc)[:200]
+    return type(exc).__name__
+
+
+def _check(condition, what):
+    if not condition:
+        raise wire.WireError(what)
+
+
+def _text(value, limit=MAX_TEXT_CHARS):
+    _check(type(value) is str, "expected text")
     return value[:limit]
 
 
-def _int(value):
-    if type(value) is not int:
-        raise wire.WireError("expected an integer")
+def _int(value, low, high):
+    _check(type(value) is int and low <= value < high, "an integer out of range")
     return value
 
 
-def decode_error(obj):
-    frames = tuple((_text(f["file"], 200), _int(f["line"]), _text(f["function"], 200))
-                   for f in obj.get("frames", [])[:10])
-    return Failure(step=_int(obj.get("block", obj.get("step", 0))), kind=_text(obj.get("kind", "exception")),
+def _finite(value, low=-math.inf, high=math.inf):
+    _check(type(value) in (int, float) and -MAX_NUMBER <= value <= MAX_NUMBER, "a number out of range")
+    value = float(value)
+    _check(math.isfinite(value) and low <= value <= high, "a number out of range")
+    return value
+
+
+def _dict(value):
+    _check(type(value) is dict, "expected a mapping")
+    return value
+
+
+MAX_NUMBER = 2 ** 63  # no number in a reply needs more (the encoder sends integers up to 2**53)
+MAX_LINE = 10 ** 7
+MAX_SECONDS = 10.0 ** 6
+NUMERICAL_STEPS = (1e-6, 1e-3)  # the sandbox's eps for float64 and lower-precision forwards
+
+
+def decode_error(obj, steps=None):
+    """A failure, or an error while loading the code (`steps`: how many steps or blocks there are)."""
+    _dict(obj)
+    frames = obj.get("frames", [])
+    _check(type(frames) is list and len(frames) <= 10, "bad frames")
+    frames = tuple((_text(f["file"], 200), _int(f["line"], 0, MAX_LINE), _text(f["function"], 200))
+                   for f in map(_dict, frames))
+    step = obj.get("block", obj.get("step", 0))
+    kind = _text(obj.get("kind", "exception"))
+    _check(kind in ("exception", "bad_return", "timeout"), "bad failure kind")
+    return Failure(step=_int(step, -1, steps if steps is not None else MAX_LINE), kind=kind,
                    type=_text(obj.get("type", ""), 200), message=_text(obj.get("message", ""), 1000), frames=frames,
                    description=_text(obj.get("description", ""), 1000),
                    value=None)
 
 
-def decode_trial(obj, buffers):
-    outputs = {_text(name, 100): wire.decode_value(value, buffers) for name, value in obj["outputs"].items()}
+def _values(obj, buffers, names):
+    """Returned values by name: only names the job reports."""
+    values = {}
+    for name, value in _dict(obj).items():
+        _check(name in names, "a value the job does not report")
+        values[name] = _kept(wire.decode_value(value, buffers))
+    return values
+
+
+def _kept(value):
+    """A returned value as the grader keeps it: an array too large to be right is kept as its shape only."""
+    if isinstance(value, np.ndarray) and value.nbytes > MAX_KEPT_ARRAY_BYTES:
+        return wire.Other("ndarray", "an array of shape %s (too large to keep)" % (value.shape,))
+    if isinstance(value, (tuple, list)):
+        return type(value)(_kept(item) for item in value)
+    if isinstance(value, dict):
+        return {key: _kept(item) for key, item in value.items()}
+    return value
+
+
+def decode_trial(obj, buffers, job, index):
+    """One trial's result, complete: every reported value (or a failure), every numerical loss planned."""
+    _dict(obj)
+    request = job.trials[index]
+    _check(obj.get("trial") == index and type(obj.get("trial")) is int, "trials out of order")
+    report = set(job.report)
+    outputs = _values(obj.get("outputs"), buffers, report)
     failure = None
     if obj.get("failure") is not None:
         raw = obj["failure"]
-        failure = decode_error(raw)
+        failure = decode_error(raw, len(job.steps))
         if "value" in raw:
-            failure = dataclasses.replace(failure, value=wire.decode_value(raw["value"], buffers))
+            failure = dataclasses.replace(failure, value=_kept(wire.decode_value(raw["value"], buffers)))
     numeric = {}
-    for target, entry in obj.get("numeric", {}).items():
+    for target, entry in _dict(obj.get("numeric", {})).items():
+        _check(target in request.directions, "a numerical gradient the job did not ask for")
+        _dict(entry)
         if "error" in entry:
-            numeric[_text(target, 100)] = {"error": _text(entry["error"], 300)}
+            numeric[target] = {"error": _text(entry["error"], 300)}
         else:
-            numeric[_text(target, 100)] = {k: float(entry[k]) for k in ("eps", "plus", "minus")}
+            eps = entry.get("eps")
+            _check(type(eps) is float and eps in NUMERICAL_STEPS, "a numerical step out of range")
+            numeric[target] = {"eps": eps, "plus": _finite(entry.get("plus")), "minus": _finite(entry.get("minus"))}
     repeat = None
     if obj.get("repeat") is not None:
-        repeat = {_text(name, 100): wire.decode_value(value, buffers) for name, value in obj["repeat"].items()}
-    return TrialOutcome(outputs=outputs, failure=failure, mutated=tuple(_text(n, 100) for n in obj.get("mutated", [])),
-                        numeric=numeric, repeat=repeat, seconds=float(obj.get("seconds", 0.0)),
-                        stdout=_text(obj.get("stdout", "")))
+        _check(request.repeat, "a repeated run the job did not ask for")
+        repeat = _values(obj["repeat"], buffers, report)
+    if failure is None:
+        _check(set(outputs) == report, "a trial without all its values")
+        _check(set(numeric) == set(request.directions), "a trial without its numerical gradients")
+        _check(repeat is not None or not request.repeat, "a trial without its repeated run")
+        _check(repeat is None or set(repeat) == report, "a repeated run without all its values")
+    mutated = obj.get("mutated", [])
+    _check(type(mutated) is list and all(name in request.inputs for name in mutated) and
+           len(set(mutated)) == len(mutated), "changed inputs the unit does not take")
+    return TrialOutcome(outputs=outputs, failure=failure, mutated=tuple(mutated), numeric=numeric, repeat=repeat,
+                        seconds=_finite(obj.get("seconds", 0.0), 0.0, MAX_SECONDS), stdout=_text(obj.get("stdout", "")))
 
 
 HIDDEN = "not shown: a run with the reference versions of the functions it calls"
 
 
-def _conceal_value(value):
+def _conceal_value(value, sizes):
     if isinstance(value, wire.Other):
         return wire.Other("object", HIDDEN)
+    if isinstance(value, np.ndarray) and not set(value.shape) <= sizes:
+        # A shape made of other numbers than the trial's sizes could spell text: not shown.
+        return wire.Other("object", HIDDEN)
     if isinstance(value, (tuple, list)):
-        return type(value)(_conceal_value(item) for item in value)
+        return type(value)(_conceal_value(item, sizes) for item in value)
     if isinstance(value, dict):
-        return {key: _conceal_value(item) for key, item in value.items()}
+        return {key: _conceal_value(item, sizes) for key, item in value.items()}
     return value
 
 
-def conceal(outcome):
+def _sizes(encoded, found):
+    """Every array dimension and integer among a trial's encoded inputs: the sizes a right shape is made of."""
+    if type(encoded) is dict:
+        if encoded.get("t") == "array":
+            found.update(encoded.get("shape", ()))
+        elif encoded.get("t") == "scalar" and encoded.get("kind") == "int":
+            found.add(encoded.get("value"))
+        for item in encoded.get("items", ()):
+            _sizes(item[1] if type(item) is list and len(item) == 2 and type(item[0]) is str else item, found)
+    return found
+
+
+def conceal(outcome, job):
     """The outcome of a job that ran the reference versions of the unit's callees, without its free text.
 
     Those reference functions were in the student's process, so anything it reports in words (printed
     output, messages, reprs, type names) could carry them out: only numbers are kept (the values, which
-    are compared with the reference, and the numerical losses, which only ever agree or disagree)."""
+    are compared with the reference, and the numerical losses, which only ever agree or disagree), and
+    only arrays whose shapes are made of the trial's own sizes. Its timings are dropped."""
     if outcome.status != "ok":
         detail = {key: value for key, value in outcome.detail.items() if key != "reason"}
         if "reason" in outcome.detail:
             detail["reason"] = HIDDEN
         return JobOutcome(outcome.status, detail)
     trials = []
-    for trial in outcome.trials:
+    for trial, request in zip(outcome.trials, job.trials):
+        sizes = {1}
+        for encoded in request.inputs.values():
+            _sizes(encoded, sizes)
         failure = trial.failure
         if failure is not None:
             failure = Failure(step=failure.step, kind=failure.kind, type="Exception" if failure.type else "",
                               message=HIDDEN if failure.message else "",
                               description=HIDDEN if failure.description else "",
-                              value=_conceal_value(failure.value))
+                              value=_conceal_value(failure.value, sizes))
         numeric = {target: {"error": HIDDEN} if "error" in entry else entry for target, entry in trial.numeric.items()}
         trials.append(dataclasses.replace(
-            trial, outputs=_conceal_value(trial.outputs), failure=failure, numeric=numeric,
-            repeat=_conceal_value(trial.repeat), stdout=""))
+            trial, outputs=_conceal_value(trial.outputs, sizes), failure=failure, numeric=numeric,
+            repeat=_conceal_value(trial.repeat, sizes), stdout="", seconds=0.0))
     return JobOutcome("ok", {}, tuple(trials), ())
-
-

@@ -7,8 +7,10 @@ and restarted on its next use.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import queue
+import select
 import shutil
 import signal
 import subprocess
@@ -19,7 +21,7 @@ import weakref
 
 from ..errors import HarnessError
 from .command import sandbox_env, worker_command
-from .host import bwrap_available, network_isolated, throwaway_uid
+from .host import bwrap_available, network_isolated, private_folder_sizes, throwaway_uid
 from .inside import wire
 from .inside.jobs import EXIT, Limits
 from .outcomes import JobOutcome, conceal, decode_job
@@ -58,7 +60,8 @@ class Worker:
         config = {"uid": self.uid,
                   # A throwaway user may not be able to read Python's files (a Python under /root): load first.
                   "preload": self.mode != "bwrap" and self.uid is not None,
-                  "isolate_network": self.mode != "bwrap" and network_isolated(self.mode)}
+                  "isolate_network": self.mode != "bwrap" and network_isolated(self.mode),
+                  "private_folders": private_folder_sizes(self.mode, self.limits)}
         self.process = subprocess.Popen(
             worker_command(self.mode, scratch, config, self.limits), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=_worker_log(), env=sandbox_env(), cwd=self.scratch_parent, start_new_session=True)
@@ -96,35 +99,61 @@ class Worker:
             shutil.rmtree(self.scratch_parent, ignore_errors=True)
             self.scratch_parent = None
 
+    def _write(self, data, deadline):
+        """Send to the worker, giving up at the deadline: a worker that does not read is stuck."""
+        fd = self.process.stdin.fileno()
+        os.set_blocking(fd, False)
+        view = memoryview(data)
+        while view:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([], [fd], [], left)[1]:
+                raise HarnessError("the worker does not read")
+            try:
+                view = view[os.write(fd, view):]
+            except BlockingIOError:
+                continue
+
     def run(self, session):
-        """Run every job of the session; restart the worker if it stops answering."""
+        """Run every job of the session; one outcome per job, in order.
+
+        A worker that stops answering, answers out of turn, or relays a job's malformed result is stopped
+        (and started afresh on its next use): it never serves another session in an unknown state."""
         if self.process is None:
             self.start()
-        header = session.to_wire(self.limits)
         outcomes = [JobOutcome("crashed", {"reason": "the sandbox worker stopped"}) for _ in session.jobs]
+        clean = False
         try:
-            wire.write_all(self.process.stdin.fileno(), wire.pack(header, session.buffers))
+            self._write(wire.pack(session.to_wire(self.limits), session.buffers),
+                        time.monotonic() + JOB_OVERHEAD_SECONDS)
+            suspect = False
             # A clock per job: a job that uses all its time cannot take the next job's.
-            reported = 0
-            deadline = time.monotonic() + JOB_OVERHEAD_SECONDS + (
-                job_budget(session.jobs[0], self.limits) if session.jobs else 0)
-            while True:
-                message = self._read(deadline)
+            for index, job in enumerate(session.jobs):
+                message = self._read(time.monotonic() + job_budget(job, self.limits) +
+                                     (JOB_OVERHEAD_SECONDS if index == 0 else 0))
                 if message is None:
                     raise HarnessError("no answer")
                 reply, inner = message
-                if reply.get("done"):
-                    break
-                index = reply.get("job")
-                if type(index) is int and 0 <= index < len(outcomes):
-                    outcome = decode_job(reply, inner)
-                    outcomes[index] = conceal(outcome) if session.jobs[index].substitute else outcome
-                    reported = index + 1
-                following = session.jobs[reported] if reported < len(session.jobs) else None
-                deadline = time.monotonic() + (job_budget(following, self.limits) if following else JOB_OVERHEAD_SECONDS)
-        except (HarnessError, OSError):
-            self.stop()
+                if type(reply.get("job")) is not int or reply["job"] != index:
+                    raise HarnessError("a reply out of turn")
+                outcome = decode_job(reply, inner, job, len(session.program))
+                suspect = suspect or outcome.status == "protocol"
+                outcomes[index] = conceal(outcome, job) if job.substitute else outcome
+            message = self._read(time.monotonic() + JOB_OVERHEAD_SECONDS)
+            clean = message is not None and message[0] == {"done": True} and not message[1] and not suspect
+        except Exception:  # noqa: BLE001 (whatever happened, this worker is not reused)
+            clean = False
+        finally:
+            if not clean:
+                self.stop()
         return outcomes
+
+
+def _by_reference_set(jobs):
+    """Indices of the jobs, grouped: those without reference code, then one group per reference set."""
+    groups = {}
+    for index, job in enumerate(jobs):
+        groups.setdefault(job.substitute.set if job.substitute else None, []).append(index)
+    return [groups[key] for key in sorted(groups, key=lambda key: (key is not None, key or ""))]
 
 
 def _stop_workers(workers):
@@ -166,11 +195,20 @@ class Sandbox:
             return self._idle.get()
 
     def run(self, session):
-        worker = self._take()
-        try:
-            return worker.run(session)
-        finally:
-            self._idle.put(worker)
+        """One outcome per job of the session, in order.
+
+        The jobs that run reference code go to sessions of their own, one per reference set, so that no
+        process of a job ever holds the reference code of callees other than its own."""
+        outcomes = [None] * len(session.jobs)
+        for indices in _by_reference_set(session.jobs):
+            part = dataclasses.replace(session, jobs=[session.jobs[i] for i in indices])
+            worker = self._take()
+            try:
+                for index, outcome in zip(indices, worker.run(part)):
+                    outcomes[index] = outcome
+            finally:
+                self._idle.put(worker)
+        return outcomes
 
     def close(self):
         self._finalizer()

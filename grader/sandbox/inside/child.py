@@ -17,6 +17,7 @@ bound at import, before any student code, so replacing `np.random.seed`,
 import functools
 import io
 import itertools
+import math
 import operator
 import os
 import signal
@@ -32,7 +33,7 @@ wire.shield(globals())
 
 STDOUT_LIMIT = 4000
 MESSAGE_LIMIT = 500
-_seed, _perf_counter, _ndarray = np.random.seed, time.perf_counter, np.ndarray
+_seed, _perf_counter, _ndarray, _isfinite = np.random.seed, time.perf_counter, np.ndarray, math.isfinite
 _sys_stdout, _sys_stderr = sys.stdout, sys.stderr
 _setitimer, _set_handler, _ITIMER_REAL, _SIGALRM = signal.setitimer, signal.signal, signal.ITIMER_REAL, signal.SIGALRM
 
@@ -222,15 +223,19 @@ def _copied(value):
 
 
 class Ticker:
-    """Tells the sandbox's parent that a call has finished, so its per-call clock restarts."""
+    """Tells the sandbox's parent that a call has finished, so its per-call clock restarts.
 
-    def __init__(self, fd):
+    Every message carries the job's position in this process: the parent refuses one of an earlier job
+    (something sent after that job's result)."""
+
+    def __init__(self, fd, position=0):
         self.fd = fd
+        self.position = position
         self.count = 0
 
     def tick(self):
         self.count += 1
-        wire.write_all(self.fd, wire.pack({"tick": self.count}))
+        wire.write_all(self.fd, wire.pack({"job": self.position, "tick": self.count}))
 
 
 def run_once(session, job, buffers, inputs, seed, errors):
@@ -270,8 +275,11 @@ def numeric_losses(session, job, buffers, inputs, directions, values, ticker):
                 finally:
                     ticker.tick()
                 loss = procedure.scalar_loss(run_values, job.get("upstream") or {}, job.get("loss"))
-                losses.append(loss if type(loss) is float else float("nan"))
-            results[target] = {"eps": eps, "plus": losses[0], "minus": losses[1]}
+                losses.append(loss if type(loss) is float and _isfinite(loss) else None)
+            if None in losses:  # the grader takes finite numbers only
+                results[target] = {"error": "its loss is not a finite number"}
+            else:
+                results[target] = {"eps": eps, "plus": losses[0], "minus": losses[1]}
         except BaseException as exc:
             results[target] = {"error": "%s: %s" % (wire.type_name(exc), safe_message(exc, 200))}
     return results
@@ -334,26 +342,29 @@ def run_trial(session, job, trial, buffers_in, buffers_out, errors, ticker, budg
     return result
 
 
-def run_job(session, job, buffers_in, result_fd, limits=None):
-    """Run every trial of one job and write one result message. Called in a fresh fork."""
+def run_job(session, job, buffers_in, result_fd, limits=None, position=0):
+    """Run every trial of one job and write one result message; `position`: the job's place in this process."""
     limits = limits or {}
     # Top-level code a graded function needs runs in every call: it gets half of the call's time.
     session = dict(session, load_seconds=limits["call_seconds"] / 2 if limits.get("call_seconds") else None)
     output_chars = limits.get("output_chars", STDOUT_LIMIT)
     budget = wire.Budget(array_bytes=max(0, limits.get("message_bytes", wire.MAX_MESSAGE_BYTES) - (1 << 20)))
-    ticker = Ticker(result_fd)
+    ticker = Ticker(result_fd, position)
     errors = []
     trials = []
     buffers_out = []
     for index, trial in enumerate(job["trials"]):
         # The code is loaded afresh for every run; its load errors are the same each time, so keep the first.
-        trials.append(run_trial(session, job, trial, buffers_in, buffers_out, errors if index == 0 else [], ticker,
-                                budget, output_chars))
-    header = {"result": {"program_errors": errors, "trials": trials}}
+        result = run_trial(session, job, trial, buffers_in, buffers_out, errors if index == 0 else [], ticker,
+                           budget, output_chars)
+        result["trial"] = index
+        trials.append(result)
+    header = {"job": position, "result": {"program_errors": errors, "trials": trials}}
     try:
         message = wire.pack(header, buffers_out)
     except BaseException as exc:
-        message = wire.pack({"result": None, "error": "could not encode the results: %s" % wire.type_name(exc)})
+        message = wire.pack({"job": position, "result": None,
+                             "error": "could not encode the results: %s" % wire.type_name(exc)})
     wire.write_all(result_fd, message)
 
 
@@ -440,7 +451,7 @@ def run_jobs(session, jobs, buffers_in, result_fd, limits=None):
             _, hard = resource.getrlimit(resource.RLIMIT_CPU)
             share = int(used.ru_utime + used.ru_stime) + limits["cpu_seconds"]
             resource.setrlimit(resource.RLIMIT_CPU, (share if hard == resource.RLIM_INFINITY else min(share, hard), hard))
-        run_job(session, job, buffers_in, result_fd, limits)
+        run_job(session, job, buffers_in, result_fd, limits, position)
         if position + 1 < len(jobs) and environment_changed(before):
-            wire.write_all(result_fd, wire.pack({"stop": True}))
+            wire.write_all(result_fd, wire.pack({"job": position, "stop": True}))
             return

@@ -231,9 +231,10 @@ def decode_value(obj, buffers, depth=0):
             _check(type(value) is bool, "bad bool")
             return value
         if kind == "int":
-            _check(type(value) is int, "bad int")
+            _check(type(value) is int and -2 ** 63 <= value < 2 ** 64, "bad int")  # what numpy's integers hold
             return value
-        _check(kind in ("float", "float32") and type(value) in (float, int), "bad float")
+        _check(kind in ("float", "float32") and (type(value) is float or type(value) is int and abs(value) <= 2 ** 53),
+               "bad float")
         return Float32Scalar(value) if kind == "float32" else float(value)
     if tag in ("tuple", "list"):
         items = obj.get("items")
@@ -341,6 +342,25 @@ def unpack(frame):
     if offset != len(frame) or type(header) is not dict:
         raise WireError("malformed message")
     return header, buffers
+
+
+def split_frames(data):
+    """The raw messages in a byte string of whole messages; WireError if it ends inside one."""
+    frames, offset = [], 0
+    while offset < len(data):
+        if len(data) - offset < _HEADER.size:
+            raise WireError("truncated message")
+        text_length, count = _HEADER.unpack_from(data, offset)
+        end = offset + _HEADER.size + text_length
+        for _ in range(count):
+            if len(data) - end < _SIZE.size:
+                raise WireError("truncated message")
+            end += _SIZE.size + _SIZE.unpack_from(data, end)[0]
+        if end > len(data):
+            raise WireError("truncated message")
+        frames.append(data[offset:end])
+        offset = end
+    return frames
 
 
 def write_all(fd, data):

@@ -32,6 +32,7 @@ import gc
 import json
 import os
 import resource
+import select
 import shutil
 import signal
 import stat
@@ -48,6 +49,11 @@ PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
 PR_SET_NO_NEW_PRIVS = 38
 CLONE_NEWNET = 0x40000000
+CLONE_NEWNS = 0x00020000
+MS_NOSUID, MS_NODEV, MS_REC, MS_PRIVATE = 0x2, 0x4, 0x4000, 0x40000
+# Files a job may hold open: with RLIMIT_FSIZE, this bounds the memory it can keep in memfd_create files
+# and pipes, which RLIMIT_AS does not count.
+OPEN_FILES = 32
 IPC_RMID = 0
 # How a session leader ends: the zygote forks the next one only after SESSION_DONE.
 SESSION_DONE, END_OF_INPUT, EXIT_REQUESTED = 0, 3, 4
@@ -65,6 +71,7 @@ PRELOAD = (
 )
 
 _libc = ctypes.CDLL(None, use_errno=True)
+_select = select.select
 
 
 def prctl(option, value):
@@ -128,6 +135,7 @@ def prepare_child(result_fd, scratch, limits, uid, jobs=1):
     set_limit(resource.RLIMIT_CPU, limits["cpu_seconds"] * jobs if limits.get("cpu_seconds") else None)
     set_limit(resource.RLIMIT_FSIZE, limits["file_size_mb"] * mib if limits.get("file_size_mb") else None)
     set_limit(resource.RLIMIT_CORE, 0)
+    set_limit(resource.RLIMIT_NOFILE, OPEN_FILES)
     if limits.get("processes") is not None and os.getuid() != 0:
         # RLIMIT_NPROC counts every process of the user, this one included. A throwaway user has no other.
         set_limit(resource.RLIMIT_NPROC, limits.get("running", 0) + limits["processes"] + 1)
@@ -236,28 +244,44 @@ def kill_leftovers(job_pid, uid):
     return status
 
 
-def sweep(folder, uid, depth=0):
-    """Remove what a user created in a world-writable folder (and its world-writable subfolders)."""
+_OPEN_FOLDER = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def sweep(folder, uid, depth=0, dir_fd=None):
+    """Remove what a user created in a world-writable folder (and in its world-writable subfolders).
+
+    Relative to descriptors all the way down: each folder is opened without following links, and its
+    entries are examined and removed relative to that descriptor (`shutil.rmtree` with `dir_fd` does the
+    same inside). A folder that another user swaps for a link while we work never leads elsewhere."""
     try:
-        entries = list(os.scandir(folder))
+        fd = os.open(folder, _OPEN_FOLDER, dir_fd=dir_fd)
     except OSError:
         return
-    for entry in entries:
-        try:
-            info = entry.stat(follow_symlinks=False)
-            if info.st_uid == uid:
-                if stat.S_ISDIR(info.st_mode):
-                    shutil.rmtree(entry.path, ignore_errors=True)
-                else:
-                    os.unlink(entry.path)
-            elif stat.S_ISDIR(info.st_mode) and info.st_mode & 0o002 and depth < 4:
-                sweep(entry.path, uid, depth + 1)
-        except OSError:
-            pass
+    try:
+        for name in os.listdir(fd):
+            try:
+                info = os.stat(name, dir_fd=fd, follow_symlinks=False)
+                if info.st_uid == uid:
+                    if stat.S_ISDIR(info.st_mode):
+                        shutil.rmtree(name, dir_fd=fd, ignore_errors=True)
+                    else:
+                        os.unlink(name, dir_fd=fd)
+                elif stat.S_ISDIR(info.st_mode) and info.st_mode & 0o002 and depth < 4:
+                    sweep(name, uid, depth + 1, fd)
+            except OSError:
+                pass
+    finally:
+        os.close(fd)
 
 
 def remove_leftovers(scratch, uid):
-    shutil.rmtree(scratch, ignore_errors=True)
+    try:
+        parent = os.open(os.path.dirname(scratch), _OPEN_FOLDER)
+    except OSError:
+        parent = None
+    if parent is not None:
+        shutil.rmtree(os.path.basename(scratch), dir_fd=parent, ignore_errors=True)
+        os.close(parent)
     if uid is not None:
         for folder in WORLD_WRITABLE:
             sweep(folder, uid)
@@ -274,8 +298,14 @@ def describe_exit(status):
     return {"exit_code": os.WEXITSTATUS(status)}
 
 
-def watch(read_fd, job, limits):
-    """Read the job's frames until its result, a timeout, garbage or its end: (status, detail, result frame)."""
+AFTER_RESULT = "it sent more on its channel after its result"
+
+
+def watch(read_fd, job, limits, position=0):
+    """Read the job's frames until its result, a timeout, garbage or its end: (status, detail, result frame).
+
+    `position` is the job's place in its process: every frame names it, a "stop" names the job before.
+    A frame of an earlier job is "late": that job sent something after its result."""
     call_seconds = limits["call_seconds"]
     deadline = time.monotonic() + call_seconds
     allowed_ticks = Job.from_wire(job).calls + 1
@@ -289,6 +319,18 @@ def watch(read_fd, job, limits):
             if time.monotonic() >= deadline:
                 return "timeout", {"seconds": call_seconds}, None
             return "crashed", {}, None
+        if type(header) is not dict:
+            return "protocol", {"reason": "unexpected message"}, None
+        if "internal_error" in header:
+            return "protocol", {"reason": "the grader's code in its process failed (%s): did the submission change "
+                                "the interpreter it runs in?" % str(header["internal_error"])[:200]}, None
+        owner = header.get("job")
+        if "stop" in header and owner == position - 1 and len(header) == 2:
+            return "stopped", {}, None
+        if type(owner) is not int or owner != position:
+            if type(owner) is int and 0 <= owner < position:
+                return "late", {"reason": AFTER_RESULT}, None
+            return "protocol", {"reason": "a message out of order"}, None
         if "tick" in header:
             if allowed_ticks <= 0:
                 return "protocol", {"reason": "more calls reported than the job makes"}, None
@@ -297,12 +339,27 @@ def watch(read_fd, job, limits):
             continue
         if "result" in header:
             return "ok", {}, frame
-        if "stop" in header:
-            return "stopped", {}, None
-        if "internal_error" in header:
-            return "protocol", {"reason": "the grader's code in its process failed (%s): did the submission change "
-                                "the interpreter it runs in?" % str(header["internal_error"])[:200]}, None
         return "protocol", {"reason": "unexpected message"}, None
+
+
+def sent_after(read_fd, position):
+    """Whether what is left in a finished process's channel includes a frame of job `position` or earlier
+    (or garbage), other than the "stop" that may follow a result: all its writers are dead, so what is
+    there is all there will be."""
+    data = []
+    while _select([read_fd], [], [], 0)[0]:
+        chunk = os.read(read_fd, 1 << 16)
+        if not chunk:
+            break
+        data.append(chunk)
+        if sum(map(len, data)) > 1 << 22:
+            return True
+    try:
+        headers = [wire.unpack(frame)[0] for frame in wire.split_frames(b"".join(data))]
+    except wire.WireError:
+        return True
+    return any(type(h) is not dict or type(h.get("job")) is not int or h["job"] <= position
+               and h != {"job": position, "stop": True} for h in headers)
 
 
 def batches(jobs):
@@ -358,19 +415,25 @@ def run_in_child(session, indices, buffers, limits, scratch_root, uid):
     os.close(write_fd)
     settled = []
     try:
-        for index in indices:
-            status, detail, result = watch(read_fd, session["jobs"][index], limits)
+        for position, index in enumerate(indices):
+            status, detail, result = watch(read_fd, session["jobs"][index], limits, position)
             if status == "stopped":
                 if not settled:  # only a job of this process that finished may ask for a fresh one
                     settled.append(("protocol", {"reason": "unexpected message"}, None))
+                break
+            if status == "late":  # the job before sent something after its result: neither counts
+                settled[-1] = ("protocol", detail, None)
+                settled.append(("protocol", {"reason": "a message out of order"}, None))
                 break
             settled.append((status, detail, result))
             # A process left running (even one that left its parent) could write into the next job's channel.
             if status != "ok" or [p for p in orphans() if p != pid]:
                 break
     finally:
-        os.close(read_fd)
         exit_status = kill_leftovers(pid, uid)
+        if settled and settled[-1][0] == "ok" and sent_after(read_fd, len(settled) - 1):
+            settled[-1] = ("protocol", {"reason": AFTER_RESULT}, None)
+        os.close(read_fd)
         remove_leftovers(scratch, uid)
     if settled and settled[-1][0] == "crashed":
         settled[-1] = ("crashed", describe_exit(exit_status), None)
@@ -444,6 +507,20 @@ def preload():
             pass
 
 
+def private_folders(sizes):
+    """A mount namespace of our own in which each world-writable folder is a fresh tmpfs of bounded size
+    (needs root's CAP_SYS_ADMIN): what jobs write there is bounded memory, seen by no other worker, and
+    gone with this one. `sizes`: folder -> megabytes."""
+    if _libc.unshare(CLONE_NEWNS) != 0 or _libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) != 0:
+        return False
+    for folder, megabytes in sizes.items():
+        if os.path.isdir(folder) and not os.path.islink(folder):
+            options = ("size=%dm,mode=1777" % megabytes).encode()
+            if _libc.mount(b"tmpfs", folder.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, options) != 0:
+                return False
+    return True
+
+
 def isolate_network():
     """A network namespace of our own, with nothing in it (needs root's CAP_SYS_ADMIN)."""
     return _libc.unshare(CLONE_NEWNET) == 0
@@ -453,6 +530,7 @@ def main():
     config = json.loads(sys.argv[1])
     scratch_root = config["scratch"]
     uid = config.get("uid")
+    folders = private_folders(config["private_folders"]) if config.get("private_folders") else None
     os.makedirs(scratch_root, exist_ok=True)
     os.chmod(scratch_root, 0o755)
     # No process of this sandbox may read this one's memory, nor may an orphan outlive its job.
@@ -466,7 +544,8 @@ def main():
     if config.get("preload"):
         preload()
     warm_up()
-    wire.write_all(out_fd, wire.pack({"ready": True, "pid": os.getpid(), "network_isolated": network}))
+    wire.write_all(out_fd, wire.pack({"ready": True, "pid": os.getpid(), "network_isolated": network,
+                                      "private_folders": folders}))
     while True:
         leader = os.fork()
         if leader == 0:
