@@ -36,6 +36,9 @@ MAX_ARCHIVE_BYTES = 512 * 1024 * 1024  # total unpacked, over every level
 MAX_ARCHIVE_ENTRIES = 20000  # members, over every level
 MAX_ARCHIVE_DEPTH = 3  # the download, a student's zip inside it, and one more
 MAX_NAME_BYTES = 255  # one path component, as most filesystems allow
+MAX_FOLDER_DEPTH = 20  # a folder submission: folders within folders
+MAX_FOLDER_ENTRIES = 10000  # a folder submission: files and folders looked at
+MAX_SUBMISSION_FILES = 100  # a folder submission: code files read
 IGNORED = (".ipynb_checkpoints", "__MACOSX")
 
 
@@ -305,22 +308,37 @@ def _children(folder, workdir=None, budget=None):
                 continue
             reason = next(iter(failures.values()), None)
             children.append(Found(entry.stem, unpacked, error=reason))
-        elif entry.is_dir() and _walk(entry, lambda name: _is_code_file(name) or _is_archive(name)):
-            children.append(Found(entry.name, entry))
+        elif entry.is_dir():
+            try:
+                if _walk(entry, lambda name: _is_code_file(name) or _is_archive(name)):
+                    children.append(Found(entry.name, entry))
+            except ValueError as exc:
+                children.append(Found(entry.name, entry, error="%s cannot be read: %s" % (entry.name, exc)))
     return children
 
 
 def _walk(folder, wanted):
     """[(path relative to `folder`, kind)] of what a folder submission holds, never following a link:
-    kind is "file" for a wanted regular file, "link" for a symbolic link anywhere inside."""
+    kind is "file" for a wanted regular file, "link" for a symbolic link anywhere inside. Bounded: a tree
+    deeper than MAX_FOLDER_DEPTH or with more than MAX_FOLDER_ENTRIES entries raises ValueError."""
     found = []
+    seen = 0
 
     def visit(directory, relative):
+        nonlocal seen
+        if len(relative.parts) > MAX_FOLDER_DEPTH:
+            raise ValueError("its folders are nested more than %d deep" % MAX_FOLDER_DEPTH)
         try:
-            entries = sorted(os.scandir(directory), key=lambda e: e.name)
+            with os.scandir(directory) as listing:
+                entries = []
+                for entry in listing:
+                    seen += 1
+                    if seen > MAX_FOLDER_ENTRIES:
+                        raise ValueError("it holds more than %d files and folders" % MAX_FOLDER_ENTRIES)
+                    entries.append(entry)
         except OSError:
             return
-        for entry in entries:
+        for entry in sorted(entries, key=lambda e: e.name):
             if entry.name in IGNORED or entry.name.startswith("."):
                 continue
             path = relative / entry.name
@@ -412,10 +430,16 @@ def _folder_cells(folder):
                 raise ValueError("%s is a symbolic link to outside the submission; links are not followed"
                                  % relative)
     files = [relative for relative, kind in listing if kind == "file"]
-    cells = []
+    if len(files) > MAX_SUBMISSION_FILES:
+        raise ValueError("it holds %d code files (at most %d are read)" % (len(files), MAX_SUBMISSION_FILES))
+    cells, total = [], 0
     for index, relative in enumerate(files, start=1):
         prefix = "%s, " % relative if len(files) > 1 else ""
-        cells.extend(_file_cells(_read_nofollow(folder, relative), relative.name, prefix=prefix, number=index))
+        data = _read_nofollow(folder, relative)
+        total += len(data)
+        if total > MAX_FILE_BYTES:
+            raise ValueError("its code files are larger than %d MB in all" % (MAX_FILE_BYTES >> 20))
+        cells.extend(_file_cells(data, relative.name, prefix=prefix, number=index))
     return cells
 
 

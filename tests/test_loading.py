@@ -164,6 +164,35 @@ def test_archives_are_bounded(tmp_path, monkeypatch):
     assert "unpacks to more than" in found[-1].error
 
 
+def test_folder_submissions_are_bounded(tmp_path, monkeypatch):
+    """A tree too deep or too wide, or too many code files, is that submission's result, never the run's end."""
+    deep = tmp_path / "class" / "deep"
+    (deep / Path(*["d"] * 30)).mkdir(parents=True)
+    (deep / Path(*["d"] * 30) / "x.py").write_text("x = 1\n")
+    wide = tmp_path / "class" / "wide"
+    wide.mkdir()
+    for index in range(120):
+        (wide / ("m%03d.py" % index)).write_text("x = %d\n" % index)
+    shutil.copy(ORDINARY, tmp_path / "class" / "ordinary.py")
+    found = {f.id: f for f in load.discover([tmp_path / "class"], workdir=tmp_path)}
+    assert found["deep"].error == "deep cannot be read: its folders are nested more than 20 deep"
+    assert found["ordinary"].error is None and found["wide"].error is None
+    wide_loaded = load.load_submission("wide", found["wide"].path)
+    assert "holds 120 code files (at most 100 are read)" in wide_loaded.load_error
+    monkeypatch.setattr(load, "MAX_FOLDER_ENTRIES", 50)
+    found = {f.id: f for f in load.discover([tmp_path / "class"], workdir=tmp_path)}
+    assert "more than 50 files and folders" in found["wide"].error and found["ordinary"].error is None
+    monkeypatch.setattr(load, "MAX_FOLDER_ENTRIES", 10000)
+    big = tmp_path / "big"
+    big.mkdir()
+    for index in range(3):
+        (big / ("part%d.py" % index)).write_text("x = 1\n" * 50)  # 300 bytes each
+    monkeypatch.setattr(load, "MAX_FILE_BYTES", 700)
+    assert load.load_submission("big", big).load_error.endswith("code files are larger than 0 MB in all")
+    monkeypatch.setattr(load, "MAX_FILE_BYTES", 900)
+    assert load.load_submission("big", big).load_error is None
+
+
 def test_a_class_zip_with_a_directory_entry_then_a_file_under_it(tmp_path):
     """The issue's crash: `linkdir` (a link entry), then `linkdir/x.py`."""
     with zipfile.ZipFile(tmp_path / "class.zip", "w") as archive:
