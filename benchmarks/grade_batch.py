@@ -11,6 +11,7 @@ submissions per second and where the time went. Run by hand; never a test.
 
 import argparse
 import os
+import resource
 import sys
 import tempfile
 import time
@@ -52,51 +53,101 @@ def make_batch(folder, count):
             (folder / ("student_%03d.py" % index)).write_text(source)
 
 
+def tree_cpu_seconds(root):
+    """CPU seconds (user + system) of the live descendants of `root` and of the children they have reaped.
+
+    A live process's own counters and its reaped children's (cutime, cstime) never overlap, so the sum over
+    the live processes of a tree is the CPU the whole tree used, the processes already gone included."""
+    parents, times = {}, {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open("/proc/%s/stat" % entry) as stat:
+                    fields = stat.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            parents[int(entry)] = int(fields[1])
+            times[int(entry)] = sum(int(value) for value in fields[11:15])
+    below, grew = {root}, True
+    while grew:
+        grew = False
+        for pid, parent in parents.items():
+            if parent in below and pid not in below:
+                below.add(pid)
+                grew = True
+    below.discard(root)
+    return sum(times[pid] for pid in below) / os.sysconf("SC_CLK_TCK")
+
+
+def grade_batch(submissions, out, jobs, mode):
+    """One run, as `grader run` makes it: (figures, results)."""
+    spec = find_assignment("cs231n-rnn")
+    cpu_before = resource.getrusage(resource.RUSAGE_SELF)
+    started = time.perf_counter()
+    with Sandbox(jobs=jobs, mode=mode) as sandbox:
+        setup_started = time.perf_counter()
+        grader = Grader(spec, 2026, sandbox)
+        setup = time.perf_counter() - setup_started
+        found = load.discover([submissions])
+        report_seconds = []
+
+        def write(result):
+            begun = time.perf_counter()
+            report.write_submission_reports(result, out)
+            report_seconds.append(time.perf_counter() - begun)
+
+        results = grade_all(grader, found, jobs, write)
+        begun = time.perf_counter()
+        report.write_class_reports(results, out, spec.title)
+        class_reports = time.perf_counter() - begun
+        sandbox_cpu = tree_cpu_seconds(os.getpid())
+        mode = sandbox.mode
+    elapsed = time.perf_counter() - started
+    cpu_after = resource.getrusage(resource.RUSAGE_SELF)
+    grader_cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
+    return dict(spec=spec, mode=mode, elapsed=elapsed, setup=setup, class_reports=class_reports,
+                report_seconds=report_seconds, grader_cpu=grader_cpu, sandbox_cpu=sandbox_cpu), results
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=200)
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--mode", choices=["bwrap", "fallback"], default=None)
+    parser.add_argument("--runs", type=int, default=5, help="runs of the batch; the median is reported")
     args = parser.parse_args()
 
+    runs = []
     with tempfile.TemporaryDirectory() as workdir:
-        submissions, out = Path(workdir, "submissions"), Path(workdir, "feedback")
+        submissions = Path(workdir, "submissions")
         submissions.mkdir()
         make_batch(submissions, args.count)
-        spec = find_assignment("cs231n-rnn")
-        started = time.perf_counter()
-        with Sandbox(jobs=args.jobs, mode=args.mode) as sandbox:
-            setup_started = time.perf_counter()
-            grader = Grader(spec, 2026, sandbox)
-            setup = time.perf_counter() - setup_started
-            found = load.discover([submissions])
-            report_seconds = []
+        for index in range(args.runs):
+            figures, results = grade_batch(submissions, Path(workdir, "feedback-%d" % index), args.jobs, args.mode)
+            runs.append(figures)
+            count = len(results)
+            print("run %d: %.2f s, %.1f submissions/s; CPU per submission: grader %.1f ms, sandbox %.1f ms" % (
+                index + 1, figures["elapsed"], count / figures["elapsed"], 1000 * figures["grader_cpu"] / count,
+                1000 * figures["sandbox_cpu"] / count), flush=True)
 
-            def write(result):
-                begun = time.perf_counter()
-                report.write_submission_reports(result, out)
-                report_seconds.append(time.perf_counter() - begun)
-
-            results = grade_all(grader, found, args.jobs, write)
-            begun = time.perf_counter()
-            report.write_class_reports(results, out, spec.title)
-            class_reports = time.perf_counter() - begun
-            mode = sandbox.mode
-        elapsed = time.perf_counter() - started
-
-    count = len(results)
-    print("cs231n-rnn, %d units, %d submissions, %d jobs, %s" % (len(spec.units), count, args.jobs, describe_mode(mode)))
-    print("wall time: %.2f s  ->  %.1f submissions per second" % (elapsed, count / elapsed))
-    print("shared set-up (trials and reference, once per run): %.3f s" % setup)
+    middle = sorted(runs, key=lambda run: run["elapsed"])[len(runs) // 2]
+    spec = middle["spec"]
+    print("cs231n-rnn, %d units, %d submissions, %d jobs, %s" % (len(spec.units), count, args.jobs,
+                                                                 describe_mode(middle["mode"])))
+    print("median of %d runs: %.2f s  ->  %.1f submissions per second" % (len(runs), middle["elapsed"],
+                                                                          count / middle["elapsed"]))
+    print("CPU per submission (user + system): grader process %.1f ms, sandbox processes %.1f ms" % (
+        1000 * middle["grader_cpu"] / count, 1000 * middle["sandbox_cpu"] / count))
+    print("shared set-up (trials and reference, once per run): %.3f s" % middle["setup"])
     print("per submission, mean over the batch (stages overlap across %d parallel jobs):" % args.jobs)
-    stages = ["load", "extract", "sandbox", "check", "score"]
-    for stage in stages:
+    for stage in ["load", "extract", "sandbox", "check", "score"]:
         total = sum(getattr(r.stage_seconds, stage) for r in results)
         print("  %-8s %7.1f ms" % (stage, 1000 * total / count))
-    print("  %-8s %7.1f ms" % ("report", 1000 * sum(report_seconds) / count))
-    print("class summary and grades.csv: %.3f s" % class_reports)
+    print("  %-8s %7.1f ms" % ("report", 1000 * sum(middle["report_seconds"]) / count))
+    print("class summary and grades.csv: %.3f s" % middle["class_reports"])
     scores = sorted({r.score for r in results})
     print("scores seen: %s (max %g)" % (", ".join("%g" % s for s in scores), results[0].max_score))
+    print("load average now: %s" % " ".join("%.1f" % x for x in os.getloadavg()))
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ import tempfile
 import threading
 import time
 import weakref
+from concurrent.futures import ThreadPoolExecutor
 
 from ..errors import HarnessError
 from .command import sandbox_env, worker_command
@@ -31,6 +32,16 @@ def _worker_log():
     """The workers' own errors go to $GRADER_SANDBOX_LOG when it is set (for debugging the grader)."""
     path = os.environ.get("GRADER_SANDBOX_LOG")
     return open(path, "ab") if path else subprocess.DEVNULL
+
+
+# bubblewrap's --die-with-parent ends the sandbox when the *thread* that started it ends (PR_SET_PDEATHSIG is
+# bound to a thread): a worker started by a grading thread would die with that thread. Every worker is
+# started from this one thread instead, which lives as long as the grader's process.
+_SPAWNER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="grader-sandbox-spawner")
+
+
+def _spawn(*args, **kwargs):
+    return _SPAWNER.submit(subprocess.Popen, *args, **kwargs).result()
 
 
 # Seconds for a worker's own work on one job (fork, encode, kill what is left), besides the student's calls.
@@ -62,7 +73,7 @@ class Worker:
                   "preload": self.mode != "bwrap" and self.uid is not None,
                   "isolate_network": self.mode != "bwrap" and network_isolated(self.mode),
                   "private_folders": private_folder_sizes(self.mode, self.limits)}
-        self.process = subprocess.Popen(
+        self.process = _spawn(
             worker_command(self.mode, scratch, config, self.limits), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=_worker_log(), env=sandbox_env(), cwd=self.scratch_parent, start_new_session=True)
         ready = self._read(time.monotonic() + 60)

@@ -375,18 +375,19 @@ WATCHED_MODULES = ("builtins", "sys", "os", "io", "json", "math", "copy", "signa
 WATCHED_LIMITS = ("RLIMIT_AS", "RLIMIT_CPU", "RLIMIT_FSIZE", "RLIMIT_NPROC", "RLIMIT_NOFILE", "RLIMIT_STACK")
 
 
-def environment():
-    """What a job could change that would change how the next job in the same process runs."""
+def environment(modules=True):
+    """What a job could change that would change how the next job in the same process runs (the watched
+    modules' contents only when `modules`: afterwards they are compared with the live modules instead)."""
     import resource
     import signal
     import warnings
 
-    modules = {}
-    for name in WATCHED_MODULES:
+    snapshot = {}
+    for name in WATCHED_MODULES if modules else ():
         module = sys.modules.get(name)
         if module is not None:
             contents = vars(module)
-            modules[name] = (module, tuple(contents), tuple(contents.values()))
+            snapshot[name] = (module, tuple(contents), tuple(contents.values()))
     task = "/proc/self/task/%d/children" % os.getpid()
     try:
         with open(task) as listing:
@@ -394,7 +395,7 @@ def environment():
     except OSError:
         children = []
     return {
-        "modules": modules,
+        "modules": snapshot,
         "threads": len(os.listdir("/proc/self/task")),
         "children": children,
         "cwd": os.getcwd(),
@@ -431,7 +432,7 @@ def _environment_changed(before, _is, _all, _map, _repeat, _vars):
         lookup = _vars(module).get
         if not _all(_map(_is, _map(lookup, keys, _repeat(missing)), values)):
             return True
-    after = environment()
+    after = environment(modules=False)
     return any(after[key] != before[key] for key in before if key != "modules")
 
 

@@ -555,7 +555,9 @@ def main():
             finally:
                 os._exit(code)
         _, status = os.waitpid(leader, 0)
-        if uid is not None:
+        # As in kill_leftovers: every process of the throwaway user descends from us, its subreaper, so with
+        # no child left and no IPC object of theirs there is nothing to kill (and a fork is saved per session).
+        if uid is not None and (orphans() or any(_ipc_ids(kind, uid) for kind in ("shm", "sem", "msg"))):
             kill_user(uid)
         reap_all()
         if not (os.WIFEXITED(status) and os.WEXITSTATUS(status) == SESSION_DONE):
