@@ -1,6 +1,7 @@
 """Grade a generated batch of cs231n-rnn submissions and report the speed, per stage.
 
-    .venv/bin/python benchmarks/grade_batch.py [--count 200] [--jobs N] [--mode bwrap|fallback]
+    .venv/bin/python benchmarks/grade_batch.py [--count 200] [--jobs N] [--mode bwrap|fallback] [--runs 5]
+                                               [--class generated|corpus]
 
 The batch mixes correct submissions with realistic buggy ones (one edit of the
 reference each), as modules and as notebooks, so the sandbox runs both the
@@ -40,6 +41,18 @@ EDITS = [
     ("for t in range(x.shape[1]):\n        h_prev, step_cache", "for t in xrange(x.shape[1]):\n        h_prev, step_cache"),
     None,
 ]
+
+
+CORPUS = Path(__file__).resolve().parent.parent / "tests" / "submissions" / "cs231n-rnn"
+
+
+def copy_corpus(folder, count):
+    """A realistic class: the test corpus (correct in several styles, many kinds of bug, a syntax error, a
+    truncated notebook, stubs, Python 2), copied round-robin up to `count` submissions."""
+    files = sorted(p for p in CORPUS.iterdir() if p.suffix in (".py", ".ipynb"))
+    for index in range(count):
+        source = files[index % len(files)]
+        (folder / ("%s_%03d%s" % (source.stem, index, source.suffix))).write_bytes(source.read_bytes())
 
 
 def make_batch(folder, count):
@@ -115,13 +128,15 @@ def main():
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--mode", choices=["bwrap", "fallback"], default=None)
     parser.add_argument("--runs", type=int, default=5, help="runs of the batch; the median is reported")
+    parser.add_argument("--class", dest="kind", choices=["generated", "corpus"], default="generated",
+                        help="generated: one-edit mutants of the reference; corpus: tests/submissions' realistic class")
     args = parser.parse_args()
 
     runs = []
     with tempfile.TemporaryDirectory() as workdir:
         submissions = Path(workdir, "submissions")
         submissions.mkdir()
-        make_batch(submissions, args.count)
+        (make_batch if args.kind == "generated" else copy_corpus)(submissions, args.count)
         for index in range(args.runs):
             figures, results = grade_batch(submissions, Path(workdir, "feedback-%d" % index), args.jobs, args.mode)
             runs.append(figures)
@@ -132,8 +147,8 @@ def main():
 
     middle = sorted(runs, key=lambda run: run["elapsed"])[len(runs) // 2]
     spec = middle["spec"]
-    print("cs231n-rnn, %d units, %d submissions, %d jobs, %s" % (len(spec.units), count, args.jobs,
-                                                                 describe_mode(middle["mode"])))
+    print("cs231n-rnn (%s class), %d units, %d submissions, %d jobs, %s" % (
+        args.kind, len(spec.units), count, args.jobs, describe_mode(middle["mode"])))
     print("median of %d runs: %.2f s  ->  %.1f submissions per second" % (len(runs), middle["elapsed"],
                                                                           count / middle["elapsed"]))
     print("CPU per submission (user + system): grader process %.1f ms, sandbox processes %.1f ms" % (
