@@ -146,7 +146,7 @@ def run(submissions, assignment, assignments_dir, out_dir, roster, canvas_column
             from . import cluster
 
             with client, Progress(len(found)) as progress:
-                results = cluster.grade_all(client, plugin, grader, found, finished)
+                results = cluster.grade_all(client, plugin, grader, found, finished, keep=_for_class_reports)
         else:
             with Sandbox(jobs=jobs, limits=limits) as sandbox:
                 click.echo(banner, err=True)
@@ -154,7 +154,7 @@ def run(submissions, assignment, assignments_dir, out_dir, roster, canvas_column
                 grader = _Dispatch({name: Grader(one, seed, sandbox) for name, one in specs.items()}, choices,
                                    undecided, name_notes)
                 with Progress(len(found)) as progress:
-                    results = grade_all(grader, found, jobs, finished)
+                    results = grade_all(grader, found, jobs, finished, keep=_for_class_reports)
         regraded = {result.id for result in results}
         kept = [result for name, result in earlier.items() if name not in regraded]
         if kept:
@@ -170,6 +170,19 @@ def run(submissions, assignment, assignments_dir, out_dir, roster, canvas_column
     click.echo(report.score_table(results))
     click.echo("grader: graded %d submission%s in %.1f s; feedback in %s/ (summary.html, grades.csv)" % (
         len(results), "" if len(results) == 1 else "s", elapsed, out), err=True)
+
+
+def _for_class_reports(result):
+    """What the class reports need of a result whose own reports are written (statuses, scores, which values
+    are wrong and why in a word): without the student's code, output and per-value details, so that a long
+    run's memory grows by little per submission."""
+    def slim(verdict):
+        checks = tuple(dataclasses.replace(check, mismatch=None, causes=(), hint=None) for check in verdict.checks)
+        return dataclasses.replace(verdict, checks=checks, stdout="", warnings=())
+
+    return dataclasses.replace(result, units=tuple(
+        dataclasses.replace(unit, source=None, verdict=slim(unit.verdict),
+                            as_written=unit.as_written and slim(unit.as_written)) for unit in result.units))
 
 
 def _connect(address, limits):

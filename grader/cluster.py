@@ -88,11 +88,12 @@ def connect(address, limits, timeout=30):
     return client, plugin.name, client.run(worker_mode, plugin.name)
 
 
-def grade_all(client, plugin_name, dispatch, found, on_result):
+def grade_all(client, plugin_name, dispatch, found, on_result, keep=None):
     """Grade submissions (load.Found records) on the cluster; `dispatch` (cli._Dispatch) picks each one's Grader
     and annotates its result.
 
-    `on_result` is called in this thread as each result arrives; the results come back in `found`'s order."""
+    `on_result` is called in this thread as each result arrives; the results come back in `found`'s order,
+    each as `keep(result)` when `keep` is given."""
     prepared = {}
     pending = as_completed(loop=client.loop)
     waiting = {}  # future key -> (index, submission id, error)
@@ -101,9 +102,10 @@ def grade_all(client, plugin_name, dispatch, found, on_result):
     def collect(block):
         for future in pending.next_batch(block=block):
             index, submission_id, error = waiting.pop(future.key)
-            results[index] = dispatch.annotate(submission_id, future.result(), error)
+            result = dispatch.annotate(submission_id, future.result(), error)
             future.release()
-            on_result(results[index])
+            on_result(result)
+            results[index] = keep(result) if keep else result
 
     for index, item in enumerate(found):
         grader, error = dispatch.choose(item.id, item.error)

@@ -321,15 +321,17 @@ def _top_level_names(source):
     return {node.name for node in syntax.parse(source).body if isinstance(node, (ast.FunctionDef, ast.ClassDef))}
 
 
-def grade_all(grader, found, jobs, on_result):
+def grade_all(grader, found, jobs, on_result, keep=None):
     """Grade submissions (load.Found records, or (id, path) pairs) in parallel; `on_result` is called as each
-    finishes, in the caller's thread."""
+    finishes, in the caller's thread. Returns the results, each as `keep(result)` when `keep` is given (what
+    a long run needs to remember of each, once `on_result` has used it)."""
     tasks = [(item.id, item.path, item.error) if isinstance(item, load.Found) else (*item, None) for item in found]
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         futures = [pool.submit(grader.grade_path, *task) for task in tasks]
         results = []
-        for future in futures:
+        for index, future in enumerate(futures):
             result = future.result()
+            futures[index] = None  # its result is ours now: let it go once kept
             on_result(result)
-            results.append(result)
+            results.append(keep(result) if keep else result)
     return results
