@@ -104,14 +104,19 @@ def memory(args):
         sampler = threading.Thread(target=sample, daemon=True)
         started = time.perf_counter()
         sampler.start()
+        others = []
         for line in run.stderr:
             progress[0] = graded(line) or progress[0]
+            if graded(line) is None:
+                others = (others + [line])[-20:]
         run.wait()
         elapsed = time.perf_counter() - started
         done.set()
         sampler.join()
     print("%d submissions, --jobs 2: %.0f s (%.1f/s), exit %d" % (args.count, elapsed, args.count / elapsed,
                                                                    run.returncode))
+    if run.returncode:
+        print("".join(others))
     print("peak RSS (MB)          up to %-6d  %d to %d" % (args.checkpoint, args.checkpoint, args.count))
     for name in sorted(set(peaks["before"]) | set(peaks["after"])):
         print("  %-20s %10.0f  %10.0f" % (name, peaks["before"].get(name, 0), peaks["after"].get(name, 0)))
