@@ -92,10 +92,28 @@ def tree_cpu_seconds(root):
     return sum(times[pid] for pid in below) / os.sysconf("SC_CLK_TCK")
 
 
+def cgroup_cpu_seconds():
+    """CPU seconds used so far by every process of this process's cpuacct cgroup, or None when it is the root
+    one (then nothing sets this run's processes apart). Run the benchmark in a cgroup of its own
+    (`mkdir /sys/fs/cgroup/cpuacct/bench; echo $$ > .../bench/cgroup.procs`) to count every process it
+    starts, those that leave its tree included."""
+    try:
+        with open("/proc/self/cgroup") as table:
+            for line in table:
+                _, controllers, path = line.rstrip("\n").split(":", 2)
+                if "cpuacct" in controllers.split(",") and path != "/":
+                    with open("/sys/fs/cgroup/%s%s/cpuacct.usage" % (controllers, path)) as usage:
+                        return int(usage.read()) / 1e9
+    except (OSError, ValueError):
+        pass
+    return None
+
+
 def grade_batch(submissions, out, jobs, mode):
     """One run, as `grader run` makes it: (figures, results)."""
     spec = find_assignment("cs231n-rnn")
     cpu_before = resource.getrusage(resource.RUSAGE_SELF)
+    all_before = cgroup_cpu_seconds()
     started = time.perf_counter()
     with Sandbox(jobs=jobs, mode=mode) as sandbox:
         setup_started = time.perf_counter()
@@ -116,10 +134,22 @@ def grade_batch(submissions, out, jobs, mode):
         sandbox_cpu = tree_cpu_seconds(os.getpid())
         mode = sandbox.mode
     elapsed = time.perf_counter() - started
+    all_after = cgroup_cpu_seconds()
+    if all_before is not None:
+        sandbox_cpu = None  # counted with everything else below
     cpu_after = resource.getrusage(resource.RUSAGE_SELF)
     grader_cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
     return dict(spec=spec, mode=mode, elapsed=elapsed, setup=setup, class_reports=class_reports,
-                report_seconds=report_seconds, grader_cpu=grader_cpu, sandbox_cpu=sandbox_cpu), results
+                report_seconds=report_seconds, grader_cpu=grader_cpu, sandbox_cpu=sandbox_cpu,
+                all_cpu=None if all_before is None else all_after - all_before), results
+
+
+def cpu_text(figures, count):
+    grader = 1000 * figures["grader_cpu"] / count
+    if figures["all_cpu"] is not None:
+        return "%.1f ms in all (cgroup), of which the grader's process %.1f ms" % (
+            1000 * figures["all_cpu"] / count, grader)
+    return "grader's process %.1f ms, sandbox processes %.1f ms" % (grader, 1000 * figures["sandbox_cpu"] / count)
 
 
 def main():
@@ -141,9 +171,8 @@ def main():
             figures, results = grade_batch(submissions, Path(workdir, "feedback-%d" % index), args.jobs, args.mode)
             runs.append(figures)
             count = len(results)
-            print("run %d: %.2f s, %.1f submissions/s; CPU per submission: grader %.1f ms, sandbox %.1f ms" % (
-                index + 1, figures["elapsed"], count / figures["elapsed"], 1000 * figures["grader_cpu"] / count,
-                1000 * figures["sandbox_cpu"] / count), flush=True)
+            print("run %d: %.2f s, %.1f submissions/s; CPU per submission: %s" % (
+                index + 1, figures["elapsed"], count / figures["elapsed"], cpu_text(figures, count)), flush=True)
 
     middle = sorted(runs, key=lambda run: run["elapsed"])[len(runs) // 2]
     spec = middle["spec"]
@@ -151,8 +180,7 @@ def main():
         args.kind, len(spec.units), count, args.jobs, describe_mode(middle["mode"])))
     print("median of %d runs: %.2f s  ->  %.1f submissions per second" % (len(runs), middle["elapsed"],
                                                                           count / middle["elapsed"]))
-    print("CPU per submission (user + system): grader process %.1f ms, sandbox processes %.1f ms" % (
-        1000 * middle["grader_cpu"] / count, 1000 * middle["sandbox_cpu"] / count))
+    print("CPU per submission (user + system): %s" % cpu_text(middle, count))
     print("shared set-up (trials and reference, once per run): %.3f s" % middle["setup"])
     print("per submission, mean over the batch (stages overlap across %d parallel jobs):" % args.jobs)
     for stage in ["load", "extract", "sandbox", "check", "score"]:

@@ -109,6 +109,11 @@ def memory(args):
             progress[0] = graded(line) or progress[0]
             if graded(line) is None:
                 others = (others + [line])[-20:]
+            elif progress[0] % args.checkpoint == 0:  # a long run's figures so far, in case it is cut short
+                print("%6d graded, %5.0f s: peak RSS (MB) so far: %s" % (
+                    progress[0], time.perf_counter() - started, ", ".join(
+                        "%s %.0f" % (name, max(peaks["before"].get(name, 0), peaks["after"].get(name, 0)))
+                        for name in sorted(set(peaks["before"]) | set(peaks["after"])))), flush=True)
         run.wait()
         elapsed = time.perf_counter() - started
         done.set()

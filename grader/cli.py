@@ -177,7 +177,8 @@ def _for_class_reports(result):
     are wrong and why in a word): without the student's code, output and per-value details, so that a long
     run's memory grows by little per submission."""
     def slim(verdict):
-        checks = tuple(dataclasses.replace(check, mismatch=None, causes=(), hint=None) for check in verdict.checks)
+        checks = tuple(dataclasses.replace(check, mismatch=None, causes=(), hint=None)
+                       for check in verdict.checks if not check.passed or check.accepted_shape)
         return dataclasses.replace(verdict, checks=checks, stdout="", warnings=())
 
     return dataclasses.replace(result, units=tuple(
