@@ -66,12 +66,9 @@ def make_batch(folder, count):
             (folder / ("student_%03d.py" % index)).write_text(source)
 
 
-def tree_cpu_seconds(root):
-    """CPU seconds (user + system) of the live descendants of `root` and of the children they have reaped.
-
-    A live process's own counters and its reaped children's (cutime, cstime) never overlap, so the sum over
-    the live processes of a tree is the CPU the whole tree used, the processes already gone included."""
-    parents, times = {}, {}
+def process_table():
+    """{pid: (parent pid, its /proc stat fields after the command name)} of every process."""
+    table = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
@@ -79,17 +76,33 @@ def tree_cpu_seconds(root):
                     fields = stat.read().rsplit(")", 1)[1].split()
             except OSError:
                 continue
-            parents[int(entry)] = int(fields[1])
-            times[int(entry)] = sum(int(value) for value in fields[11:15])
+            table[int(entry)] = (int(fields[1]), fields)
+    return table
+
+
+def descendants(root, table=None):
+    """The pids of the live processes below `root`."""
+    table = process_table() if table is None else table
     below, grew = {root}, True
     while grew:
         grew = False
-        for pid, parent in parents.items():
+        for pid, (parent, _) in table.items():
             if parent in below and pid not in below:
                 below.add(pid)
                 grew = True
     below.discard(root)
-    return sum(times[pid] for pid in below) / os.sysconf("SC_CLK_TCK")
+    return below
+
+
+def tree_cpu_seconds(root):
+    """CPU seconds (user + system) of the live descendants of `root` and of the children they have reaped.
+
+    A live process's own counters and its reaped children's (cutime, cstime) never overlap, so the sum over
+    the live processes of a tree is the CPU the whole tree used, the processes already gone included (but
+    not those that left the tree: run in a cgroup for those, see cgroup_cpu_seconds)."""
+    table = process_table()
+    ticks = sum(sum(int(value) for value in table[pid][1][11:15]) for pid in descendants(root, table))
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def cgroup_cpu_seconds():

@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from grade_batch import make_batch  # noqa: E402
+from grade_batch import descendants, make_batch  # noqa: E402
 
 GRADER = [sys.executable, "-m", "grader", "run", "--assignment", "cs231n-rnn", "--seed", "2026"]
 
@@ -36,26 +36,6 @@ def rss_mb(pid):
     except OSError:
         pass
     return 0.0
-
-
-def descendants(root):
-    parents = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open("/proc/%s/stat" % entry) as stat:
-                    parents[int(entry)] = int(stat.read().rsplit(")", 1)[1].split()[1])
-            except OSError:
-                pass
-    found, grew = {root}, True
-    while grew:
-        grew = False
-        for pid, parent in parents.items():
-            if parent in found and pid not in found:
-                found.add(pid)
-                grew = True
-    found.discard(root)
-    return found
 
 
 def zygotes(root):
