@@ -18,10 +18,11 @@ import dataclasses
 import difflib
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import causes
 from .limits import MAX_WARNINGS
 from .results import (Cause, Entry, ErrorReport, HangCost, Hint, Mismatch, Reason, TrialRef, UnitVerdict, UnitWarning,
                       ValueCheck)
@@ -140,34 +141,6 @@ def _worst_entries(values, expected, close, count=3):
     return tuple(entries)
 
 
-def diagnose(aligned, expected, trial, upstream_names, dims):
-    """A likely cause of a wrong value, from the shape of the difference; None if nothing stands out."""
-    if aligned is None:
-        return None
-    expected = np.asarray(expected, dtype=np.float64)
-    if trial.zero_upstream:
-        return Cause("upstream_not_multiplied", names=tuple(upstream_names))
-    scale = max(float(np.abs(expected).max()) if expected.size else 0.0, 1e-12)
-    if np.allclose(aligned, 0, atol=1e-9) and scale > 1e-6:
-        return Cause("all_zero")
-    if np.allclose(aligned, -expected, rtol=1e-4, atol=1e-6 * scale):
-        return Cause("sign_flipped")
-    flat_expected = expected.ravel()
-    denominator = float(flat_expected @ flat_expected)
-    if denominator > 0:
-        factor = float(aligned.ravel() @ flat_expected) / denominator
-        if abs(factor - 1) > 1e-3 and abs(factor) > 1e-6 and np.allclose(aligned, factor * expected, rtol=1e-4, atol=1e-6 * scale):
-            named = [symbol for symbol, size in dims.items() if size > 1 and (
-                math.isclose(factor, size, rel_tol=1e-3) or math.isclose(factor, 1 / size, rel_tol=1e-3))]
-            return Cause("scaled", factor=factor, axis=named[0] if named else None)
-    if upstream_names and expected.ndim == 3 and expected.shape[1] > 1:  # a gradient carried back through time
-        last = np.allclose(aligned[:, -1], expected[:, -1], rtol=1e-4, atol=1e-6 * scale)
-        rest = np.allclose(aligned[:, :-1], expected[:, :-1], rtol=1e-4, atol=1e-6 * scale)
-        if last and not rest:
-            return Cause("carry_dropped")
-    return None
-
-
 def numerical_agreement(gradient, trial, target, numeric):
     """Whether the student's gradient matches the numerical derivative of the student's own forward."""
     if not numeric or "error" in numeric or gradient is None:
@@ -253,6 +226,7 @@ class Context:
     unit_names: frozenset
     limits: object  # sandbox.Limits
     edge_case_weight: float = 0.0  # the spec's: what being wrong on edge cases only costs (1: like any trial)
+    mutants: object = None  # causes.MutantBank: when set, wrong values are matched against the reference's mutants
 
 
 def sandbox_verdict(outcome, limits):
@@ -285,7 +259,7 @@ def judge_unit(plan, outcome, context):
     check_states = {name: _ValueState() for name in unit.checked}
     forward_ever_wrong = False
     edge_warnings = []  # what went wrong on edge cases only, judged apart unless they weigh fully
-    for trial, result in zip(plan.trials, outcome.trials):
+    for index, (trial, result) in enumerate(zip(plan.trials, outcome.trials)):
         apart = trial.ref.kind == "edge_case" and context.edge_case_weight < 1
         if result.failure is not None:
             if apart and result.failure.kind == "exception":
@@ -320,8 +294,11 @@ def judge_unit(plan, outcome, context):
                     state.numerical = "agrees" if agrees else "disagrees"
             if comparison.relative_error is not None:
                 state.error = max(state.error, comparison.relative_error)
+            if not comparison.passed:
+                state.wrong_trials.append((index, result.outputs.get(name)))
             if not comparison.passed and (state.passed or trial.zero_upstream):
-                cause = diagnose(comparison.aligned, expected, trial, list(unit.upstream), trial.dims)
+                cause = causes.shape_causes(comparison.aligned, expected, trial, list(unit.upstream), trial.dims,
+                                            comparison.mismatch)
                 if target is not None and agrees and forward_wrong:
                     cause = Cause("follows_forward", names=(unit.after,) if unit.after else ())
                 if state.passed:
@@ -339,6 +316,14 @@ def judge_unit(plan, outcome, context):
                 if isinstance(first, np.ndarray) and isinstance(second, np.ndarray) and first.shape == second.shape \
                         and not np.array_equal(first, second, equal_nan=True):
                     warnings.append(UnitWarning("nondeterministic", name))
+    wrong = {name: state.wrong_trials for name, state in check_states.items() if not state.passed}
+    if wrong and context.mutants is not None and not (forward_ever_wrong and _takes_from_forward(unit)):
+        for name, kinds in causes.mutant_causes(context.mutants, plan, wrong).items():
+            state = check_states[name]
+            if kinds and not (state.cause and state.cause.kind == "follows_forward"):
+                state.cause = None
+                state.matched = tuple(Cause(kind, basis="mutant", names=tuple(unit.upstream)
+                                            if kind == "upstream_not_multiplied" else ()) for kind in kinds)
     checks = tuple(_value_check(unit, name, state) for name, state in check_states.items())
     # A value wrong on ordinary trials as well says so in its check: its edge case would only repeat it.
     warnings.extend(w for w in edge_warnings if w.mismatch is None or check_states[w.name].passed)
@@ -401,7 +386,9 @@ class _ValueState:
     accepted_shape: tuple | None = None  # (the student's shape, the reference's), when they differ by axes of size 1
     first_failure: Comparison | None = None
     failed_trial: object = None
-    cause: Cause | None = None
+    cause: Cause | None = None  # from the shape of the difference
+    matched: tuple = ()  # Cause of each kind of mutant of the reference that gives the student's value
+    wrong_trials: list = field(default_factory=list)  # (trial index, the student's value) where it is wrong
 
 
 def _value_check(unit, name, state):
@@ -414,8 +401,8 @@ def _value_check(unit, name, state):
     comparison, trial = state.first_failure, state.failed_trial
     # No accepted shape on a wrong value: "shape accepted" on one trial would only blur what is wrong on another.
     return ValueCheck(name, is_gradient, False, comparison.relative_error, trial.ref, comparison.mismatch,
-                      (state.cause,) if state.cause else (), state.numerical, numerical_of, unit.hints.get(name),
-                      stability=name in unit.stability)
+                      state.matched or ((state.cause,) if state.cause else ()), state.numerical, numerical_of,
+                      unit.hints.get(name), stability=name in unit.stability)
 
 
 def top_level_verdict(failure, cell_name, first_line, context):

@@ -15,7 +15,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from . import check, extract, limits, load, score, syntax, trials
+from . import causes, check, extract, limits, load, score, syntax, trials
 from .results import CodeProblem, Location, Reason, StageTimes, SubmissionResult, UnitResult, UnitVerdict
 from .sandbox import Job, Session, Substitution, TrialRequest, describe_mode, encode_value
 from .spec import callee_closure, expression_names, substitution_target, units_of
@@ -27,6 +27,7 @@ class Grader:
         self.seed = seed
         self.sandbox = sandbox
         self.plans = trials.plan_assignment(assignment, seed)
+        self.mutants = causes.MutantBank(assignment)  # made per unit when a wrong value first needs them
         # What extract keeps top-level code for, and the notebook globals the grader sets itself.
         self.graded = sorted({unit.defines.split(".")[0] for unit in assignment.units.values()})
         self.given = sorted({name for unit in assignment.units.values() for name in unit.global_names})
@@ -121,7 +122,7 @@ class Grader:
         context = check.Context(
             cell_names=frozenset(program.cell_sources), definitions=tuple(program.definitions),
             unit_names=frozenset(u.defines.split(".")[-1] for u in self.assignment.units.values()),
-            limits=self.sandbox.limits, edge_case_weight=self.assignment.edge_case_weight)
+            limits=self.sandbox.limits, edge_case_weight=self.assignment.edge_case_weight, mutants=self.mutants)
         defined = [name for name, unit in self.assignment.units.items()
                    if self._implemented(unit, program) and self._missing_forward(unit, program) is None]
         outcomes = self._run(program, [(name, self.jobs[name]) for name in defined])

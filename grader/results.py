@@ -76,10 +76,11 @@ class Mismatch:
 
 @dataclass(frozen=True)
 class Location:
-    """A place in the student's code: the cell (as load names it) and the line in it."""
+    """A place in the student's code: the cell (as load names it and numbers it) and the line in it."""
 
     cell_name: str | None
     line: int | None
+    cell: int | None = None  # the cell's position among all the notebook's cells, from 1
 
 
 @dataclass(frozen=True)
@@ -235,6 +236,7 @@ class UnitResult:
     replaced: tuple = ()  # callees replaced by their reference versions in the run the score comes from
     as_written: UnitVerdict | None = None  # set when the score comes from the run with reference callees
     cell_name: str | None = None  # where the student defines it
+    cell: int | None = None  # that cell's position among all the notebook's cells, from 1 (1 for a module)
     first_line: int | None = None
     source: str | None = None  # the student's code of the unit
     public: bool = True

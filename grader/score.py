@@ -49,5 +49,5 @@ def unit_result(unit, as_written, with_reference=None, failing_callees=(), defin
         name=unit.name, status=verdict.status, score=round(unit.points * verdict.fraction, 4),
         max_score=unit.points, verdict=verdict, fixed_by=causes if verdict.status == "passed" else (),
         replaced=replaced, as_written=as_written if from_reference else None,
-        cell_name=definition.cell_name if definition else None,
+        cell_name=definition.cell_name if definition else None, cell=definition.cell if definition else None,
         first_line=definition.first_line if definition else None, source=source, public=unit.public)

@@ -20,3 +20,9 @@ def parse(source, filename="<unknown>", mode="exec"):
     """`ast.parse`, one thread at a time."""
     with _AST_LOCK:
         return ast.parse(source, filename, mode)
+
+
+def compile_source(source, filename="<unknown>", mode="exec"):
+    """`compile`, one thread at a time (it builds an AST too)."""
+    with _AST_LOCK:
+        return compile(source, filename, mode)

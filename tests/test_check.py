@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from grader import check
+from grader import causes, check
 from grader.report import wording
 from grader.results import Entry, TrialRef
 from grader.sandbox.inside.wire import Float32Scalar, Other
@@ -77,7 +77,7 @@ def test_worst_entries_are_listed_with_their_index():
 ])
 def test_diagnoses_name_the_likely_mistake(make, kind, axis, words):
     expected = np.random.default_rng(1).standard_normal((3, 4))
-    cause = check.diagnose(make(expected), expected, trial(), ["dnext_h"], {"N": 3, "T": 4})
+    cause = causes.shape_causes(make(expected), expected, trial(), ["dnext_h"], {"N": 3, "T": 4})
     assert (cause.kind, cause.axis) == (kind, axis)
     assert words in wording.cause_text("dWh", cause)
 
@@ -86,11 +86,11 @@ def test_a_gradient_right_only_at_the_last_time_step_is_not_carried_back():
     expected = np.random.default_rng(2).standard_normal((3, 4, 5))
     actual = expected.copy()
     actual[:, :-1] *= 0.5
-    assert check.diagnose(actual, expected, trial(), ["dh"], {"N": 3, "T": 4}).kind == "carry_dropped"
+    assert causes.shape_causes(actual, expected, trial(), ["dh"], {"N": 3, "T": 4}).kind == "carry_dropped"
 
 
 def test_the_zero_upstream_probe_says_to_multiply_by_the_upstream_gradient():
-    cause = check.diagnose(np.ones((2, 2)), np.zeros((2, 2)), trial(zero_upstream=True), ["dh_next"], {})
+    cause = causes.shape_causes(np.ones((2, 2)), np.zeros((2, 2)), trial(zero_upstream=True), ["dh_next"], {})
     assert (cause.kind, cause.names) == ("upstream_not_multiplied", ("dh_next",))
     assert "is it multiplied by dh_next" in wording.cause_text("dWx", cause)
 

@@ -16,8 +16,17 @@ submission and counts it caught when that unit does not pass.
                        in a forward, `step(x[t], h)` -> `step(x[t], 0 * h)`
     flip_sign          `a - b` -> `a + b`, `-a` -> `a`
     drop_activation    `np.tanh(z)` -> `z` (also sigmoid, softmax)
-    drop_term          forward units only: `x @ Wx + h @ Wh + b` -> `x @ Wx + h @ Wh` (a bias or a
-                       recurrent term forgotten)
+    drop_term          `x @ Wx + h @ Wh + b` -> `x @ Wx + h @ Wh` (a bias or a recurrent term forgotten;
+                       in a backward, one path of the gradient)
+    wrong_derivative   `1 - h ** 2` -> `h * (1 - h)` or `1 - np.tanh(h) ** 2`; `s * (1 - s)` -> `1 - s ** 2`
+    swap_activation    `np.tanh(z)` <-> `sigmoid(z)`
+    swap_gates         LSTM gate blocks in another order: the four slices `a[:, :H]` ... `a[:, 3 * H:]`, or the
+                       four parts of a concatenation, permuted (every permutation)
+    drop_stabilizer    `np.exp(x - x.max(...))` -> `np.exp(x)`: overflow at large inputs
+
+Each site also names its *cause*, in the vocabulary of grader/results.py
+CAUSE_KINDS (docs/diagnosis.md): the grader matches a student's wrong values
+against these mutants to say why they are wrong.
 
 Index arithmetic is left alone (slices, subscripts, `range(...)`), so a
 mutant is a wrong gradient, not an IndexError.
@@ -41,9 +50,13 @@ KINDS = {
     "flip_sign": "a sign flipped",
     "drop_activation": "an activation left out",
     "drop_term": "a term of a sum left out",
+    "wrong_derivative": "another activation's derivative",
+    "swap_activation": "tanh and sigmoid swapped",
+    "swap_gates": "LSTM gate blocks in another order",
+    "drop_stabilizer": "the max not subtracted before exp",
 }
-BACKWARD_ONLY = {"drop_upstream", "zero_gradient", "scale_gradient"}
-FORWARD_ONLY = {"drop_term"}
+BACKWARD_ONLY = {"drop_upstream", "zero_gradient", "scale_gradient", "wrong_derivative"}
+FORWARD_ONLY = set()
 ACTIVATIONS = {"tanh", "sigmoid", "softmax"}
 INDEX_CALLS = {"range", "reversed", "len", "arange", "enumerate"}
 
@@ -57,6 +70,7 @@ class Mutant:
     site: str  # the code at the site, as written (normalized by ast.unparse)
     replacement: str  # what the mutant has instead
     source: str  # the whole mutated module
+    cause: str = "other"  # what a student whose values equal this mutant's got wrong (results.CAUSE_KINDS)
 
     @property
     def key(self):
@@ -97,18 +111,29 @@ class Mutation(ast.NodeTransformer):
     """Base: visits one function; `site()` counts a place and changes it when it is the target."""
 
     kind = ""
+    cause = "other"
 
     def __init__(self, context, target=None):
         self.context = context
         self.target = target
-        self.sites = []  # (line, original code, replacement code)
+        self.sites = []  # (line, original code, replacement code, cause)
         self._protected = 0  # > 0 inside index arithmetic
 
-    def site(self, original, replacement):
-        self.sites.append((getattr(original, "lineno", 0), ast.unparse(original), ast.unparse(replacement)))
+    def site(self, original, replacement, cause=None):
+        self.sites.append((getattr(original, "lineno", 0), ast.unparse(original), ast.unparse(replacement),
+                           cause or self.cause))
         if len(self.sites) - 1 == self.target:
             return ast.copy_location(replacement, original)
         return original
+
+    def sites_of(self, original, replacements):
+        """Several ways to get one place wrong: each replacement is a site of its own."""
+        chosen = original
+        for replacement in replacements:
+            changed = self.site(original, replacement)
+            if changed is not original:
+                chosen = changed
+        return chosen
 
     # Index arithmetic: slices, subscripts and range() arguments are not mutated.
     def visit_Subscript(self, node):
@@ -136,6 +161,7 @@ class Mutation(ast.NodeTransformer):
 
 class DropTranspose(Mutation):
     kind = "drop_transpose"
+    cause = "transposed"
 
     def visit_Attribute(self, node):
         self.generic_visit(node)
@@ -164,6 +190,7 @@ def _mentions(node, names):
 
 class DropUpstream(Mutation):
     kind = "drop_upstream"
+    cause = "upstream_not_multiplied"
 
     def visit_BinOp(self, node):
         self.generic_visit(node)
@@ -225,6 +252,7 @@ class _GradientSites(Mutation):
 
 class ZeroGradient(_GradientSites):
     kind = "zero_gradient"
+    cause = "other"  # the value never computed: the shape of the difference says "all zeros" better
 
     def wrap(self, node):
         return ast.BinOp(ast.Constant(0), ast.Mult(), copy.deepcopy(node))
@@ -232,6 +260,7 @@ class ZeroGradient(_GradientSites):
 
 class ScaleGradient(_GradientSites):
     kind = "scale_gradient"
+    cause = "scaled"
 
     def wrap(self, node):
         return ast.BinOp(ast.Constant(2), ast.Mult(), copy.deepcopy(node))
@@ -250,6 +279,7 @@ def _other_axis(node):
 
 class WrongAxis(Mutation):
     kind = "wrong_axis"
+    cause = "wrong_axis"
 
     def call_site(self, node):
         func = node.func
@@ -315,6 +345,7 @@ class DropAccumulation(Mutation):
     """
 
     kind = "drop_accumulation"
+    cause = "accumulation_dropped"
 
     def __init__(self, context, target=None):
         super().__init__(context, target)
@@ -339,7 +370,10 @@ class DropAccumulation(Mutation):
         return node  # a mutated while loop may never end
 
     def visit_Assign(self, node):
+        # `dW = dW + g` overwrites a sum; `step(dh[t] + dprev)` drops what the next step carries back.
+        self._summed = (node.value, set().union(*(_assigned_names(t) for t in node.targets)))
         node.value = self.visit(node.value)
+        self._summed = (None, set())
         return node  # targets are written, not read
 
     def visit_AugAssign(self, node):
@@ -357,16 +391,20 @@ class DropAccumulation(Mutation):
         if not self._carried or not isinstance(node.op, ast.Add) or self._protected:
             return node
         line = node.lineno
-        if self._carried_at(node.left, line):
-            return self.site(node, node.right)
-        if self._carried_at(node.right, line):
-            return self.site(node, node.left)
+        for carried, kept in ((node.left, node.right), (node.right, node.left)):
+            if self._carried_at(carried, line):
+                root = carried
+                while isinstance(root, ast.Subscript):
+                    root = root.value
+                value, targets = getattr(self, "_summed", (None, set()))
+                summed = node is value and _state_name(root) in targets
+                return self.site(node, kept, "accumulation_dropped" if summed else "carry_dropped")
         return node
 
     def _state(self, node):
         if (self._carried and not self.context.is_backward and not self._protected
                 and isinstance(getattr(node, "ctx", None), ast.Load) and self._carried_at(node, node.lineno)):
-            return self.site(node, ast.BinOp(ast.Constant(0), ast.Mult(), copy.deepcopy(node)))
+            return self.site(node, ast.BinOp(ast.Constant(0), ast.Mult(), copy.deepcopy(node)), "carry_dropped")
         return node
 
     def visit_Name(self, node):
@@ -399,6 +437,7 @@ class DropAccumulation(Mutation):
 
 class FlipSign(Mutation):
     kind = "flip_sign"
+    cause = "sign_flipped"
 
     def visit_BinOp(self, node):
         self.generic_visit(node)
@@ -420,22 +459,202 @@ class DropActivation(Mutation):
         func = node.func
         name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
         if name in ACTIVATIONS and len(node.args) == 1 and not node.keywords and not self._protected:
-            return self.site(node, node.args[0])
+            return self.site(node, node.args[0], "wrong_derivative" if self.context.is_backward else "wrong_activation")
         return node
 
 
 class DropTerm(Mutation):
     kind = "drop_term"
+    cause = "path_missing"
 
     def visit_BinOp(self, node):
         self.generic_visit(node)
         if isinstance(node.op, ast.Add) and not self._protected:
+            if self.context.is_backward:  # either path of a sum of gradients can be the one left out
+                return self.sites_of(node, [node.left, node.right])
             return self.site(node, node.left)
         return node
 
 
+def _squared(node):
+    """E for `E ** 2` or `np.square(E)`, else None."""
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow) and isinstance(node.right, ast.Constant) \
+            and node.right.value == 2:
+        return node.left
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "square" \
+            and len(node.args) == 1:
+        return node.args[0]
+    return None
+
+
+def _np(name):
+    return ast.Attribute(ast.Name("np", ast.Load()), name, ast.Load())
+
+
+def _sigmoid_of(node):
+    """`1 / (1 + np.exp(-(node)))`, written out so that no helper need exist."""
+    return ast.BinOp(ast.Constant(1), ast.Div(), ast.BinOp(ast.Constant(1), ast.Add(), ast.Call(
+        _np("exp"), [ast.UnaryOp(ast.USub(), copy.deepcopy(node))], [])))
+
+
+class WrongDerivative(Mutation):
+    """tanh's derivative `1 - h ** 2` and the logistic's `s * (1 - s)` mixed up, or taken at the wrong point."""
+
+    kind = "wrong_derivative"
+    cause = "wrong_derivative"
+
+    def visit_BinOp(self, node):
+        self.generic_visit(node)
+        if self._protected:
+            return node
+        one = isinstance(node.left, ast.Constant) and node.left.value == 1
+        if isinstance(node.op, ast.Sub) and one:
+            value = _squared(node.right)
+            if value is not None:
+                return self.sites_of(node, [
+                    ast.BinOp(copy.deepcopy(value), ast.Mult(), ast.BinOp(ast.Constant(1), ast.Sub(), copy.deepcopy(value))),
+                    ast.BinOp(ast.Constant(1), ast.Sub(), ast.BinOp(
+                        ast.Call(_np("tanh"), [copy.deepcopy(value)], []), ast.Pow(), ast.Constant(2)))])
+        if isinstance(node.op, ast.Mult) and isinstance(node.right, ast.BinOp) and isinstance(node.right.op, ast.Sub) \
+                and isinstance(node.right.left, ast.Constant) and node.right.left.value == 1:
+            value, before = node.right.right, None  # `s * (1 - s)`, or `d * s * (1 - s)`
+            left = node.left
+            if isinstance(left, ast.BinOp) and isinstance(left.op, ast.Mult) and ast.dump(left.right) == ast.dump(value):
+                before = left.left
+            elif ast.dump(left) != ast.dump(value):
+                return node
+            tanh_derivative = ast.BinOp(ast.Constant(1), ast.Sub(), ast.BinOp(copy.deepcopy(value), ast.Pow(),
+                                                                              ast.Constant(2)))
+            return self.site(node, tanh_derivative if before is None
+                             else ast.BinOp(copy.deepcopy(before), ast.Mult(), tanh_derivative))
+        return node
+
+
+class SwapActivation(Mutation):
+    kind = "swap_activation"
+    cause = "wrong_activation"
+
+    def call_site(self, node):
+        func = node.func
+        name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+        if len(node.args) != 1 or node.keywords or self._protected:
+            return node
+        if name == "tanh":
+            return self.site(node, _sigmoid_of(node.args[0]))
+        if name == "sigmoid":
+            return self.site(node, ast.Call(_np("tanh"), [node.args[0]], []))
+        return node
+
+
+def _block_bounds(node):
+    """(symbol, lower, upper) in multiples of the symbol for a slice `:H`, `H:2 * H`, `3 * H:`; else None."""
+    def multiple(bound):
+        if bound is None:
+            return None, None
+        if isinstance(bound, ast.Name):
+            return bound.id, 1
+        if isinstance(bound, ast.BinOp) and isinstance(bound.op, ast.Mult):
+            for number, symbol in ((bound.left, bound.right), (bound.right, bound.left)):
+                if isinstance(number, ast.Constant) and isinstance(number.value, int) and isinstance(symbol, ast.Name):
+                    return symbol.id, number.value
+        return False, False
+
+    if not isinstance(node, ast.Slice) or node.step is not None:
+        return None
+    (low_symbol, low), (high_symbol, high) = multiple(node.lower), multiple(node.upper)
+    if low_symbol is False or high_symbol is False:
+        return None
+    symbol = low_symbol or high_symbol
+    if symbol is None or (low_symbol and high_symbol and low_symbol != high_symbol):
+        return None
+    return symbol, low or 0, 4 if high is None else high
+
+
+def _bounds_slice(symbol, lower, upper):
+    def bound(k, edge):
+        if k == edge:
+            return None
+        name = ast.Name(symbol, ast.Load())
+        return name if k == 1 else ast.BinOp(ast.Constant(k), ast.Mult(), name)
+    return ast.Slice(bound(lower, 0), bound(upper, 4), None)
+
+
+STACKS = {"concatenate", "hstack", "vstack", "column_stack", "row_stack"}
+
+
+class SwapGates(Mutation):
+    """The four gate blocks of an LSTM in another order: each non-identity permutation is one site."""
+
+    kind = "swap_gates"
+    cause = "gates_swapped"
+
+    def visit_FunctionDef(self, node):
+        import itertools
+
+        if getattr(self, "_in_function", False):
+            return node
+        self._in_function = True
+        groups = {}  # (array, symbol) -> {block number: [slice holders]}
+        stacks = []
+        for inner in ast.walk(node):
+            if isinstance(inner, ast.Subscript):
+                parts = inner.slice.elts if isinstance(inner.slice, ast.Tuple) else [inner.slice]
+                if parts:
+                    found = _block_bounds(parts[-1])
+                    if found and found[2] - found[1] == 1:
+                        symbol, lower, _ = found
+                        groups.setdefault((ast.unparse(inner.value), symbol), {}).setdefault(lower, []).append(inner)
+            if isinstance(inner, ast.Call) and isinstance(inner.func, ast.Attribute) and inner.func.attr in STACKS \
+                    and inner.args and isinstance(inner.args[0], (ast.Tuple, ast.List)) and len(inner.args[0].elts) == 4:
+                stacks.append(inner.args[0])
+        permutations = [p for p in itertools.permutations(range(4)) if p != (0, 1, 2, 3)]
+        for (array, symbol), blocks in sorted(groups.items()):
+            if sorted(blocks) != [0, 1, 2, 3]:
+                continue
+            for order in permutations:
+                holders = [h for b in range(4) for h in blocks[b]]
+                line = holders[0].lineno
+                original = ", ".join("%s[..., %d:%d]" % (array, b, b + 1) for b in range(4))
+                replacement = ", ".join("%s[..., %d:%d]" % (array, order[b], order[b] + 1) for b in range(4))
+                self.sites.append((line, original, replacement, self.cause))
+                if len(self.sites) - 1 == self.target:
+                    for b in range(4):
+                        for holder in blocks[b]:
+                            parts = holder.slice.elts if isinstance(holder.slice, ast.Tuple) else None
+                            new = _bounds_slice(symbol, order[b], order[b] + 1)
+                            if parts is not None:
+                                parts[-1] = new
+                            else:
+                                holder.slice = new
+        for elements in stacks:
+            for order in permutations:
+                original = ast.unparse(elements)
+                swapped = [elements.elts[order[b]] for b in range(4)]
+                self.sites.append((elements.lineno, original, ", ".join(ast.unparse(e) for e in swapped), self.cause))
+                if len(self.sites) - 1 == self.target:
+                    elements.elts = swapped
+        return node
+
+
+class DropStabilizer(Mutation):
+    """`x - x.max(...)` before an exponential left out: right until the inputs are large."""
+
+    kind = "drop_stabilizer"
+    cause = "unstable"
+
+    def visit_BinOp(self, node):
+        self.generic_visit(node)
+        right = node.right
+        if isinstance(node.op, ast.Sub) and isinstance(right, ast.Call) and not self._protected:
+            name = right.func.attr if isinstance(right.func, ast.Attribute) else getattr(right.func, "id", None)
+            if name in ("max", "amax"):
+                return self.site(node, node.left)
+        return node
+
+
 MUTATIONS = {cls.kind: cls for cls in (DropTranspose, DropUpstream, ZeroGradient, ScaleGradient, WrongAxis,
-                                         DropAccumulation, FlipSign, DropActivation, DropTerm)}
+                                         DropAccumulation, FlipSign, DropActivation, DropTerm, WrongDerivative,
+                                         SwapActivation, SwapGates, DropStabilizer)}
 assert set(MUTATIONS) == set(KINDS)
 
 
@@ -528,10 +747,10 @@ def make_mutants(assignment, source, units=None, kinds=None):
         if function is None:
             continue
         for kind, context, found in unit_sites(unit, function, kinds):
-            for index, (line, original, replacement) in enumerate(found):
+            for index, (line, original, replacement, cause) in enumerate(found):
                 changed = MUTATIONS[kind](context, target=index).visit(copy.deepcopy(function))
                 mutated = "\n".join(_splice(lines, function, ast.fix_missing_locations(changed),
                                              " " * function.col_offset))
                 mutants.append(Mutant(unit=name, kind=kind, index=index, line=line, site=normalize(original),
-                                      replacement=normalize(replacement), source=mutated))
+                                      replacement=normalize(replacement), source=mutated, cause=cause))
     return mutants

@@ -26,6 +26,7 @@ from pathlib import Path
 from ..load import SourceCell, Submission
 from .. import trials
 from ..report import wording
+from ..results import CAUSE_KINDS
 from ..pipeline import Grader
 from ..sandbox import procedure
 from . import mutants as mutants_module
@@ -40,6 +41,12 @@ class MutantResult:
     status: str  # the mutated unit's status: "failed", "error", "passed", ..., "crashed" (inconclusive)
     summary: str  # the unit's one-line verdict on the mutant
     accepted: str | None = None  # the spec's reason, for a survivor it accepts
+    named: tuple = ()  # the causes the grader names for the unit's wrong values (results.CAUSE_KINDS)
+
+    @property
+    def diagnosed(self):
+        """Caught, and with the mutant's own cause named, as a student with this mistake would be told."""
+        return self.caught and self.mutant.cause in self.named
 
     @property
     def inconclusive(self):
@@ -131,6 +138,20 @@ class Validation:
         counted = self.caught + len(self.missed)
         return self.caught / counted if counted else None
 
+    def by_cause(self):
+        """cause -> (mutants, caught, caught by wrong values, and with that cause named), in CAUSE_KINDS order.
+
+        A mutant caught by an exception has no wrong value to explain: only wrong values get a cause."""
+        counts = {}
+        for unit in self.units:
+            for r in unit.results:
+                entry = counts.setdefault(r.mutant.cause, [0, 0, 0, 0])
+                entry[0] += 1
+                entry[1] += r.caught
+                entry[2] += r.caught and r.status == "failed"
+                entry[3] += r.diagnosed
+        return {cause: tuple(counts[cause]) for cause in CAUSE_KINDS if cause in counts}
+
 
 def as_submission(name, source):
     return Submission(name, Path(name + ".py"), (SourceCell(1, name + ".py", source),))
@@ -208,10 +229,11 @@ def grade_mutant(grader, mutant):
     unit = next(u for u in result.units if u.name == mutant.unit)
     caught = unit.status not in ("passed", "crashed")
     summary = wording.unit_summary(unit)
-    wrong = [c.name for c in unit.verdict.checks if not c.passed]
+    wrong = [c for c in unit.verdict.checks if not c.passed]
     if caught and wrong:
-        summary = wording.wrong_names_text(wrong)
-    return caught, unit.status, summary
+        summary = wording.wrong_names_text([c.name for c in wrong])
+    named = tuple(dict.fromkeys(cause.kind for c in wrong for cause in c.causes))
+    return caught, unit.status, summary, named
 
 
 def validate(assignment, sandbox, seed=DEFAULT_SEED, units=None, kinds=None, jobs=1, progress=None):
@@ -247,8 +269,9 @@ def validate(assignment, sandbox, seed=DEFAULT_SEED, units=None, kinds=None, job
         outcomes = list(pool.map(run, made))
     by_unit = {name: [] for name in (units or assignment.units)}
     survivors = []
-    for mutant, (caught, status, summary) in zip(made, outcomes):
-        result = MutantResult(mutant, caught, status, summary, None if caught else accepted_reason(assignment, mutant))
+    for mutant, (caught, status, summary, named) in zip(made, outcomes):
+        result = MutantResult(mutant, caught, status, summary, None if caught else accepted_reason(assignment, mutant),
+                              named)
         by_unit[mutant.unit].append(result)
         if not caught and not result.inconclusive:
             survivors.append(mutant)
@@ -284,6 +307,8 @@ def render_text(validation, verbose=False):
             width, unit.unit, len(unit.results), unit.caught, unit.accepted, len(unit.missed), _percent(unit.score)))
     lines.append("  %-*s  %7d  %6d  %8d  %6d  %5s" % (width, "all", v.total, v.caught, v.accepted, len(v.missed),
                                                      _percent(v.score)))
+    lines.append("  causes named for mutants caught by wrong values: %s" % ", ".join(
+        "%s %d/%d" % (cause, named, wrong) for cause, (_, _, wrong, named) in v.by_cause().items() if cause != "other"))
     for unit in v.units:
         for result in unit.missed:
             lines.append("  MISSED %s, %s (%s) %s: still passes" % (
@@ -316,7 +341,9 @@ def render_markdown(validations):
            "classic mistake made at one place in the unit's function) and counts a mutant *caught* when that",
            "unit no longer passes. *Accepted* survivors are listed in the assignment's spec (`mutants:`) with",
            "the reason the checks cannot or need not see them; *missed* ones would be weak checks.",
-           "The score is caught / (caught + missed). See [authoring.md](authoring.md#validate) for the method.", "",
+           "The score is caught / (caught + missed). See [authoring.md](authoring.md#validate) for the method.",
+           "Each mutant also has a cause, in the vocabulary of [diagnosis.md](diagnosis.md): the feedback of a",
+           "student whose values equal the mutant's names it.", "",
            "Mutation kinds: " + "; ".join("`%s` %s" % (k, mutants_module.KINDS[k]) for k in kinds) + ".", "",
            "| assignment | units | mutants | caught | accepted | missed | score |", "|---|---:|---:|---:|---:|---:|---:|"]
     for v in validations:
@@ -347,4 +374,9 @@ def render_markdown(validations):
         if v.inconclusive:
             out += ["", "Inconclusive (the unit's process crashed twice; run again):", ""]
             out += ["- `%s`, %s, %s" % (r.mutant.unit, r.mutant.kind, r.mutant.describe()) for r in v.inconclusive]
+        out += ["", "By cause ([diagnosis.md](diagnosis.md)): *wrong values* counts the mutants caught by wrong values",
+                "(the others raise), *named* those of them whose own cause the feedback names.",
+                "", "| cause | mutants | caught | wrong values | named |", "|---|---:|---:|---:|---:|"]
+        out += ["| `%s` | %d | %d | %d | %s |" % (cause, total, caught, wrong, "—" if cause == "other" else named)
+                for cause, (total, caught, wrong, named) in v.by_cause().items()]
     return "\n".join(out) + "\n"

@@ -25,7 +25,8 @@ Choices:
   crash.
 * `extra_data` (for TAs and scripts, never shown to students) carries the
   seed, sandbox mode, per-unit status, per-value relative errors and
-  numerical agreement, `fixed_by`, the as-written status and timings.
+  numerical agreement, `fixed_by`, the as-written status, timings, and per
+  test `diagnosis`: a record per wrong value and cause (`diagnosis()`).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import dataclasses
 import math
 
 from .formatting import json_number, place, plural, public_units, score_pair, score_text, shown_problems
+from ..results import CAUSE_KINDS
 from . import wording
 from .text import unit_feedback
 
@@ -68,7 +70,35 @@ def _error_data(error):
             "function": error.function, "trial": wording.trial_text(error.trial) or None}
 
 
-def unit_test(unit):
+def diagnosis(unit, notebook):
+    """results.json's `diagnosis`: one record per wrong value and cause (none for a unit that passed).
+
+    `kind` is a cause of grader/results.py CAUSE_KINDS ("other" for a wrong value whose cause was not
+    found, with `observation` when its shape says something: "all_zero", "follows_forward"); `cell` is
+    the cell's position among all the notebook's cells (null for a module) and `line` the line in it,
+    where the student's code goes wrong when the grader can tell, else null."""
+    if unit.status != "failed":
+        return []
+    records = []
+    for check in unit.verdict.checks:
+        if check.passed:
+            continue
+        for cause in check.causes or (None,):
+            location = cause.location if cause is not None else None
+            record = {"value": check.name, "kind": cause.kind if cause is not None and cause.kind in CAUSE_KINDS
+                      else "other",
+                      "cell": ((unit.cell if location is None else location.cell) if notebook else None),
+                      "line": None if location is None else location.line,
+                      "basis": cause.basis if cause is not None else None}
+            if cause is not None and cause.kind not in CAUSE_KINDS:
+                record["observation"] = cause.kind
+            if cause is not None and cause.factor is not None:
+                record["factor"] = json_number(cause.factor, 6)
+            records.append(record)
+    return records
+
+
+def unit_test(unit, notebook=False):
     """One Gradescope test for one unit."""
     full = unit.max_score > 0 and unit.score >= unit.max_score
     extra = {
@@ -81,6 +111,7 @@ def unit_test(unit):
         "seconds": json_number(unit.verdict.seconds),
         "cell": unit.cell_name,
         "first_line": unit.first_line,
+        "diagnosis": diagnosis(unit, notebook),
     }
     if unit.as_written is not None:
         extra["as_written_values"] = _checks_data(unit.as_written)
@@ -157,7 +188,8 @@ def results_json(result):
                       "extra_data": {"status": "load_error"}}]
         score = 0.0
     else:
-        tests = [unit_test(unit) for unit in result.units]
+        notebook = str(result.path).lower().endswith(".ipynb")
+        tests = [unit_test(unit, notebook) for unit in result.units]
         score = json_number(result.score)
     return {
         "score": score,
