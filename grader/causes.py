@@ -45,6 +45,13 @@ class MutantBank:
         self._units = {}
         self._lock = threading.Lock()
 
+    def __getstate__(self):
+        # A Grader travels to Dask workers pickled: the mutants are made again there, when needed.
+        return {"assignment": self.assignment}
+
+    def __setstate__(self, state):
+        self.__init__(state["assignment"])
+
     def mutants(self, name):
         """[(cause, namespace, lock)] for the unit's mutants that load (a mutant that raises on import is left out)."""
         with self._lock:

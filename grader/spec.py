@@ -72,7 +72,7 @@ class Unit:
     global_names: dict = field(default_factory=dict)  # notebook global -> the value it is set to
     public: bool = True  # shown to students by `grader check`
     stability: tuple = ()  # outputs on extreme inputs: they earn their share only when every other output is right
-    hints: dict = field(default_factory=dict)  # output -> what to say when it is wrong and nothing more specific is
+    hints: dict = field(default_factory=dict)  # output -> what to say when it is wrong, after any cause found
 
     @property
     def is_backward(self):

@@ -88,6 +88,8 @@ EXPECTED_STEP_BACKWARD = [
     ("scale_gradient", "da.sum(axis=0)", "2 * da.sum(axis=0)"),
     ("wrong_axis", "0", "1"),
     ("flip_sign", "1 - next_h ** 2", "1 + next_h ** 2"),
+    ("wrong_derivative", "1 - next_h ** 2", "next_h * (1 - next_h)"),
+    ("wrong_derivative", "1 - next_h ** 2", "1 - np.tanh(next_h) ** 2"),
 ]
 
 
@@ -95,6 +97,8 @@ def test_the_mutants_of_a_backward_step_are_the_classic_mistakes(term):
     spec = find_assignment("term")
     made = mutants.make_mutants(spec, spec.reference.read_text(), units=["rnn_step_backward"])
     assert [(m.kind, m.site, m.replacement) for m in made] == EXPECTED_STEP_BACKWARD
+    assert [m.cause for m in made if m.kind in ("drop_upstream", "wrong_derivative")] == [
+        "upstream_not_multiplied", "wrong_derivative", "wrong_derivative"]
     assert {m.unit for m in made} == {"rnn_step_backward"}
     assert len({m.key for m in made}) == len(made)
 
@@ -164,11 +168,14 @@ def test_validate_catches_every_mutant_of_the_template(term):
     assert result.exit_code == 0, result.output
     assert "reference: 6/6, full marks" in result.output
     rows = dict(re.findall(r"^  (\w+)\s+(\d+\s+\d+\s+\d+\s+\d+\s+\S+)$", result.output, re.M))
-    assert rows == {"rnn_step_forward": "3       3         0       0   100%",
-                    "rnn_step_backward": "17      17         0       0   100%",
+    assert rows == {"rnn_step_forward": "4       4         0       0   100%",
+                    "rnn_step_backward": "19      19         0       0   100%",
                     "rnn_forward": "1       1         0       0   100%",
-                    "rnn_backward": "14      14         0       0   100%",
-                    "all": "35      35         0       0   100%"}
+                    "rnn_backward": "22      22         0       0   100%",
+                    "all": "46      46         0       0   100%"}
+    # Each mutant caught by wrong values gets its own cause named, as a student with that mistake would.
+    named = re.search(r"causes named for mutants caught by wrong values: (.*)", result.output).group(1)
+    assert "upstream_not_multiplied 1/1" in named and "wrong_derivative 2/2" in named
 
 
 def test_a_weak_check_shows_up_as_missed_mutants(term, sandbox):
@@ -187,11 +194,13 @@ def test_a_weak_check_shows_up_as_missed_mutants(term, sandbox):
     assert {(r.mutant.kind, r.mutant.site) for r in unit.results if r.caught} == {
         ("drop_transpose", "Wx.T"), ("drop_transpose", "x.T"), ("drop_transpose", "prev_h.T"),
         ("drop_upstream", "dnext_h * (1 - next_h ** 2)"), ("zero_gradient", "da @ Wx.T"),
-        ("scale_gradient", "da @ Wx.T"), ("flip_sign", "1 - next_h ** 2")}
-    assert unit.score == pytest.approx(7 / 17)
+        ("scale_gradient", "da @ Wx.T"), ("flip_sign", "1 - next_h ** 2"),
+        ("wrong_derivative", "1 - next_h ** 2")}
+    assert len([r for r in unit.results if r.caught]) == 9  # both wrong derivatives reach dx
+    assert unit.score == pytest.approx(9 / 19)
     text = validate.render_text(result)
     assert "MISSED rnn_step_backward, zero_gradient (a gradient zeroed) line 19: `x.T @ da` -> `0 * (x.T @ da)`" in text
-    assert "41%" in text
+    assert "47%" in text
 
 
 def test_accepted_survivors_need_a_reason_and_stale_ones_are_noted(term, sandbox):
@@ -221,7 +230,7 @@ mutants:
     result = validate.validate(find_assignment("term"), sandbox, units=["rnn_step_backward"], jobs=2)
     assert result.ok, validate.render_text(result)
     unit = result.units[0]
-    assert (unit.caught, unit.accepted, len(unit.missed), unit.score) == (14, 3, 0, 1.0)
+    assert (unit.caught, unit.accepted, len(unit.missed), unit.score) == (16, 3, 0, 1.0)
     stale_line = spec_path.read_text().split("\n").index("    kind: flip_sign")  # the line before, from 1
     assert [(e.kind, e.line) for e in result.stale] == [("flip_sign", stale_line)]
     assert "the spec accepts a survivor that no longer survives (line %d)" % stale_line in validate.render_text(result)

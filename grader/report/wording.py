@@ -229,7 +229,7 @@ def value_message(check, names=(), shared=()):
     for cause in check.causes[:1]:
         if cause_key(cause) not in said:
             text = sentence(text, cause_text(check.name, cause), names)
-    if not check.causes and check.hint:
+    if check.hint:  # the author's own words for this value
         text = sentence(text, check.hint, names)
     if check.is_gradient and check.numerical == "disagrees" and check.mismatch.layer == "values" and not any(
             cause.kind == "follows_forward" for cause in check.causes):
