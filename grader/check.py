@@ -130,6 +130,41 @@ def compare(actual, expected):
     return Comparison(False, mismatch, error, accepted, values)
 
 
+GRID_CELLS = 40  # a picture's rows and columns at most: larger values are pooled by block maxima
+
+
+def error_picture(aligned, expected, dims):
+    """(grid, grid shape, steps) for a wrong value: where it is wrong, and how much at each time step.
+
+    The per-entry error is CS231n's relative error |a - e| / (|a| + |e|), 0 where the entry is within
+    tolerance and 1 where it is NaN or inf. A value of more than two axes is pictured over its last two
+    (the maximum over the others); the time axis is the one whose length is a `T` dimension's."""
+    if aligned is None:
+        return (), (), ()
+    expected = np.asarray(expected, dtype=np.float64)
+    if expected.ndim == 0 or expected.size == 0:
+        return (), (), ()
+    tolerance = TOLERANCES[8]
+    with np.errstate(all="ignore"):
+        error = np.abs(aligned - expected) / np.maximum(1e-8, np.abs(aligned) + np.abs(expected))
+        error[np.abs(aligned - expected) <= tolerance.atol + tolerance.rtol * np.abs(expected)] = 0.0
+    error[~np.isfinite(error)] = 1.0
+    error = np.clip(error, 0.0, 1.0)
+    steps = ()
+    lengths = [size for symbol, size in dims.items() if symbol.upper().startswith("T") and size > 1]
+    if error.ndim >= 2 and lengths:
+        axes = [axis for axis, length in enumerate(error.shape) if length == lengths[0]]
+        if len(axes) == 1:
+            others = tuple(axis for axis in range(error.ndim) if axis != axes[0])
+            steps = tuple(round(float(v), 3) for v in error.max(axis=others))
+    plane = error.reshape(1, -1) if error.ndim == 1 else error.max(axis=tuple(range(error.ndim - 2))) \
+        if error.ndim > 2 else error
+    rows = np.array_split(np.arange(plane.shape[0]), min(GRID_CELLS, plane.shape[0]))
+    columns = np.array_split(np.arange(plane.shape[1]), min(GRID_CELLS, plane.shape[1]))
+    grid = tuple(tuple(round(float(plane[np.ix_(r, c)].max()), 3) for c in columns) for r in rows)
+    return grid, plane.shape, steps
+
+
 def _worst_entries(values, expected, close, count=3):
     order = np.argsort(-np.where(close, -1.0, np.abs(values - expected)).ravel(), kind="stable")[:count]
     entries = []
@@ -303,6 +338,7 @@ def judge_unit(plan, outcome, context):
                     cause = Cause("follows_forward", names=(unit.after,) if unit.after else ())
                 if state.passed:
                     state.first_failure, state.failed_trial, state.cause = comparison, trial, cause
+                    state.picture = error_picture(comparison.aligned, expected, trial.dims)
                 elif cause:  # the zero-upstream probe names the mistake more surely than any other trial
                     state.cause = cause
                 state.passed = False
@@ -388,6 +424,7 @@ class _ValueState:
     failed_trial: object = None
     cause: Cause | None = None  # from the shape of the difference
     matched: tuple = ()  # Cause of each kind of mutant of the reference that gives the student's value
+    picture: tuple = ((), (), ())  # error_picture of the first failure
     wrong_trials: list = field(default_factory=list)  # (trial index, the student's value) where it is wrong
 
 
@@ -400,7 +437,9 @@ def _value_check(unit, name, state):
                           accepted_shape=accepted, expected_shape=expected_shape, stability=name in unit.stability)
     comparison, trial = state.first_failure, state.failed_trial
     # No accepted shape on a wrong value: "shape accepted" on one trial would only blur what is wrong on another.
-    return ValueCheck(name, is_gradient, False, comparison.relative_error, trial.ref, comparison.mismatch,
+    grid, grid_shape, steps = state.picture
+    mismatch = dataclasses.replace(comparison.mismatch, grid=grid, grid_shape=tuple(grid_shape), steps=steps)
+    return ValueCheck(name, is_gradient, False, comparison.relative_error, trial.ref, mismatch,
                       state.matched or ((state.cause,) if state.cause else ()), state.numerical, numerical_of,
                       unit.hints.get(name), stability=name in unit.stability)
 

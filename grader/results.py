@@ -72,6 +72,9 @@ class Mismatch:
     max_abs_diff: float | None = None
     relative_error: float | None = None
     worst: tuple = ()  # Entry, largest differences first
+    grid: tuple = ()  # a picture of where it is wrong: rows of per-entry relative errors in [0, 1], pooled (max)
+    grid_shape: tuple = ()  # the shape the grid pictures (leading axes folded by their max)
+    steps: tuple = ()  # for a value with a time axis: the largest relative error at each time step
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,10 @@ from urllib.parse import unquote
 
 from grader.load import safe_id
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the results built in test_report, whatever the import mode
-from test_report import TITLE, buggy_result, correct_result, hostile_result, load_error_result
+from test_report import TITLE, buggy_result, correct_result, hostile_result, load_error_result  # noqa: E402
+
+from grader.results import (Cause, Mismatch, Reason, SubmissionResult, TrialRef, UnitResult,  # noqa: E402
+                            UnitVerdict, ValueCheck)
 
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -56,16 +59,16 @@ class Dom(HTMLParser):
     def __init__(self, text):
         super().__init__()
         self.title, self.text, self.elements, self._open = "", [], [], []
-        self._in_title = False
+        self._in_title = self._title_done = False
         self.feed(text)
 
     def handle_starttag(self, tag, attrs):
-        self._in_title = tag == "title"
+        self._in_title = tag == "title" and not self._title_done  # the page's title, not an SVG shape's
         self.elements.append((tag, dict(attrs)))
 
     def handle_endtag(self, tag):
         if tag == "title":
-            self._in_title = False
+            self._in_title, self._title_done = False, True
 
     def handle_data(self, data):
         if self._in_title:
@@ -162,3 +165,57 @@ def test_a_missing_browser_fails_and_says_how_to_get_one(tmp_path, monkeypatch):
     monkeypatch.setattr(sys.modules[__name__], "CHROMIUM", tmp_path / "no-chromium")
     with pytest.raises(pytest.fail.Exception, match="make test. installs it"):
         chromium(tmp_path, "--version")
+
+
+def diagnosed_result(id, unit_name, kind, values=("dWx", "dWh")):
+    """A submission with every unit right but one, whose wrong matrices have the cause `kind`."""
+    grid = tuple(tuple(0.9 if column % 4 == 1 else 0.0 for column in range(8)) for row in range(5))
+    checks = tuple(ValueCheck(value, True, False, 0.9, TrialRef("trial", 1, (("N", 3), ("D", 5), ("H", 2))),
+                              Mismatch("values", count=10, size=40, max_abs_diff=1.0, relative_error=0.9,
+                                       grid=grid, grid_shape=(5, 8)), (Cause(kind, basis="mutant"),))
+                   for value in values)
+    units = tuple(UnitResult(unit.name, "failed", 0.0, unit.max_score,
+                             UnitVerdict("failed", Reason("wrong_values"), checks), cell_name=unit.cell_name,
+                             first_line=unit.first_line, source=unit.source)
+                  if unit.name == unit_name else unit for unit in correct_result(id).units)
+    return SubmissionResult(id, "/subs/%s.py" % id, "cs231n-rnn", TITLE, 1234, units)
+
+
+def test_a_wrong_matrix_is_drawn_as_a_heatmap_and_a_passed_unit_has_no_failure_block(tmp_path):
+    folder = write_submission_reports(diagnosed_result("erin", "rnn_step_backward", "gates_swapped"), tmp_path / "a")
+    dom = Dom(dump_dom(tmp_path, folder / "feedback.html"))
+    figures = [attrs for tag, attrs in dom.elements if tag == "figure" and "heatmap" in attrs.get("class", "")]
+    assert [figure["data-value"] for figure in figures] == ["dWx", "dWh"]
+    cells = [attrs for tag, attrs in dom.elements if tag == "rect" and attrs.get("class") == "cell"]
+    assert len(cells) == 2 * 5 * 2  # the wrong columns only, in each of the two pictures
+    assert all(attrs["fill"] != "#ffffff" for attrs in cells)
+    assert {attrs["x"] for attrs in cells} == {str(1 + 14 * column) for column in (1, 5)}
+    assert "dWx and dWh have the LSTM's gate blocks in another order" in dom.words
+    # rnn_backward passes once rnn_step_backward is fixed: one line about it as written, no failure block.
+    text = dump_dom(tmp_path, write_submission_reports(buggy_result(), tmp_path / "b") / "feedback.html")
+    section = text[text.index('<section class="unit" id="unit-rnn_backward"'):]
+    section = section[:section.index("</section>")]
+    assert 'class="check"' not in section and 'class="exc"' not in section
+    assert "As written:" in section and "correct once rnn_step_backward is fixed" in section
+
+
+def test_the_summary_s_cause_table_links_to_the_students_who_have_each_cause(tmp_path):
+    results = [diagnosed_result("ann", "rnn_step_backward", "upstream_not_multiplied"), correct_result("bo"),
+               diagnosed_result("cy", "rnn_step_backward", "upstream_not_multiplied"),
+               diagnosed_result("dee", "rnn_backward", "carry_dropped", ("dx",)), buggy_result("eve")]
+    out = tmp_path / "out"
+    for result in results:
+        write_submission_reports(result, out)
+    summary, _ = write_class_reports(results, out, TITLE)
+    text = dump_dom(tmp_path, summary)
+    table = text[text.index('id="causes"'):]
+    table = table[:table.index("</table>")]
+    rows = re.findall(r'<tr class="cause-row" data-unit="([^"]+)" data-cause="([^"]+)">(.*?)</tr>', table, re.S)
+    found = {(unit, cause): re.findall(r'<a href="([^"]+)">([^<]+)</a>', row) for unit, cause, row in rows}
+    assert found == {("rnn_step_backward", "upstream_not_multiplied"): [("ann/feedback.html", "ann"),
+                                                                       ("cy/feedback.html", "cy")],
+                     ("rnn_backward", "carry_dropped"): [("dee/feedback.html", "dee")]}
+    assert all((out / unquote(href)).is_file() for links in found.values() for href, _ in links)
+    assert "not multiplied by the upstream gradient" in re.sub(r"<[^>]+>", "", table)
+    bins = re.findall(r'<rect class="bin"[^>]*height="([\d.]+)"', text)
+    assert len(bins) == 10 and sum(float(h) > 0 for h in bins) >= 2  # the histogram of totals is drawn

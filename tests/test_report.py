@@ -554,3 +554,39 @@ def test_a_very_long_function_is_listed_as_a_window_around_its_marked_line():
     short = report_html.code_listing(UnitResult("f", "error", 0.0, 1.0, UnitVerdict("error", Reason("exception")),
                                                 first_line=1, source=STEP_FORWARD))
     assert [line.number for line in short] == [1, 2, 3, 4]
+
+
+# ---------------------------------------------------------------- the student's notebook, annotated
+
+
+def test_a_notebook_submission_gets_its_notebook_back_with_the_feedback_in_place(tmp_path):
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+    cells = [new_markdown_cell("# My homework " + HOSTILE), new_code_cell(STEP_FORWARD), new_markdown_cell("next"),
+             new_code_cell(STEP_BACKWARD, outputs=[nbformat.v4.new_output("display_data", {"text/html": HOSTILE})])]
+    path = tmp_path / "bob.ipynb"
+    nbformat.write(new_notebook(cells=cells), str(path))
+    forward, backward = passed_unit("rnn_step_forward", STEP_FORWARD, 1, ("next_h",)), wrong_dWh_unit()
+    units = (UnitResult(forward.name, forward.status, forward.score, forward.max_score, forward.verdict,
+                        cell_name="cell 2", cell=2, first_line=1, source=STEP_FORWARD),
+             UnitResult(backward.name, backward.status, backward.score, backward.max_score, backward.verdict,
+                        cell_name="cell 4", cell=4, first_line=1, source=STEP_BACKWARD))
+    result = SubmissionResult("bob", str(path), "cs231n-rnn", TITLE, 1234, units)
+    folder = write_submission_reports(result, tmp_path / "out")
+    annotated = nbformat.read(str(folder / "feedback.ipynb"), as_version=4)
+    nbformat.validate(annotated)
+    kinds = [(cell.cell_type, cell.metadata.get("grader", {}).get("feedback")) for cell in annotated.cells]
+    assert kinds == [("markdown", None), ("code", None), ("markdown", ["rnn_step_forward"]), ("markdown", None),
+                     ("code", None), ("markdown", ["rnn_step_backward"])]
+    assert annotated.cells[1].source == STEP_FORWARD
+    feedback = annotated.cells[5].source
+    assert "**Grader: `rnn_step_backward` — Wrong, 1.6 / 2 points**" in feedback
+    assert "dWh differs in 30 of 30 entries" in feedback and feedback.rstrip().endswith("```")
+    page = (folder / "feedback-notebook.html").read_text()
+    assert_self_contained(page)
+    assert "<script" not in page and "<img" not in page and "&lt;script&gt;" in page
+    assert "dWh differs in 30 of 30 entries" in page and "def rnn_step_backward" in re.sub(r"<[^>]+>", "", page)
+    # a module gets no notebook
+    module = write_submission_reports(SubmissionResult("m", str(tmp_path / "m.py"), "a", "A", 1, units), tmp_path / "o")
+    assert not (module / "feedback.ipynb").exists()

@@ -15,12 +15,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import nbformat
+
 from ..load import safe_id
 from .formatting import score_text, status_letter, STATUS_LETTERS, status_label
 from .gradescope import results_json
 from .grades import assignment_max, canvas_csv, grades_csv, row_max
 from .html import feedback_html, index_html, summary_html
 from .stored import RECORD_VERSION, remove_written, stored_results, to_record
+from .notebook import feedback_notebook, notebook_html
 from .text import unit_feedback
 
 __all__ = ["write_submission_reports", "write_class_reports", "score_table", "unit_feedback", "results_json",
@@ -35,7 +38,8 @@ def _write(path, text):
 
 
 def write_submission_reports(result, out_dir):
-    """Write results.json and feedback.html for one submission; return the folder written."""
+    """Write results.json and feedback.html (and for a notebook feedback.ipynb and feedback-notebook.html)
+    for one submission; return the folder written."""
     folder = Path(out_dir) / safe_id(result.id)
     data = results_json(result)
     # The whole result, as data, for rebuilding the class reports when one student is regraded later.
@@ -43,6 +47,10 @@ def write_submission_reports(result, out_dir):
     # Compact: json's fast C encoder is used only without indentation, and this runs for every student.
     _write(folder / "results.json", json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":")) + "\n")
     _write(folder / "feedback.html", feedback_html(result))
+    annotated = feedback_notebook(result)
+    if annotated is not None:  # a notebook submission: also the notebook itself, with the feedback in place
+        _write(folder / "feedback.ipynb", nbformat.writes(annotated))
+        _write(folder / "feedback-notebook.html", notebook_html(annotated, "%s: %s" % (result.title, result.id)))
     return folder
 
 

@@ -173,6 +173,22 @@ def code_listing(unit, mark=None):
 
 # ---------------------------------------------------------------- filters
 
+def heat_color(value):
+    """An error in [0, 1] as a fill colour: white where right, light to dark red as the error grows."""
+    value = max(0.0, min(1.0, float(value)))
+    if value == 0:
+        return "#ffffff"
+    t = 0.2 + 0.8 * value ** 0.5  # small errors stay visible
+    low, high = (254, 224, 210), (165, 15, 21)
+    return "#%02x%02x%02x" % tuple(round(a + (b - a) * t) for a, b in zip(low, high))
+
+
+def cell_size(grid, width=360, largest=14):
+    """The side of a heatmap's square cells, so that the picture fits `width` pixels."""
+    columns = max((len(row) for row in grid), default=1)
+    return max(4, min(largest, width // max(columns, 1)))
+
+
 def percent(score, max_score):
     """Share of the points as a whole percentage, for bar widths (0 when nothing is possible)."""
     if not max_score:
@@ -217,6 +233,8 @@ FILTERS = {
     "accepted_shape_note": wording.accepted_shape_note,
     "hang_text": wording.hang_text,
     "percent": percent,
+    "heat_color": heat_color,
+    "cell_size": cell_size,
     "lines_range": lines_range,
     "python2_note": wording.python2_note,
 }
@@ -300,6 +318,43 @@ def failure_key(unit):
     return ("reason", unit.status, dataclasses.replace(verdict.reason, location=None))
 
 
+def unit_causes(unit):
+    """The causes named for a wrong unit's values, each once, in order (none for a unit that is not wrong)."""
+    if unit.status != "failed":
+        return []
+    return list(dict.fromkeys(check.causes[0].kind for check in unit.verdict.checks
+                              if not check.passed and check.causes))
+
+
+def cause_table(results, names):
+    """Per unit, the class's causes, most frequent first, each with the students who have it."""
+    rows = []
+    for name in names:
+        students = {}
+        for result in results:
+            if result.load_error:
+                continue
+            for unit in result.units:
+                if unit.name == name:
+                    for kind in unit_causes(unit):
+                        students.setdefault(kind, []).append((result.id, feedback_href(result)))
+        for kind, who in sorted(students.items(), key=lambda item: (-len(item[1]), item[0])):
+            rows.append({"unit": name, "kind": kind, "title": wording.cause_title(kind), "count": len(who),
+                         "students": who})
+    return rows
+
+
+def score_histogram(totals, class_max, bins=10):
+    """[(low, high, count)] of total scores in equal bins over [0, class_max] (the last bin includes its top)."""
+    if not totals or not class_max:
+        return []
+    width = class_max / bins
+    counts = [0] * bins
+    for total in totals:
+        counts[min(bins - 1, max(0, int(total / width)))] += 1
+    return [(round(width * i, 2), round(width * (i + 1), 2), count) for i, count in enumerate(counts)]
+
+
 def unit_stats(results, name, top=3):
     graded = [unit for result in results if not result.load_error for unit in result.units if unit.name == name]
     statuses = Counter(unit.status for unit in graded)
@@ -324,12 +379,17 @@ def unit_stats(results, name, top=3):
     }
 
 
+def feedback_href(result):
+    """The link from the class summary to a submission's feedback page."""
+    return urllib.parse.quote(safe_id(result.id)) + "/feedback.html"
+
+
 def submission_row(result, names, maxima):
     units = {unit.name: unit for unit in result.units}
     return {
         "result": result,
         "folder": safe_id(result.id),
-        "href": urllib.parse.quote(safe_id(result.id)) + "/feedback.html",
+        "href": feedback_href(result),
         "cells": [units.get(name) for name in names],
         "score": 0.0 if result.load_error else result.score,
         "max_score": row_max(result, maxima),
@@ -361,6 +421,8 @@ def summary_context(results, assignment_title):
         "class_max": class_max,
         "seeds": sorted({result.seed for result in results}),
         "legend": [(status, status_letter(status), status_label(status)) for status in STATUS_LABELS],
+        "histogram": score_histogram(totals, class_max),
+        "causes": cause_table(results, names),
     }
 
 
