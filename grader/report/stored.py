@@ -19,7 +19,7 @@ from pathlib import Path
 RECORD_VERSION = 1
 # The class reports a run writes at the top of --out (report.write_class_reports, the Canvas export).
 CLASS_FILE = re.compile(r"^(summary|grades|canvas)(-[^/]*)?\.(html|csv)$")
-SUBMISSION_FILES = ("results.json", "feedback.html")
+SUBMISSION_FILES = ("results.json", "feedback.html", "feedback.ipynb", "feedback-notebook.html")
 
 
 def to_record(value):
@@ -96,8 +96,8 @@ def stored_results(out_dir):
 def remove_written(out_dir):
     """Remove what earlier runs of the grader wrote into `out_dir` (`--fresh`); return how many files.
 
-    Only the class reports and, in each folder holding a results.json the grader wrote, results.json and
-    feedback.html; a folder is removed only when that leaves it empty. Anything else stays."""
+    Only the class reports and, in each folder holding a results.json the grader wrote, the files of
+    SUBMISSION_FILES; a folder is removed only when that leaves it empty. Anything else stays."""
     out_dir = Path(out_dir)
     removed = 0
     if not out_dir.is_dir():
