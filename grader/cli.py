@@ -174,10 +174,10 @@ def run(submissions, assignment, assignments_dir, out_dir, roster, canvas_column
 
 def _for_class_reports(result):
     """What the class reports need of a result whose own reports are written (statuses, scores, which values
-    are wrong and why in a word): without the student's code, output and per-value details, so that a long
+    are wrong and their causes): without the student's code, output and per-value details, so that a long
     run's memory grows by little per submission."""
     def slim(verdict):
-        checks = tuple(dataclasses.replace(check, mismatch=None, causes=(), hint=None)
+        checks = tuple(dataclasses.replace(check, mismatch=None, hint=None)
                        for check in verdict.checks if not check.passed or check.accepted_shape)
         return dataclasses.replace(verdict, checks=checks, stdout="", warnings=())
 
