@@ -530,9 +530,6 @@ def main():
     config = json.loads(sys.argv[1])
     scratch_root = config["scratch"]
     uid = config.get("uid")
-    folders = private_folders(config["private_folders"]) if config.get("private_folders") else None
-    os.makedirs(scratch_root, exist_ok=True)
-    os.chmod(scratch_root, 0o755)
     # No process of this sandbox may read this one's memory, nor may an orphan outlive its job.
     prctl(PR_SET_DUMPABLE, 0)
     prctl(PR_SET_CHILD_SUBREAPER, 1)
@@ -544,6 +541,11 @@ def main():
     if config.get("preload"):
         preload()
     warm_up()
+    # After the imports: a private /tmp hides whatever lives under it, the grader's own Python included
+    # when it was installed there (a clone in /tmp).
+    folders = private_folders(config["private_folders"]) if config.get("private_folders") else None
+    os.makedirs(scratch_root, exist_ok=True)
+    os.chmod(scratch_root, 0o755)
     wire.write_all(out_fd, wire.pack({"ready": True, "pid": os.getpid(), "network_isolated": network,
                                       "private_folders": folders}))
     while True:
