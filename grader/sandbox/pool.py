@@ -10,9 +10,11 @@ from __future__ import annotations
 import dataclasses
 import os
 import queue
+import re
 import select
 import shutil
 import signal
+import stat
 import subprocess
 import tempfile
 import threading
@@ -44,6 +46,56 @@ def _spawn(*args, **kwargs):
     return _SPAWNER.submit(subprocess.Popen, *args, **kwargs).result()
 
 
+# A worker's scratch folder is named after the grader's process (its pid and start time), so that one left
+# behind by a grader that was killed (a Dask worker lost mid-run) can be told from one still in use.
+SCRATCH_PREFIX = "grader-sandbox-"
+_SCRATCH_NAME = re.compile(r"grader-sandbox-(\d+)\.(\d+)-[A-Za-z0-9_]+")
+
+
+def _start_time(pid):
+    """When a process started (clock ticks since boot), or None when there is no such process."""
+    try:
+        with open("/proc/%d/stat" % pid) as stat:
+            return int(stat.read().rsplit(")", 1)[1].split()[19])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _scratch_prefix():
+    return "%s%d.%d-" % (SCRATCH_PREFIX, os.getpid(), _start_time(os.getpid()) or 0)
+
+
+def remove_abandoned_scratch(folder=None):
+    """Remove the scratch folders of workers whose grader is dead, and only those: folders of this user
+    (never a link), named by a grader process that no longer runs (its pid gone, or reused by a process
+    that started at another time). Returns the names removed."""
+    folder = folder or tempfile.gettempdir()
+    try:
+        parent = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        return []
+    removed = []
+    try:
+        for name in os.listdir(parent):
+            match = _SCRATCH_NAME.fullmatch(name)
+            if not match:
+                continue
+            try:
+                info = os.stat(name, dir_fd=parent, follow_symlinks=False)
+            except OSError:
+                continue
+            if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid():
+                continue
+            owner, started = int(match.group(1)), int(match.group(2))
+            if _start_time(owner) == started:
+                continue  # its grader still runs
+            shutil.rmtree(name, dir_fd=parent, ignore_errors=True)
+            removed.append(name)
+    finally:
+        os.close(parent)
+    return removed
+
+
 # Seconds for a worker's own work on one job (fork, encode, kill what is left), besides the student's calls.
 JOB_OVERHEAD_SECONDS = 10.0
 
@@ -64,7 +116,7 @@ class Worker:
         self.uid = None
 
     def start(self):
-        self.scratch_parent = tempfile.mkdtemp(prefix="grader-sandbox-")
+        self.scratch_parent = tempfile.mkdtemp(prefix=_scratch_prefix())
         os.chmod(self.scratch_parent, 0o755)
         scratch = "/tmp/jobs" if self.mode == "bwrap" else os.path.join(self.scratch_parent, "jobs")
         self.uid = throwaway_uid()
@@ -191,6 +243,7 @@ class Sandbox:
         self._all = []
         self._lock = threading.Lock()
         self.size = jobs
+        remove_abandoned_scratch()
         # Workers are stopped (and their scratch folders removed) even if no one calls close().
         self._finalizer = weakref.finalize(self, _stop_workers, self._all)
 

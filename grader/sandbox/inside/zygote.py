@@ -548,6 +548,9 @@ def main():
     os.chmod(scratch_root, 0o755)
     wire.write_all(out_fd, wire.pack({"ready": True, "pid": os.getpid(), "network_isolated": network,
                                       "private_folders": folders}))
+    # Every object alive now is shared with every leader and job process this zygote forks: kept out of
+    # their garbage collector, which would otherwise walk them all and copy each page it touches.
+    gc.freeze()
     while True:
         leader = os.fork()
         if leader == 0:
