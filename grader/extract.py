@@ -84,6 +84,9 @@ class Program:
     python2: tuple = ()  # Python 2 idioms translated (python2.TRANSLATIONS), in that order; () for Python 3 code
     # graded name -> the other graded names its code reaches, directly or through helpers (the student's own calls)
     callees: dict = field(default_factory=dict)
+    # "Class.method" of a graded class -> the class's other methods it calls (through helper methods) and the
+    # other graded names it reaches, transitively
+    method_callees: dict = field(default_factory=dict)
 
     def defines(self, name):
         return name in self.definitions
@@ -258,7 +261,8 @@ def extract_program(cells, graded=(), given=(), python2=False):
                 start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
                 code = "\n".join(source_lines[offset + start - 1: offset + node.end_lineno])
                 statements.append(_Statement(node, cell, offset, offset + start, code, keep_statement(node)))
-    needs, read, callees = _needed_statements(statements, graded, set(given)) if graded else ({}, set(), {})
+    needs, read, callees, method_callees = (_needed_statements(statements, graded, set(given)) if graded
+                                            else ({}, set(), {}, {}))
     needed = set().union(*needs.values()) if needs else set()
     blocks, definitions, position = [], {}, {}
     if translated:
@@ -273,7 +277,7 @@ def extract_program(cells, graded=(), given=(), python2=False):
     computed = {name: tuple(position[i] for i in sorted(indices) if not statements[i].always)
                 for name, indices in needs.items()}
     return Program(tuple(blocks), definitions, tuple(problems), sources, computed,
-                   frozenset(position[i] for i in needed), frozenset(read), translated, callees)
+                   frozenset(position[i] for i in needed), frozenset(read), translated, callees, method_callees)
 
 
 def _as_python2(parsed):
@@ -343,7 +347,9 @@ def _bindings_and_reads(statement):
 
 def _needed_statements(statements, graded, given):
     """(graded name -> indices of the statements it needs: the last binding of each name read, transitively;
-    every name read on the way; graded name -> the other graded names it reaches, through helpers too).
+    every name read on the way; graded name -> the other graded names it reaches, through helpers too;
+    "Class.method" of a graded class -> what that method reaches: the class's other methods it calls on
+    `self` (or on the class), through helper methods, and the other graded names they read).
 
     A name read as a statement runs resolves to its last binding before that statement; a name read
     inside a function resolves to its last binding in the whole program, as after a run top to bottom."""
@@ -359,24 +365,73 @@ def _needed_statements(statements, graded, given):
         found = bisect.bisect_left(indices, before)
         return indices[found - 1] if found else None
 
-    needs, read, callees = {}, set(), {}
-    for root in graded:
-        found, todo = set(), [(root, end)]
-        callees[root] = set()
+    def walk(todo, root, found):
+        """Follow the names in `todo` ((name, read before statement) pairs) to the statements binding them:
+        adds those to `found`; returns the graded names reached."""
+        reached = set()
         while todo:
             name, before = todo.pop()
             read.add(name)
             index = binding(name, before) if name not in given or name == root else None
             if index is not None and name != root and name in graded:
-                callees[root].add(name)
+                reached.add(name)
             if index is None or index in found:
                 continue
             found.add(index)
             _, immediate, deferred = analysed[index]
-            todo.extend((read, index) for read in immediate)
-            todo.extend((read, end) for read in deferred)
+            todo.extend((read_name, index) for read_name in immediate)
+            todo.extend((read_name, end) for read_name in deferred)
+        return reached
+
+    needs, read, callees, method_callees = {}, set(), {}, {}
+    for root in graded:
+        found = set()
+        callees[root] = frozenset(walk([(root, end)], root, found))
         needs[root] = found
-    return needs, read, {root: frozenset(names) for root, names in callees.items()}
+        index = binding(root, end)
+        if index is None or not isinstance(statements[index].node, ast.ClassDef):
+            continue
+        class_reads = analysed[index][1]  # its bases and class body, which run as it is defined
+        methods = _method_reads(statements[index])
+        for method in methods:
+            closure, todo = {method}, [method]
+            while todo:
+                for called in methods[todo.pop()][0] & set(methods) - closure:
+                    closure.add(called)
+                    todo.append(called)
+            names = set(class_reads).union(*(methods[m][1] for m in closure))
+            # The class itself is not followed again: its other methods are reached through `self` only.
+            reached = walk([(name, end) for name in names], root, {index})
+            method_callees["%s.%s" % (root, method)] = frozenset(
+                reached | {"%s.%s" % (root, m) for m in closure - {method}})
+    return needs, read, callees, method_callees
+
+
+def _method_reads(statement):
+    """method name -> (attributes it reads on `self`, its first parameter, or on its class by name;
+    module-level names it reads), for the methods of a class statement (a method defined twice: both)."""
+    node = statement.node
+    try:
+        table = symtable.symtable(statement.code, "<cell>", "exec")
+        class_table = next(t for t in table.get_children() if t.get_name() == node.name and t.get_type() == "class")
+    except (SyntaxError, ValueError, MemoryError, RecursionError, StopIteration):
+        return {}
+    reads = {}
+    for child in class_table.get_children():
+        if child.get_type() == "function":
+            immediate, deferred = set(), set()
+            _scope_reads(child, immediate, deferred, False)
+            reads.setdefault(child.get_name(), set()).update(deferred)
+    methods = {}
+    for item in node.body:
+        if not isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        owners = {node.name} | {arg.arg for arg in (item.args.posonlyargs + item.args.args)[:1]}
+        attributes = {sub.attr for sub in ast.walk(item) if isinstance(sub, ast.Attribute)
+                      and isinstance(sub.value, ast.Name) and sub.value.id in owners}
+        attributes_before, names = methods.get(item.name, (set(), set()))
+        methods[item.name] = (attributes_before | attributes, names | reads.get(item.name, set()))
+    return methods
 
 
 def definition_source(program, definition):

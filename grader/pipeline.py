@@ -18,7 +18,7 @@ from pathlib import Path
 from . import causes, check, extract, limits, load, score, syntax, trials
 from .results import CodeProblem, Location, Reason, StageTimes, SubmissionResult, UnitResult, UnitVerdict
 from .sandbox import Job, Session, Substitution, TrialRequest, describe_mode, encode_value
-from .spec import callee_closure, expression_names, substitution_target, units_of
+from .spec import callee_closure, expression_attributes, expression_names, substitution_target, units_of
 
 
 class Grader:
@@ -171,19 +171,42 @@ class Grader:
     def _callee_names(self, name, program):
         """The units (or classes) a unit calls, transitively: the spec's `calls` where it gives them (an
         override), else what the student's own code reaches, through helpers, from the unit and from the
-        forward it runs first (a wrong sigmoid inside rnn_step_forward is what its backward's cache needs)."""
+        forward it runs first (a wrong sigmoid inside rnn_step_forward is what its backward's cache needs).
+        A method unit reaches what the methods its steps call reach: the class's other methods it calls on
+        `self` (rnn-class's forward calls `_rnn_step_forward`) and the classes it builds (a TimeRNN's RNN)."""
         units = self.assignment.units
         unit = units[name]
         if unit.calls or (unit.after and units[unit.after].calls) or not self.assignment.reference_callees:
             return set(callee_closure(units, name))
-        by_root = {u.defines: n for n, u in units.items() if "." not in u.defines}
-        roots = set(program.callees.get(unit.defines.split(".")[0], ()))
-        if unit.after:
-            roots |= program.callees.get(units[unit.after].defines.split(".")[0], frozenset())
-        names = {by_root[root] for root in roots if root in by_root} - {name, unit.after}
+        reached = set()
+        for each in (unit, units[unit.after]) if unit.after else (unit,):
+            reached |= self._reached(each, program)
+        names = set()
+        for item in reached:
+            names |= self._units_defined_as(item, unit.defines.split(".")[0])
         # A backward callee only works with the cache of its own forward: substitute the pair.
-        names |= {units[callee].after for callee in names if units[callee].after}
+        names |= {units[callee].after for callee in names if callee in units and units[callee].after}
         return names - {name, unit.after}
+
+    @staticmethod
+    def _reached(unit, program):
+        """What the student's code a unit runs reaches: graded names and, for a method, "Class.method"s."""
+        owner, _, method = unit.defines.partition(".")
+        if not method:
+            return set(program.callees.get(owner, ()))
+        # Whatever its steps call on the object (set_state, reset_state...), and the constructor that made it.
+        called = {method, "__init__"}.union(*(expression_attributes(step.expr) for step in unit.steps))
+        reached = set().union(*(program.method_callees.get("%s.%s" % (owner, m), ()) for m in called))
+        return reached - {"%s.%s" % (owner, m) for m in called}
+
+    def _units_defined_as(self, item, own_class):
+        """The units (or the class of units) a reached name stands for: the units defining it, else a graded
+        class other than the unit's own, whole."""
+        units = self.assignment.units
+        named = {n for n, u in units.items() if u.defines == item}
+        if not named and item != own_class and any(u.defines.startswith(item + ".") for u in units.values()):
+            named = {item}
+        return named
 
     def _callees(self, name, program):
         """The units a unit calls (a class comes whole, but only its forward methods can be what a forward

@@ -236,6 +236,12 @@ def expression_names(text):
     return frozenset(names)
 
 
+@functools.lru_cache(maxsize=1024)
+def expression_attributes(text):
+    """Attributes an expression reads: `forward` in `layer.forward(x)`, `grads` in `layer.grads`."""
+    return frozenset(node.attr for node in ast.walk(syntax.parse(text, mode="eval")) if isinstance(node, ast.Attribute))
+
+
 def _read_input(reader, name, raw, dimensions):
     reader.mapping(raw, "input %r" % name)
     reader.known_fields(raw, INPUT_FIELDS, "input %r" % name)

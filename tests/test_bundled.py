@@ -2,13 +2,15 @@
 needed for them: objects built by a step, stateful layers, hints per output, stubs and None results as
 missing, reference callees that bring their own helpers, random numbers in a unit's code."""
 
+import dataclasses
 import textwrap
 from pathlib import Path
 
 import pytest
 
 from grader.report import wording
-from grader import extract
+from grader import extract, load
+from grader.pipeline import Grader
 from grader.errors import SpecError
 from grader.load import SourceCell, Submission
 from grader.spec import BUNDLED_DIR, find_assignment, load_spec
@@ -224,3 +226,87 @@ def test_a_wrong_helper_reached_through_another_helper_is_found(graders):
     assert not_passed(units) == {"sigmoid": "failed"}
     assert units["rnn_step_forward"].fixed_by == ("sigmoid",)
     assert units["rnn_step_forward"].as_written.status == "failed"
+
+
+# --- ... and for class units: methods called on self, classes built, helpers in between ------------------
+
+CORPUS = Path(__file__).parent / "submissions"
+
+
+def corpus_source(assignment, name):
+    return (CORPUS / assignment / name).read_text()
+
+
+def test_a_wrong_rnn_backward_costs_rnn_units_only_and_time_rnn_backward_is_graded_with_the_reference_rnn(graders):
+    # TimeRNN builds its RNN layers through a helper method calling a module-level factory; TimeLSTM through
+    # an alias (Cell = LSTM) read in a helper method. The spec gives them no `calls`.
+    grader = graders("dlfs-time-rnn")
+    result, units = grade(grader, corpus_source("dlfs-time-rnn", "step_backwards_wrong_layer_factory.py"))
+    assert not_passed(units) == {"RNN.backward": "failed", "LSTM.backward": "failed"}
+    assert all(unit.score == unit.max_score for name, unit in units.items() if name not in ("RNN.backward", "LSTM.backward"))
+    assert units["RNN.backward"].score == 0 and units["LSTM.backward"].score == round(2 * 5 / 6, 4)  # dc_prev only
+    assert units["TimeRNN.backward"].fixed_by == ("RNN.backward",)
+    assert wording.unit_summary(units["TimeRNN.backward"]) == "correct once RNN.backward is fixed"
+    assert units["TimeRNN.backward"].as_written.status == "failed"  # as written, it ran the student's RNN
+    assert units["TimeLSTM.backward"].fixed_by == ("LSTM.backward",)
+    # The forwards are right as written: never charged, never said to be fixed by anything.
+    for name in ("TimeRNN.forward", "TimeRNN.stateful", "TimeLSTM.forward", "TimeLSTM.stateful"):
+        assert units[name].fixed_by == () and units[name].as_written is None, name
+
+
+def test_a_time_rnn_that_does_the_steps_itself_is_neither_credited_nor_blamed_through_rnn(graders):
+    grader = graders("dlfs-time-rnn")
+    source = corpus_source("dlfs-time-rnn", "time_rnn_inlined_rnn_no_bias.py")
+    program = extract.extract_program([SourceCell(1, "student.py", source)], grader.graded, grader.given)
+    for name in ("TimeRNN.forward", "TimeRNN.backward", "TimeRNN.stateful"):
+        assert grader._callee_names(name, program) == set(), name  # no run with the reference RNN
+    assert grader._callee_names("TimeLSTM.backward", program) == {"LSTM"}
+    # Its RNN forgets the bias: RNN's units are charged, TimeRNN's pass on their own code.
+    result, units = grade(grader, source)
+    assert not_passed(units) == {"RNN.forward": "failed", "RNN.backward": "blocked"}
+    for name in ("TimeRNN.forward", "TimeRNN.backward", "TimeRNN.stateful"):
+        assert (units[name].fixed_by, units[name].replaced, units[name].as_written) == ((), (), None), name
+    # With a slip of its own (dWh from the current state), TimeRNN.backward is charged, and nothing says
+    # RNN could be the cause.
+    slipped = source.replace("            dWh += np.dot(h_prev.T, dt)", "            dWh += np.dot(self.hs[:, t, :].T, dt)")
+    assert slipped != source
+    result, units = grade(grader, slipped)
+    assert not_passed(units) == {"RNN.forward": "failed", "RNN.backward": "blocked", "TimeRNN.backward": "failed"}
+    assert wrong(units["TimeRNN.backward"]) == ["dWh"]
+    assert (units["TimeRNN.backward"].replaced, units["TimeRNN.backward"].as_written) == ((), None)
+
+
+def test_a_wrong_step_method_reached_through_two_helper_methods_is_charged_to_the_step(graders):
+    grader = graders("rnn-class")
+    source = load.load_submission("s", CORPUS / "rnn-class" / "step_backward_no_upstream_through_helpers.ipynb")
+    program = extract.extract_program(source.cells, grader.graded, grader.given)
+    assert program.method_callees["RNN.backward"] >= {"RNN._through_time", "RNN._one_step_back",
+                                                       "RNN._rnn_step_backward"}
+    assert grader._callee_names("backward", program) == {"_rnn_step_forward", "_rnn_step_backward"}
+    assert grader._callee_names("forward", program) == {"_rnn_step_forward"}
+    result = grader.grade(source)
+    units = {unit.name: unit for unit in result.units}
+    assert not_passed(units) == {"_rnn_step_backward": "failed"}
+    assert units["backward"].fixed_by == ("_rnn_step_backward",)
+    assert wording.unit_summary(units["backward"]) == "correct once _rnn_step_backward is fixed"
+
+
+def test_calls_in_the_spec_still_override_what_a_class_unit_reaches(graders, sandbox):
+    assignment = find_assignment("dlfs-time-rnn")
+    units = dict(assignment.units)
+    units["TimeRNN.forward"] = dataclasses.replace(units["TimeRNN.forward"], calls=("RNN",))
+    grader = Grader(dataclasses.replace(assignment, units=units), 1, sandbox)
+    source = corpus_source("dlfs-time-rnn", "time_rnn_inlined_rnn_no_bias.py")
+    program = extract.extract_program([SourceCell(1, "student.py", source)], grader.graded, grader.given)
+    assert grader._callee_names("TimeRNN.forward", program) == {"RNN"}  # the spec says so, the code does not
+    assert grader._callee_names("TimeRNN.backward", program) == {"RNN"}  # a backward takes its forward's
+    assert grader._callee_names("TimeRNN.stateful", program) == set()
+
+
+def test_a_module_level_alias_of_a_wrong_callee_follows_its_reference_version(graders):
+    # `squash = sigmoid` is bound when the module loads: the run with the reference sigmoid rebinds it too.
+    source = edited("rnn-lm", WRONG_SIGMOID, ("    h_next = sigmoid(h_prev @ Wh.T + x_t @ We.T + b1)",
+                                              "    h_next = squash(h_prev @ Wh.T + x_t @ We.T + b1)"))
+    result, units = grade(graders("rnn-lm"), source + "\n\nsquash = sigmoid\n")
+    assert not_passed(units) == {"sigmoid": "failed"}
+    assert units["rnn_step_forward"].fixed_by == units["rnn_backward"].fixed_by == ("sigmoid",)

@@ -278,3 +278,50 @@ def test_without_graded_names_only_definitions_and_constants_are_kept():
     program = extract.extract_program(cells_of("import numpy as np\nEPS = np.finfo(float).eps\n"
                                                "def f(x):\n    return x + EPS\n"))
     assert kept_lines(program) == ["import numpy as np", "def f(x):", "    return x + EPS"]
+
+
+def test_what_a_method_reaches_goes_through_helper_methods_factories_and_aliases():
+    program = extract.extract_program(cells_of("""
+        import numpy as np
+
+        def make(params):
+            return Step(*params)
+
+        class Step:
+            def forward(self, x):
+                return np.tanh(x)
+
+        class Step2:
+            def forward(self, x):
+                return x
+
+        Layer = Step2
+
+        class Time:
+            def __init__(self):
+                self.layers = []
+
+            def forward(self, xs):
+                return self._loop(xs)
+
+            def _loop(self, xs):
+                return [self._one(x) for x in xs]
+
+            def _one(self, x):
+                return make(self.params).forward(x)
+
+            def backward(self, d):
+                return Time._helper(self, d)
+
+            def _helper(self, d):
+                return Layer().forward(d)
+
+            def again(self, xs):
+                return Time(xs)
+    """), graded=["Step", "Step2", "Time"])
+    reached = program.method_callees
+    assert reached["Time.forward"] == {"Time._loop", "Time._one", "Step"}
+    assert reached["Time.backward"] == {"Time._helper", "Step2"}  # called on the class by name; an alias
+    assert reached["Time.__init__"] == frozenset()
+    assert reached["Time.again"] == frozenset()  # the class itself is not a callee of its methods
+    assert program.callees["Time"] == {"Step", "Step2"}

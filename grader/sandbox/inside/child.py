@@ -196,7 +196,11 @@ def build_namespace(session, job, buffers, errors, values=None):
                     if issubclass(type(owner), type):
                         setattr(owner, method, on_copies(reference[method]))  # a student's metaclass may refuse
                 else:
-                    namespace[target] = on_copies(reference[target])
+                    original, replacement = namespace.get(target), on_copies(reference[target])
+                    # Aliases the student's top-level code made (`Cell = LSTM`, `act = sigmoid`) follow it.
+                    for name in [n for n, value in namespace.items() if value is original and original is not None]:
+                        namespace[name] = replacement
+                    namespace[target] = replacement
             except BaseException as exc:
                 errors.append(dict(exception_info(exc), block=-1))
     return namespace
