@@ -5,10 +5,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from grader import extract
+from grader.load import SourceCell
 from grader.pipeline import Grader
 from grader.sandbox import Job, Limits, Session, Substitution, TrialRequest, encode_value
 from grader.sandbox.inside import wire
-from grader.spec import find_assignment
+from grader.spec import callee_closure, find_assignment
 
 names = st.text("abcdefghxyz_", min_size=1, max_size=8)
 
@@ -85,5 +87,16 @@ def test_the_pipeline_jobs_round_trip(assignment):
     assert grader.jobs
     for job in grader.jobs.values():
         assert Job.from_wire(through_the_wire(job.to_wire())) == job
+    # Units whose spec says what they call get their job with reference callees made up front; the others,
+    # once a submission shows what they call.
     substituted = [job for key, job in grader.jobs.items() if isinstance(key, tuple)]
+    assert {job.unit for job in substituted} == {name for name in grader.assignment.units
+                                                  if callee_closure(grader.assignment.units, name)}
+    reference = grader.assignment.reference
+    program = extract.extract_program([SourceCell(1, reference.name, reference.read_text())], grader.graded)
+    substituted += [grader._reference_job(name, program) for name in grader.assignment.units
+                    if (name, "reference") not in grader.jobs]
+    substituted = [job for job in substituted if job is not None]
     assert substituted and all(job.substitute and job.substitute.set in grader.references for job in substituted)
+    for job in substituted:
+        assert Job.from_wire(through_the_wire(job.to_wire())) == job
