@@ -272,6 +272,8 @@ def sandbox_verdict(outcome, limits):
     if outcome.status == "protocol":
         return UnitVerdict("crashed", Reason("protocol", detail=detail.get("reason", "?")))
     signal_name = detail.get("signal")
+    if detail.get("out_of_memory"):
+        return UnitVerdict("crashed", Reason("out_of_memory", number=limits.memory_mb))
     if signal_name == "SIGSEGV":
         return UnitVerdict("crashed", Reason("segfault"))
     if signal_name in ("SIGXCPU", "SIGKILL"):

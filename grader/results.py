@@ -180,7 +180,8 @@ class Reason:
       blocked: "forward_wrong", "forward_failed" (error, or detail), "forward_missing" (cause: its reason)
                with `forward` naming the forward unit
       timeout: "timeout" (number: the call limit in seconds), "top_level_timeout" (detail: what the sandbox said)
-      crashed: "protocol" (detail), "segfault", "cpu_or_memory" (number: the CPU limit), "signal"
+      crashed: "protocol" (detail), "segfault", "cpu_or_memory" (number: the CPU limit), "out_of_memory"
+               (number: the memory limit; killed for its worker's memory cgroup), "signal"
                (detail: its name), "exit" (number: the status), "stopped" (detail)
     """
 

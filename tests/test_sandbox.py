@@ -20,6 +20,7 @@ import secrets
 import shutil
 import socket
 import struct
+import subprocess
 import sys
 import tempfile
 import threading
@@ -32,8 +33,8 @@ import grader.sandbox.pool as pool
 from grader import limits, load, report
 from grader.report import wording
 from grader.pipeline import Grader, grade_all
-from grader.sandbox import (Job, Limits, Sandbox, Session, TrialRequest, bwrap_available, describe_mode,
-                            network_isolated, private_folder_sizes, throwaway_users)
+from grader.sandbox import (Job, Limits, Sandbox, Session, TrialRequest, bwrap_available, cgroup, describe_mode,
+                            memory_cgroups, network_isolated, private_folder_sizes, throwaway_users)
 from grader.sandbox.inside import wire, zygote
 from grader.spec import find_assignment
 
@@ -47,6 +48,7 @@ CORPUS = HERE / "submissions" / "cs231n-rnn"
 SEED = 4242
 LIMITS = Limits(call_seconds=2, cpu_seconds=20, memory_mb=384, processes=4, file_size_mb=4, output_chars=2000)
 THROWAWAY = throwaway_users()  # job processes run as throwaway users (the grader is root)
+CGROUPS = memory_cgroups()[0] is not None  # each worker has a memory cgroup (where the machine allows it)
 
 # Both modes, always: `make test` installs bubblewrap, and a machine where it cannot run fails the strict tests.
 MODES = ["bwrap", "fallback"]
@@ -133,7 +135,7 @@ class Arena:
             "markers": [str(m) for m in self.markers], "unpickled_marker": str(self.unpickled),
             "listener": ["127.0.0.1", self.listener.getsockname()[1]], "unix_socket": self.unix_path,
             "ipc_key": self.ipc_key, "secret_prefix": "SECRET-%s-KEEPE" % self.token, "file_mb": LIMITS.file_size_mb,
-            "memory_mb": LIMITS.memory_mb,
+            "memory_mb": LIMITS.memory_mb, "processes": LIMITS.processes,
         }
 
     def submission(self, name, source=None):
@@ -280,6 +282,8 @@ EXPECTED = {
                     "lstm_backward": ("failed", "dx")},
     # Memory outside the address space (memfd files, tmpfs) is bounded too.
     "memory_hoard": {"temporal_softmax_loss": ("error", "HELD:")},
+    # Memory spread over several processes, each under the address-space limit.
+    "memory_spread": {"temporal_affine_backward": ("error", "HELD:")},
     # Results as large as the sandbox sends: the grader keeps their shapes only.
     "big_returns": {"word_embedding_forward": ("failed", "too large to keep"),
                     "temporal_affine_forward": ("failed", "too large to keep")},
@@ -445,12 +449,20 @@ def check_memory_hoard(units, arena, mode, result):
         assert held < LIMITS.memory_mb
 
 
+def check_memory_spread(units, arena, mode, result):
+    held = int(reported(units["temporal_affine_backward"], "HELD")[0].split()[0])
+    if CGROUPS:  # the worker's memory cgroup holds its processes together
+        assert 0 < held <= LIMITS.memory_mb + cgroup.WORKER_OWN_MB
+    else:  # each process alone is bounded
+        assert 0 < held <= LIMITS.processes * LIMITS.memory_mb
+
+
 def check_leaky_warnings(units, arena, mode, result):
     assert units["lstm_backward"].as_written is None  # the run with the reference callee sent garbage: not used
     assert_no_reference_text(repr(result))
 
 
-ATTACK_CHECKS = {"memory_hoard": check_memory_hoard, "forged_result": check_forged_result,
+ATTACK_CHECKS = {"memory_hoard": check_memory_hoard, "memory_spread": check_memory_spread, "forged_result": check_forged_result,
                  "leaky_retry": check_leaky_retry, "leaky_warnings": check_leaky_warnings,
                  "infinite_loop": check_infinite_loop, "read_files": check_read_files,
                  "write_outside": check_write_outside, "network": check_network,
@@ -662,13 +674,128 @@ def test_the_strict_mode_is_available():
 def test_mode_is_said_in_one_line(mode):
     line = describe_mode(mode)
     assert "\n" not in line and line.startswith("strict sandbox" if mode == "bwrap" else "process sandbox")
+    assert ("memory limited by a cgroup" if CGROUPS else "no cgroup") in line
+
+
+# --- The memory cgroup: each worker's processes and files in memory together --------------------
+
+# Files as large as the memory limit: the tmpfs folders and memfd files a job may fill hold more than it.
+BIG_FILES = Limits(call_seconds=5, cpu_seconds=20, memory_mb=256, processes=4, file_size_mb=64)
+
+
+def test_memory_in_files_is_held_by_the_cgroup(assignment, arena, mode):
+    arena.targets.update(memory_mb=BIG_FILES.memory_mb, file_mb=BIG_FILES.file_size_mb)
+    hierarchy = memory_cgroups()[0]
+    with Sandbox(jobs=1, limits=BIG_FILES, mode=mode) as sandbox:
+        graded = Grader(assignment, SEED, sandbox)
+        hoarder = units_of(grade(graded, arena, "memory_hoard"))["temporal_softmax_loss"]
+        if CGROUPS:
+            # The kernel stopped the job at the worker's limit, and the verdict says so.
+            assert hoarder.status == "crashed" and hoarder.verdict.reason.kind == "out_of_memory"
+            assert "ran out of memory (the limit is 256 MB per unit" in text_of(hoarder)
+            made = sandbox._all[0].cgroup.path
+            assert os.path.dirname(made) == hierarchy.path
+            with open(os.path.join(made, hierarchy.limit_file)) as limit:
+                assert int(limit.read()) == (BIG_FILES.memory_mb + cgroup.WORKER_OWN_MB) << 20
+        else:  # tmpfs sizes and the open-file limit only: more than the memory limit
+            held = int(reported(hoarder, "HELD")[0])
+            assert 0 < held <= zygote.OPEN_FILES * BIG_FILES.file_size_mb + BIG_FILES.scratch_mb + 3 * 64
+        # The same worker grades the next submission as if nothing had happened.
+        after = units_of(grade(graded, arena, "after", (HOSTILE / "_correct.py").read_text()))
+        assert {unit.status for unit in after.values()} == {"passed"}
+    if CGROUPS:
+        assert not os.path.exists(made)  # removed with its worker
+
+
+def fake_hierarchy(root, version):
+    """A folder tree shaped like a cgroup file system (plain files: the kernel makes nothing in it)."""
+    own = root / "self-cgroup"
+    if version == 1:
+        own.write_text("5:cpu,cpuacct:/\n4:memory:/grading/run\n0::/\n")
+        folder = root / "memory" / "grading" / "run"
+        folder.mkdir(parents=True)
+        (folder / "memory.limit_in_bytes").write_text("9223372036854771712\n")
+    else:
+        own.write_text("0::/user.slice/run\n")
+        (root / "cgroup.controllers").write_text("cpu io memory pids\n")
+        folder = root / "user.slice" / "run"
+        folder.mkdir(parents=True)
+        (folder / "cgroup.controllers").write_text("cpu memory\n")
+    return str(own), folder
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_the_memory_hierarchy_is_detected(tmp_path, version):
+    own, folder = fake_hierarchy(tmp_path, version)
+    hierarchy, why = cgroup.find_hierarchy(str(tmp_path), own)
+    assert hierarchy == cgroup.Hierarchy(version, str(folder)) and why is None
+    assert hierarchy.limit_file == ("memory.limit_in_bytes" if version == 1 else "memory.max")
+    # The kernel makes a cgroup's files when it is made; a plain folder tree is no cgroup file system.
+    usable, why = cgroup.usable(str(tmp_path), own)
+    assert usable is None and "may not make a memory cgroup (not a cgroup file system)" in why
+    assert [p.name for p in folder.iterdir() if p.name.startswith(cgroup.PREFIX)] == []
+
+
+def test_the_hierarchy_of_this_machine():
+    hierarchy, why = cgroup.find_hierarchy()
+    text = Path("/proc/self/cgroup").read_text()
+    v1_memory = any("memory" in line.split(":")[1].split(",") for line in text.splitlines() if line.count(":") >= 2)
+    if v1_memory:
+        assert hierarchy is not None and hierarchy.version == 1, why
+    if CGROUPS:
+        assert hierarchy is not None and os.access(hierarchy.path, os.W_OK)
+
+
+def test_a_run_that_was_killed_leaves_no_cgroup(tmp_path):
+    # A grader process that was killed: its workers' cgroups are removed by the next run's probe.
+    own, folder = fake_hierarchy(tmp_path, 1)
+    stale = folder / (cgroup.PREFIX + "999999999-12345-abcd")
+    mine = folder / ("%s%s-abcd" % (cgroup.PREFIX, cgroup._own_tag()))
+    other = folder / "not-the-graders"
+    for made in (stale, mine, other):
+        made.mkdir()
+    cgroup.remove_stale(cgroup.Hierarchy(1, str(folder)))
+    assert not stale.exists() and mine.exists() and other.exists()
+    if CGROUPS:  # and for real: a grader killed with a worker running
+        hierarchy = memory_cgroups()[0]
+        script = ("import sys; from grader.sandbox import Sandbox, Limits\n"
+                  "sandbox = Sandbox(jobs=1, limits=Limits(memory_mb=256))\n"
+                  "worker = sandbox._take(); worker.start(); print(worker.cgroup.path, flush=True)\n"
+                  "sys.stdin.read()\n")
+        killed = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  cwd=str(REPO), text=True)
+        path = killed.stdout.readline().strip()
+        assert os.path.isdir(path) and path.startswith(hierarchy.path)
+        killed.kill()
+        killed.wait()
+        killed.stdin.close()
+        killed.stdout.close()
+        again, why = cgroup.usable()
+        assert again == hierarchy, why
+        assert not os.path.exists(path)
+
+
+@pytest.mark.parametrize("root", ["missing", "not-a-cgroup"])
+def test_without_a_cgroup_memory_is_limited_per_process(assignment, arena, mode, tmp_path, root):
+    if root == "missing":
+        cgroup_root = str(tmp_path / "missing")
+    else:
+        cgroup_root = str(tmp_path)
+        (tmp_path / "memory").mkdir()  # the grader's own cgroup's path under it is missing: no limit file
+    with Sandbox(jobs=1, limits=LIMITS, mode=mode, cgroup_root=cgroup_root) as sandbox:
+        assert "memory limited per process only (no cgroup: " in sandbox.describe()
+        unit = units_of(grade(Grader(assignment, SEED, sandbox), arena, "memory_spread"))["temporal_affine_backward"]
+        assert sandbox._all[0].cgroup is None
+    # Each process is bounded by its own address-space limit, not their sum.
+    held = int(reported(unit, "HELD")[0].split()[0])
+    assert 0 < held <= LIMITS.processes * LIMITS.memory_mb
 
 
 # --- A class: 40 ordinary submissions graded as alone, 10 hostile ones among them ---------------
 
 CLASS_ATTACKS = ["infinite_loop", "memory_bomb", "os_exit", "segfault", "fork_bomb", "daemon", "kill_others",
                  "pickle_payload", "write_outside", "monkeypatch", "forged_result", "tampered_numbers", "leaky_retry",
-                 "leaky_warnings", "memory_hoard", "big_returns", "garbage_frames", "tick_flood"]
+                 "leaky_warnings", "memory_hoard", "memory_spread", "big_returns", "garbage_frames", "tick_flood"]
 
 
 def fingerprint(result):

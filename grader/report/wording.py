@@ -437,6 +437,9 @@ def reason_text(reason, checks=(), error=None):
         return "its process sent back something unreadable (%s)" % reason.detail
     if kind == "segfault":
         return "its process crashed with a segmentation fault"
+    if kind == "out_of_memory":
+        return ("its process was stopped: it ran out of memory (the limit is %d MB per unit, its processes and the "
+                "files it keeps in memory together)" % reason.number)
     if kind == "cpu_or_memory":
         return "its process was stopped for using more than %d s of CPU or too much memory" % reason.number
     if kind == "signal":

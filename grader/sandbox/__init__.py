@@ -5,7 +5,8 @@ process started by `sandbox.inside.zygote`, under bubblewrap where it is
 installed) and returns one `JobOutcome` per job, decoded from untrusted bytes
 into plain data. Nothing here judges the results.
 
-One module per job: `host` (what this machine offers), `command` (the
+One module per job: `host` (what this machine offers), `cgroup` (a memory
+cgroup per worker, where the machine allows it), `command` (the
 bubblewrap command that starts a worker), `pool` (the workers), `outcomes`
 (decoding their replies); the job protocol both ends speak is
 `inside.jobs`, and `inside.wire` its byte format. The grader's other stages
@@ -14,9 +15,10 @@ use only what this package exports.
 What each mode isolates, and what it does not, is in docs/threat-model.md.
 """
 
+from . import cgroup
 from .command import sandbox_env, worker_command
-from .host import (bwrap_available, describe_mode, network_isolated, private_folder_sizes, throwaway_uid,
-                   throwaway_users)
+from .host import (bwrap_available, describe_mode, memory_cgroups, network_isolated, private_folder_sizes,
+                   throwaway_uid, throwaway_users)
 from .inside import procedure
 from .inside.jobs import Job, Limits, Session, Substitution, TrialRequest
 from .inside.wire import Float32Scalar, Other, encode_value
@@ -25,7 +27,7 @@ from .pool import JOB_OVERHEAD_SECONDS, Sandbox, Worker, job_budget
 
 __all__ = [
     "Failure", "Float32Scalar", "Job", "JobOutcome", "JOB_OVERHEAD_SECONDS", "Limits", "Other", "Sandbox", "Session",
-    "Substitution", "TrialOutcome", "TrialRequest", "Worker", "bwrap_available", "conceal", "decode_job",
-    "describe_mode", "encode_value", "job_budget", "network_isolated", "private_folder_sizes", "procedure",
+    "Substitution", "TrialOutcome", "TrialRequest", "Worker", "bwrap_available", "cgroup", "conceal", "decode_job",
+    "describe_mode", "memory_cgroups", "encode_value", "job_budget", "network_isolated", "private_folder_sizes", "procedure",
     "sandbox_env", "throwaway_uid", "throwaway_users", "worker_command",
 ]

@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import threading
 
+from . import cgroup
 from .inside.jobs import Limits
 
 _PROBES = {}
@@ -97,11 +98,24 @@ def private_folder_sizes(mode, limits):
             "/run/lock": 1}
 
 
-def describe_mode(mode):
+def memory_cgroups(root=cgroup.ROOT):
+    """(cgroup.Hierarchy, None) where each worker may have a memory cgroup of its own, else (None, why not)."""
+    return _probe(("cgroup", root), lambda: cgroup.usable(root))
+
+
+def describe_memory(root=cgroup.ROOT):
+    hierarchy, why = memory_cgroups(root)
+    if hierarchy is not None:
+        return ("memory limited by a cgroup (v%d) per worker, files in memory and every process counted"
+                % hierarchy.version)
+    # No cgroup: memory is bounded per process, files held in memory by tmpfs sizes and the open-file limit.
+    return "memory limited per process only (no cgroup: %s)" % why
+
+
+def describe_mode(mode, cgroup_root=cgroup.ROOT):
     """One line: which sandbox runs student code, and what it keeps from it."""
     throwaway = throwaway_users()
-    # No cgroup: memory is bounded per process, files held in memory by tmpfs sizes and the open-file limit.
-    memory = "memory limited per process (no cgroup)"
+    memory = describe_memory(cgroup_root)
     if mode == "bwrap":
         who = "as a throwaway user " if throwaway else ""
         return ("strict sandbox (bubblewrap): student code runs %swith limits and no network; it sees only the "

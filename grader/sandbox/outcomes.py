@@ -58,7 +58,8 @@ def decode_job(reply, inner, job, program_blocks=None):
     if status != "ok":
         reason = detail.get("reason")
         detail = {key: value for key, value in detail.items()
-                  if key in ("signal", "exit_code", "seconds") and type(value) in (str, int, float)}
+                  if key in ("signal", "exit_code", "seconds") and type(value) in (str, int, float)
+                  or key == "out_of_memory" and value is True}
         if type(reason) is str:
             detail["reason"] = reason[:300]
         return JobOutcome(status if status in ("timeout", "crashed", "protocol") else "crashed", detail)

@@ -23,8 +23,9 @@ import weakref
 from concurrent.futures import ThreadPoolExecutor
 
 from ..errors import HarnessError
+from . import cgroup
 from .command import sandbox_env, worker_command
-from .host import bwrap_available, network_isolated, private_folder_sizes, throwaway_uid
+from .host import bwrap_available, describe_mode, memory_cgroups, network_isolated, private_folder_sizes, throwaway_uid
 from .inside import wire
 from .inside.jobs import EXIT, Limits
 from .outcomes import JobOutcome, conceal, decode_job
@@ -108,12 +109,15 @@ def job_budget(job, limits):
 class Worker:
     """One sandbox worker process; one session at a time."""
 
-    def __init__(self, mode, limits):
+    def __init__(self, mode, limits, memory_cgroups=None):
         self.mode = mode
         self.limits = limits
+        self.memory_cgroups = memory_cgroups  # cgroup.Hierarchy where each worker gets a memory cgroup, or None
         self.process = None
         self.scratch_parent = None
         self.uid = None
+        self.cgroup = None
+        self.oom_events = None
 
     def start(self):
         self.scratch_parent = tempfile.mkdtemp(prefix=_scratch_prefix())
@@ -125,9 +129,19 @@ class Worker:
                   "preload": self.mode != "bwrap" and self.uid is not None,
                   "isolate_network": self.mode != "bwrap" and network_isolated(self.mode),
                   "private_folders": private_folder_sizes(self.mode, self.limits)}
+        if self.memory_cgroups is not None:
+            # The whole worker in a memory cgroup of its own: the memory limit counts its jobs' processes and
+            # the files they keep in memory together; the leader reads its OOM kills to name them.
+            self.cgroup = cgroup.WorkerCgroup.create(self.memory_cgroups,
+                                                     self.limits.memory_mb + cgroup.WORKER_OWN_MB)
+            self.oom_events = self.cgroup.open_events()
+            config["oom_events_fd"] = self.oom_events
+        command = worker_command(self.mode, scratch, config, self.limits)
+        if self.cgroup is not None:
+            command = self.cgroup.enter_command(command)
         self.process = _spawn(
-            worker_command(self.mode, scratch, config, self.limits), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=_worker_log(), env=sandbox_env(), cwd=self.scratch_parent, start_new_session=True)
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=_worker_log(), env=sandbox_env(),
+            cwd=self.scratch_parent, start_new_session=True, pass_fds=(self.oom_events,) if self.cgroup else ())
         ready = self._read(time.monotonic() + 60)
         if ready is None or not ready[0].get("ready"):
             self.stop()
@@ -158,6 +172,10 @@ class Worker:
                 zygote.kill_user(self.uid)
                 for folder in zygote.WORLD_WRITABLE:
                     zygote.sweep(folder, self.uid)
+        if self.cgroup is not None:
+            os.close(self.oom_events)
+            self.cgroup.remove()
+            self.cgroup = self.oom_events = None
         if self.scratch_parent:
             shutil.rmtree(self.scratch_parent, ignore_errors=True)
             self.scratch_parent = None
@@ -232,13 +250,15 @@ def _stop_workers(workers):
 class Sandbox:
     """A pool of sandbox workers shared by the threads that grade submissions."""
 
-    def __init__(self, jobs, limits=Limits(), mode=None):
+    def __init__(self, jobs, limits=Limits(), mode=None, cgroup_root=cgroup.ROOT):
         if mode not in (None, "bwrap", "fallback"):
             raise HarnessError("unknown sandbox mode %r (bwrap or fallback)" % mode)
         if mode == "bwrap" and not bwrap_available():
             raise HarnessError("bubblewrap (bwrap) is not installed or cannot create namespaces here")
         self.mode = mode or ("bwrap" if bwrap_available() else "fallback")
         self.limits = limits
+        self.cgroup_root = cgroup_root
+        self.memory_cgroups = memory_cgroups(cgroup_root)[0]
         self._idle = queue.Queue()
         self._all = []
         self._lock = threading.Lock()
@@ -253,7 +273,7 @@ class Sandbox:
         except queue.Empty:
             with self._lock:
                 if len(self._all) < self.size:
-                    worker = Worker(self.mode, self.limits)
+                    worker = Worker(self.mode, self.limits, self.memory_cgroups)
                     self._all.append(worker)
                     return worker
             return self._idle.get()
@@ -273,6 +293,10 @@ class Sandbox:
             finally:
                 self._idle.put(worker)
         return outcomes
+
+    def describe(self):
+        """The mode line: which sandbox, what it keeps from student code (docs/threat-model.md)."""
+        return describe_mode(self.mode, self.cgroup_root)
 
     def close(self):
         self._finalizer()

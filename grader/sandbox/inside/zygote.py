@@ -72,6 +72,22 @@ PRELOAD = (
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _select = select.select
+# The worker's memory cgroup's events file (opened by the grader), where the kernel counts its OOM kills.
+_oom_events = None
+
+
+def oom_kills():
+    """How many processes the kernel has OOM-killed in this worker's cgroup (0 without one)."""
+    if _oom_events is None:
+        return 0
+    try:
+        for line in os.pread(_oom_events, 4096, 0).decode().splitlines():
+            words = line.split()
+            if len(words) == 2 and words[0] == "oom_kill":
+                return int(words[1])
+    except (OSError, ValueError):
+        pass
+    return 0
 
 
 def prctl(option, value):
@@ -125,6 +141,13 @@ def prepare_child(result_fd, scratch, limits, uid, jobs=1):
     os.dup2(result_fd, 3)
     os.closerange(4, 65536)
     os.chdir(scratch)
+    try:
+        # Under the worker's memory cgroup, the kernel kills a job process first, never its leader or worker;
+        # set while still privileged, a throwaway user cannot lower it again.
+        with open("/proc/self/oom_score_adj", "w") as adjust:
+            adjust.write("1000")
+    except OSError:
+        pass
     if uid is not None:
         os.fchown(1, uid, uid)
         become(uid)
@@ -414,6 +437,7 @@ def run_in_child(session, indices, buffers, limits, scratch_root, uid):
             os._exit(0)
     os.close(write_fd)
     settled = []
+    kills = oom_kills()
     try:
         for position, index in enumerate(indices):
             status, detail, result = watch(read_fd, session["jobs"][index], limits, position)
@@ -426,6 +450,8 @@ def run_in_child(session, indices, buffers, limits, scratch_root, uid):
                 settled.append(("protocol", {"reason": "a message out of order"}, None))
                 break
             settled.append((status, detail, result))
+            if status == "ok":
+                kills = oom_kills()  # a process the job started, killed: not the next job's doing
             # A process left running (even one that left its parent) could write into the next job's channel.
             if status != "ok" or [p for p in orphans() if p != pid]:
                 break
@@ -436,7 +462,10 @@ def run_in_child(session, indices, buffers, limits, scratch_root, uid):
         os.close(read_fd)
         remove_leftovers(scratch, uid)
     if settled and settled[-1][0] == "crashed":
-        settled[-1] = ("crashed", describe_exit(exit_status), None)
+        detail = describe_exit(exit_status)
+        if oom_kills() > kills:
+            detail["out_of_memory"] = True  # killed by the kernel for the worker's memory cgroup's limit
+        settled[-1] = ("crashed", detail, None)
     return settled
 
 
@@ -527,7 +556,9 @@ def isolate_network():
 
 
 def main():
+    global _oom_events
     config = json.loads(sys.argv[1])
+    _oom_events = config.get("oom_events_fd")
     scratch_root = config["scratch"]
     uid = config.get("uid")
     # No process of this sandbox may read this one's memory, nor may an orphan outlive its job.
