@@ -143,8 +143,10 @@ class Grader:
                 verdicts[name] = check.with_hang_cost(verdicts[name], self.sandbox.limits, with_reference.get(name),
                                                       passed)
         clock.lap("check")
-        units = tuple(self._unit_result(name, program, verdicts, with_reference)
-                      for name in self.assignment.units)
+        results = {}
+        for name in self.assignment.units:
+            self._unit_result(name, program, verdicts, with_reference, results)
+        units = tuple(results[name] for name in self.assignment.units)
         clock.lap("score")
         program_errors = next((o.program_errors for o in outcomes.values() if o.status == "ok"), ())
         return SubmissionResult(**base, units=units, problems=self._problems(program, program_errors),
@@ -152,21 +154,28 @@ class Grader:
                                 seconds=time.perf_counter() - started + load_seconds,
                                 stage_seconds=StageTimes(load=load_seconds, **clock.totals))
 
-    def _unit_result(self, name, program, verdicts, with_reference):
-        """One unit's result: from its runs, or why it was not run (missing, or its forward missing)."""
+    def _unit_result(self, name, program, verdicts, with_reference, results):
+        """One unit's result, into `results`: from its runs, or why it was not run (missing, or its forward
+        missing). A backward's comes after its forward's, whose verdict is what a blocked backward says."""
+        if name in results:
+            return results[name]
         unit = self.assignment.units[name]
         definition = program.definitions.get(unit.defines)
         source = extract.definition_source(program, definition) if definition else None
         if name not in verdicts:
             forward = self._missing_forward(unit, program) if self._implemented(unit, program) else None
             if forward is None:
-                return score.unit_result(unit, self._missing(unit, program))
-            reason = self._missing(self.assignment.units[forward], program).reason
-            verdict = UnitVerdict("blocked", Reason("forward_missing", forward=forward, cause=reason))
-            return score.unit_result(unit, verdict, definition=definition, source=source)
-        return score.unit_result(unit, verdicts[name], with_reference.get(name),
-                                 self._failing_callees(name, verdicts, program), definition, source,
-                                 self._root_causes(name, verdicts, with_reference, program))
+                results[name] = score.unit_result(unit, self._missing(unit, program))
+            else:
+                missing = self._unit_result(forward, program, verdicts, with_reference, results)
+                verdict = score.blocked_by(UnitVerdict("blocked", Reason("forward_missing")), forward, missing.verdict)
+                results[name] = score.unit_result(unit, verdict, definition=definition, source=source)
+            return results[name]
+        forward = self._unit_result(unit.after, program, verdicts, with_reference, results) if unit.after else None
+        results[name] = score.unit_result(unit, verdicts[name], with_reference.get(name),
+                                          self._failing_callees(name, verdicts, program), definition, source,
+                                          self._root_causes(name, verdicts, with_reference, program), forward)
+        return results[name]
 
     def _callee_names(self, name, program):
         """The units (or classes) a unit calls, transitively: the spec's `calls` where it gives them (an

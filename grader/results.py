@@ -177,8 +177,9 @@ class Reason:
       missing: "returns_none", "not_implemented", "stub" (detail: the stub's sign), "unreadable_code"
                (detail: the parse error, location), "not_found" (detail: the definition wanted, near: a
                close name), "file_unreadable"
-      blocked: "forward_wrong", "forward_failed" (error, or detail), "forward_missing" (cause: its reason)
-               with `forward` naming the forward unit
+      blocked: by the forward's own verdict (score.blocked_by): "forward_wrong" (it failed), "forward_missing"
+               (it is missing), "forward_failed" (it raised, hung or crashed: the verdict's error is its error),
+               with `forward` naming the forward unit and `cause` its reason
       timeout: "timeout" (number: the call limit in seconds), "top_level_timeout" (detail: what the sandbox said)
       crashed: "protocol" (detail), "segfault", "cpu_or_memory" (number: the CPU limit), "out_of_memory"
                (number: the memory limit; killed for its worker's memory cgroup), "signal"

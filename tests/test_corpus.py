@@ -21,7 +21,8 @@ import pytest
 import yaml
 
 from grader.report import wording
-from grader.spec import available_assignments
+from grader.score import BLOCKED_BY
+from grader.spec import available_assignments, find_assignment
 
 CORPUS = Path(__file__).parent / "submissions"
 STATUSES = {"pass": "passed", "missing": "missing", "blocked": "blocked", "timeout": "timeout", "crashed": "crashed"}
@@ -95,6 +96,33 @@ def mismatch(unit, expected):
     return None
 
 
+def blocked_disagreements(result, assignment):
+    """Each blocked verdict (the scored run's, and the run as written's) that does not say what its forward's
+    own verdict says: blocked only by a forward (of its `after` chain) whose verdict is not a pass, naming that
+    verdict's kind and reason. A run as written is compared with the forward's run as written."""
+    units = {unit.name: unit for unit in result.units}
+    spec = find_assignment(assignment).units
+    problems = []
+    for unit in result.units:
+        chain, after = [], spec[unit.name].after
+        while after:
+            chain, after = chain + [after], spec[after].after
+        for verdict, as_written in ((unit.verdict, False), (unit.as_written, True)):
+            if verdict is None or verdict.status != "blocked":
+                continue
+            forward = units[verdict.reason.forward]
+            own = (forward.as_written or forward.verdict) if as_written else forward.verdict
+            if forward.name not in chain:
+                problems.append("%s is blocked by %s, which it does not run first" % (unit.name, forward.name))
+            elif own.status == "passed":
+                problems.append("%s is blocked though %s passed" % (unit.name, forward.name))
+            elif (verdict.reason.kind, verdict.reason.cause) != (BLOCKED_BY.get(own.status, "forward_failed"),
+                                                                  own.reason):
+                problems.append("%s says %s of %s, whose verdict is %s (%s)" % (
+                    unit.name, verdict.reason.kind, forward.name, own.status, own.reason.kind))
+    return problems
+
+
 @pytest.mark.parametrize("assignment, submission, expect", corpus())
 def test_corpus_submission(graders, assignment, submission, expect):
     assert assignment in available_assignments(), "no assignment %r for %s" % (assignment, expect)
@@ -109,3 +137,5 @@ def test_corpus_submission(graders, assignment, submission, expect):
         if why:
             problems.append("%s\n  %s" % (why, describe(units[name])))
     assert not problems, "\n".join(problems)
+    # Whatever the submission, "blocked" agrees with the forward's own verdict.
+    assert not blocked_disagreements(result, assignment), blocked_disagreements(result, assignment)

@@ -380,3 +380,25 @@ def test_a_unit_that_breaks_the_environment_check_does_not_cost_the_next_unit(gr
                                           "def rnn_step_forward(x, prev_h, Wx, Wh, b):\n    import os\n"
                                           "    os.getcwd = None\n")))
     only(units)
+
+
+def test_blocked_is_said_only_of_a_forward_whose_own_verdict_is_wrong(grader):
+    # rnn_forward is right once its wrong step (sigmoid for tanh) is fixed; rnn_backward has a bug of its own
+    # (dh not carried back): every one of its values is wrong in both runs. It must not say "rnn_forward returns
+    # wrong values" while rnn_forward passes: it is charged its own bug, on the run with the reference steps.
+    result, units = grade(grader, edited(
+        ("next_h = np.tanh(x @ Wx + prev_h @ Wh + b)", "next_h = sigmoid(x @ Wx + prev_h @ Wh + b)"),
+        ("rnn_step_backward(dh[:, t, :] + dprev_h, cache[t])", "rnn_step_backward(dh[:, t, :], cache[t])")))
+    assert units["rnn_forward"].status == "passed" and units["rnn_forward"].fixed_by == ("rnn_step_forward",)
+    backward = units["rnn_backward"]
+    assert backward.status == "failed" and backward.verdict.reason.kind == "wrong_values"
+    assert wrong_values(backward) == ["dx", "dh0", "dWx", "dWh", "db"]
+    assert "rnn_step_forward" in backward.replaced and "(with the reference" in wording.unit_summary(backward)
+    # As written it ran on the cache of the wrong steps: blocked, saying what rnn_forward's own run says.
+    assert backward.as_written.status == "blocked"
+    assert backward.as_written.reason.kind == "forward_wrong"
+    assert backward.as_written.reason.cause == units["rnn_forward"].as_written.reason
+    # rnn_step_backward is blocked by rnn_step_forward, whose verdict is wrong values: it says exactly that.
+    step = units["rnn_step_backward"]
+    assert step.status == "blocked" and units["rnn_step_forward"].status == "failed"
+    assert (step.verdict.reason.kind, step.verdict.reason.cause) == ("forward_wrong", units["rnn_step_forward"].verdict.reason)

@@ -420,17 +420,20 @@ def reason_text(reason, checks=(), error=None):
     if kind == "file_unreadable":
         return "not graded: the file could not be read"
     if kind == "forward_wrong":
-        return ("not checked reliably: %s returns wrong values, so this backward got a wrong cache; fix %s first "
-                "(as it stands, %s)" % (reason.forward, reason.forward, wrong_values_text(checks)))
+        what = ("returns wrong values" if reason.cause is None or reason.cause.kind != "bad_return"
+                else reason_text(reason.cause))
+        text = "not checked reliably: %s %s, so this backward got a wrong cache; fix %s first" % (
+            reason.forward, what, reason.forward)
+        return text + (" (as it stands, %s)" % wrong_values_text(checks) if any(not c.passed for c in checks) else "")
     if kind == "forward_failed":
         if error is not None:
             why = "raises %s" % error.type + (" at " + error_place(error) if error_place(error) else "")
         else:
-            why = reason.detail or "fails"
+            why = reason_text(reason.cause) if reason.cause is not None else reason.detail or "fails"
         return "not checked: %s, which makes what it needs, %s" % (reason.forward, why)
     if kind == "forward_missing":
         cause = reason_text(reason.cause) if reason.cause else "missing"
-        return "not checked: %s, which makes what it needs, is missing (%s)" % (reason.forward, cause)
+        return "not checked: %s, which makes what it needs, is missing: %s" % (reason.forward, cause)
     if kind == "timeout":
         return "stopped after %g s without finishing a call: an infinite loop?" % reason.number
     if kind == "protocol":
