@@ -18,6 +18,14 @@ MAX_TOP_LEVEL_STATEMENTS = 10_000  # lines starting a statement at column 0, plu
 # The replies of the sandbox (grader/sandbox): decoded in the grader's process.
 MAX_KEPT_ARRAY_BYTES = 4 * 1024 * 1024  # a larger returned array is kept as its shape only (it cannot be right)
 MAX_TEXT_CHARS = 4_000  # any one string (printed output, an exception message)
+# What one job's reply may hold, from its plan: each value it reports, in each run of each trial, gets
+# REPLY_ARRAY_FACTOR times the bytes of the reference's value (at least MIN_REPLY_ARRAY_BYTES, at most
+# MAX_KEPT_ARRAY_BYTES: a larger array goes as its shape), plus text (descriptors, messages, printed output).
+# Read as it streams: a reply that announces more is refused before the rest is read, and its worker retired.
+REPLY_ARRAY_FACTOR = 4
+MIN_REPLY_ARRAY_BYTES = 64 * 1024
+REPLY_TEXT_BYTES = 1024 * 1024  # per job; plus, per trial, REPLY_TEXT_PER_TRIAL and its printed output
+REPLY_TEXT_PER_TRIAL = 64 * 1024
 
 # Judging and reporting (grader/check.py, grader/report/).
 MAX_WARNINGS = 20  # warnings kept per unit

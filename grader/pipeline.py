@@ -68,17 +68,20 @@ class Grader:
         for step in unit.steps:
             used |= expression_names(step.expr)
         report = list(unit.checked) + sorted(set(unit.upstream.values()) - set(unit.checked))
-        return Job(
-            unit=unit.name, steps=tuple(s.to_wire() for s in unit.steps), forward_steps=unit.forward_steps,
-            globals=unit.global_names, upstream=unit.upstream, loss=unit.loss, report=tuple(report),
-            substitute=substitute,
-            # The numerical gradient only explains a verdict (a pass rests on the reference), so the
-            # first trial's is enough; the same trial is also run twice, to catch nondeterminism.
-            trials=tuple(TrialRequest(inputs={k: self._encode(v) for k, v in trial.inputs.items() if k in used},
+        # The numerical gradient only explains a verdict (a pass rests on the reference), so the
+        # first trial's is enough; the same trial is also run twice, to catch nondeterminism.
+        requests = tuple(TrialRequest(inputs={k: self._encode(v) for k, v in trial.inputs.items() if k in used},
                                       directions={k: self._encode(v) for k, v in trial.directions.items()}
                                       if index == 0 else {},
                                       seed=trial.seed, repeat=index == 0)
-                         for index, trial in enumerate(plan.trials)),
+                         for index, trial in enumerate(plan.trials))
+        array_bytes = reply_array_bytes(plan.trials, requests, report)
+        text_bytes = limits.REPLY_TEXT_BYTES + len(requests) * limits.REPLY_TEXT_PER_TRIAL
+        return Job(
+            unit=unit.name, steps=tuple(s.to_wire() for s in unit.steps), forward_steps=unit.forward_steps,
+            globals=unit.global_names, upstream=unit.upstream, loss=unit.loss, report=tuple(report),
+            substitute=substitute, trials=requests,
+            reply_bytes=array_bytes + text_bytes, reply_array_bytes=array_bytes,
         )
 
     def grade_path(self, submission_id, path, error=None):
@@ -316,6 +319,28 @@ class Grader:
                 problems.append(CodeProblem("raised", block.name, block.first_line, error.message, error.type,
                                             needed=error.step in program.used))
         return tuple(problems)
+
+
+def reply_array_bytes(planned, requests, report):
+    """The array bytes a job's reply may hold (grader/limits.py): for each value it reports, in each run of
+    each trial, a few times the size of the reference's value (the most that is kept, for a value the plan
+    has no reference value for)."""
+    def allowance(trial, name):
+        if name in trial.expected or name in trial.forward_expected:
+            size = _array_bytes(trial.expected[name] if name in trial.expected else trial.forward_expected[name])
+            return min(limits.MAX_KEPT_ARRAY_BYTES, max(limits.MIN_REPLY_ARRAY_BYTES, limits.REPLY_ARRAY_FACTOR * size))
+        return limits.MAX_KEPT_ARRAY_BYTES
+
+    return sum((2 if request.repeat else 1) * sum(allowance(trial, name) for name in report)
+               for trial, request in zip(planned, requests))
+
+
+def _array_bytes(value):
+    if isinstance(value, (tuple, list)):
+        return sum(_array_bytes(item) for item in value)
+    if isinstance(value, dict):
+        return sum(_array_bytes(item) for item in value.values())
+    return getattr(value, "nbytes", 0)
 
 
 def over_bounds(cells):

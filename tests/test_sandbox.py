@@ -12,6 +12,7 @@ checks that the 40 others are graded exactly as when graded alone.
 """
 
 import ast
+import dataclasses
 import importlib.util
 import json
 import os
@@ -285,8 +286,10 @@ EXPECTED = {
     # Memory spread over several processes, each under the address-space limit.
     "memory_spread": {"temporal_affine_backward": ("error", "HELD:")},
     # Results as large as the sandbox sends: the grader keeps their shapes only.
-    "big_returns": {"word_embedding_forward": ("failed", "too large to keep"),
-                    "temporal_affine_forward": ("failed", "too large to keep")},
+    "big_returns": {"word_embedding_forward": ("failed", "too large to send"),
+                    "temporal_affine_forward": ("failed", "too large to send")},
+    # A result frame under the sandbox's limit, over what the unit's plan lets its reply hold.
+    "flooded_result": {"temporal_softmax_loss": ("crashed", "message too large")},
     "leaky_warnings": {"lstm_step_backward": ("failed", "dx"), "lstm_backward": ("failed", "dx")},
 }
 
@@ -520,7 +523,7 @@ def _feed(chunks, pause=0.0, close=True):
     return read_fd
 
 
-WATCH_LIMITS = {"call_seconds": 0.5, "message_bytes": 1 << 20}
+WATCH_LIMITS = {"call_seconds": 0.5, "message_bytes": 1 << 20, "output_chars": 100}
 ONE_CALL = Job(unit="f", steps=(), forward_steps=0, trials=(TrialRequest({}, seed=0),))  # one call: two ticks allowed
 
 
@@ -597,6 +600,9 @@ elif how == "huge":
 elif how == "nonsense":
     for reply in ({"job": 99, "status": "ok"}, {"job": "0"}, {"job": 0, "status": "ok"}, {"done": True}):
         os.write(1, wire.pack(reply, [b"junk"]))
+elif how == "over-plan":  # a reply far over what its job's plan allows, sent whole
+    os.write(1, struct.pack("<II", 2, 1) + b"{}" + struct.pack("<I", 8 << 20))
+    os.write(1, bytes(8 << 20))
 elif how == "relays-junk":
     os.write(1, wire.pack({"job": 0, "status": "ok"}, [b"junk"]))
     os.write(1, wire.pack({"done": True}))
@@ -616,6 +622,24 @@ def test_the_grader_reads_any_worker(how, monkeypatch):
     assert time.monotonic() - started < 5
     # Whatever it sent, a worker that sent anything malformed is stopped (restarted on its next use).
     assert outcomes[0].status == ("protocol" if how == "relays-junk" else "crashed") and worker.process is None
+    worker.stop()
+
+
+def test_a_reply_over_its_plan_is_refused_as_it_streams(monkeypatch):
+    script = FAKE_WORKER % str(REPO)
+    monkeypatch.setattr(pool, "worker_command", lambda *args: [sys.executable, "-c", script, "over-plan"])
+    read = []
+
+    def counted(fd, size):
+        data = os.read(fd, size)
+        read.append(len(data))
+        return data
+    monkeypatch.setattr(wire, "_read", counted)
+    job = dataclasses.replace(ONE_CALL, reply_bytes=64 << 10, reply_array_bytes=32 << 10)
+    worker = pool.Worker("fallback", Limits(call_seconds=0.2))
+    outcomes = worker.run(Session(program=[], provided=[], references={}, jobs=[job], buffers=[]))
+    assert outcomes[0].status == "crashed" and worker.process is None  # retired
+    assert sum(read) < 1024  # the lengths only: 8 MB announced where the plan allows 64 kB + 24 kB of output
     worker.stop()
 
 
@@ -795,7 +819,8 @@ def test_without_a_cgroup_memory_is_limited_per_process(assignment, arena, mode,
 
 CLASS_ATTACKS = ["infinite_loop", "memory_bomb", "os_exit", "segfault", "fork_bomb", "daemon", "kill_others",
                  "pickle_payload", "write_outside", "monkeypatch", "forged_result", "tampered_numbers", "leaky_retry",
-                 "leaky_warnings", "memory_hoard", "memory_spread", "big_returns", "garbage_frames", "tick_flood"]
+                 "leaky_warnings", "memory_hoard", "memory_spread", "big_returns", "flooded_result", "garbage_frames",
+                 "tick_flood"]
 
 
 def fingerprint(result):

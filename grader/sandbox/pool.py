@@ -101,6 +101,10 @@ def remove_abandoned_scratch(folder=None):
 JOB_OVERHEAD_SECONDS = 10.0
 
 
+# What the leader adds around a job's result when it relays it (the job's status and detail).
+REPLY_WRAPPING = 64 * 1024
+
+
 def job_budget(job, limits):
     """The longest a job may take before its worker is declared stuck: each call's clock, plus overhead."""
     return (job.calls + 2) * limits.call_seconds + JOB_OVERHEAD_SECONDS
@@ -147,9 +151,12 @@ class Worker:
             self.stop()
             raise HarnessError("the sandbox worker did not start (%s mode)" % self.mode)
 
-    def _read(self, deadline):
+    def _read(self, deadline, limit=None):
+        """The next message from the worker; None if it is late, malformed or over `limit` bytes (refused as
+        soon as its lengths say so, before the rest is read)."""
         try:
-            frame = wire.read_frame(self.process.stdout.fileno(), deadline, limit=self.limits.message_mb << 21)
+            limit = limit or (self.limits.message_mb << 21)
+            frame = wire.read_frame(self.process.stdout.fileno(), deadline, limit=limit)
             return None if frame is None else wire.unpack(frame)
         except wire.WireError:
             return None
@@ -210,7 +217,9 @@ class Worker:
             # A clock per job: a job that uses all its time cannot take the next job's.
             for index, job in enumerate(session.jobs):
                 message = self._read(time.monotonic() + job_budget(job, self.limits) +
-                                     (JOB_OVERHEAD_SECONDS if index == 0 else 0))
+                                     (JOB_OVERHEAD_SECONDS if index == 0 else 0),
+                                     job.reply_limit(self.limits.message_mb << 20, self.limits.output_chars) +
+                                     REPLY_WRAPPING)
                 if message is None:
                     raise HarnessError("no answer")
                 reply, inner = message

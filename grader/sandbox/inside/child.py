@@ -352,7 +352,11 @@ def run_job(session, job, buffers_in, result_fd, limits=None, position=0):
     # Top-level code a graded function needs runs in every call: it gets half of the call's time.
     session = dict(session, load_seconds=limits["call_seconds"] / 2 if limits.get("call_seconds") else None)
     output_chars = limits.get("output_chars", STDOUT_LIMIT)
-    budget = wire.Budget(array_bytes=max(0, limits.get("message_bytes", wire.MAX_MESSAGE_BYTES) - (1 << 20)))
+    message_bytes = limits.get("message_bytes", wire.MAX_MESSAGE_BYTES)
+    array_bytes = message_bytes - (1 << 20)
+    if job.get("reply_array_bytes"):  # what the plan allows: a larger array goes as its shape
+        array_bytes = min(array_bytes, job["reply_array_bytes"])
+    budget = wire.Budget(array_bytes=max(0, array_bytes))
     ticker = Ticker(result_fd, position)
     errors = []
     trials = []

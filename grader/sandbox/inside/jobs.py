@@ -94,11 +94,24 @@ class Job:
     upstream: dict = field(default_factory=dict)  # upstream gradient name -> forward output it belongs to
     loss: str | None = None
     substitute: Substitution | None = None
+    # What its reply may hold, from its plan (0: only the limit's `message_mb`): all of it but its printed
+    # output, and its arrays. The job's own encoder keeps within them (a larger array goes as its shape); the
+    # leader and the grader refuse a reply as soon as it announces more than `reply_limit`, and the grader
+    # retires the worker that relayed it.
+    reply_bytes: int = 0
+    reply_array_bytes: int = 0
 
     @property
     def calls(self):
         """How many calls of student code the job makes, each followed by a tick: its per-call clock's budget."""
         return sum(trial.calls for trial in self.trials)
+
+    def reply_limit(self, message_bytes, output_chars):
+        """The most a reply of this job may hold: what its plan allows, with each trial's printed output (12
+        bytes a character at most, in JSON: two escaped surrogates), within the limit."""
+        if not self.reply_bytes:
+            return message_bytes
+        return min(message_bytes, self.reply_bytes + 12 * output_chars * len(self.trials))
 
     def to_wire(self):
         return {
@@ -106,6 +119,7 @@ class Job:
             "globals": self.globals, "upstream": self.upstream, "loss": self.loss, "report": list(self.report),
             "substitute": self.substitute.to_wire() if self.substitute else None,
             "trials": [trial.to_wire() for trial in self.trials],
+            "reply_bytes": self.reply_bytes, "reply_array_bytes": self.reply_array_bytes,
         }
 
     @classmethod
@@ -113,7 +127,8 @@ class Job:
         return cls(unit=obj["unit"], steps=tuple(obj["steps"]), forward_steps=obj["forward_steps"],
                    trials=tuple(TrialRequest.from_wire(t) for t in obj["trials"]), report=tuple(obj["report"]),
                    globals=obj.get("globals") or {}, upstream=obj.get("upstream") or {}, loss=obj.get("loss"),
-                   substitute=Substitution.from_wire(obj.get("substitute")))
+                   substitute=Substitution.from_wire(obj.get("substitute")), reply_bytes=obj.get("reply_bytes", 0),
+                   reply_array_bytes=obj.get("reply_array_bytes", 0))
 
 
 @dataclass(frozen=True)

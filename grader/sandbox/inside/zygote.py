@@ -331,10 +331,12 @@ def watch(read_fd, job, limits, position=0):
     A frame of an earlier job is "late": that job sent something after its result."""
     call_seconds = limits["call_seconds"]
     deadline = time.monotonic() + call_seconds
-    allowed_ticks = Job.from_wire(job).calls + 1
+    planned = Job.from_wire(job)
+    allowed_ticks = planned.calls + 1
+    limit = planned.reply_limit(limits["message_bytes"], limits["output_chars"])
     while True:
         try:
-            frame = wire.read_frame(read_fd, deadline, limit=limits["message_bytes"])
+            frame = wire.read_frame(read_fd, deadline, limit=limit)
             header = None if frame is None else wire.unpack(frame)[0]
         except wire.WireError as exc:
             return "protocol", {"reason": str(exc)[:300]}, None
