@@ -291,6 +291,8 @@ EXPECTED = {
     # A result frame under the sandbox's limit, over what the unit's plan lets its reply hold.
     "flooded_result": {"temporal_softmax_loss": ("crashed", "message too large")},
     "leaky_warnings": {"lstm_step_backward": ("failed", "dx"), "lstm_backward": ("failed", "dx")},
+    # Two runs with reference callees in one session: each process holds its own callee's code only.
+    "cross_scan": {"rnn_step_backward": ("failed", "dWx"), "lstm_step_backward": ("failed", "dx")},
 }
 
 
@@ -491,6 +493,17 @@ def test_a_run_with_reference_code_holds_only_its_own_callees(grader, arena, mon
     assert units["lstm_backward"].as_written is not None  # it too ran with reference code, in its own session
     held = units["rnn_backward"].verdict.stdout.strip()
     assert held.startswith("HELD: ") and "rnn_step_backward" in held and "lstm" not in held
+
+
+def test_runs_with_reference_code_in_one_session_hold_none_of_each_others(grader, arena, monkeypatch):
+    """rnn_backward and lstm_backward are re-run with reference callees in the same session (one leader);
+    without concealment, each says whether its memory holds its own callee's reference code (it must: the
+    scan works) and the other's (never, not even in memory freed by the processes it was forked from)."""
+    monkeypatch.setattr(pool, "conceal", lambda outcome, job: outcome)
+    units = units_of(grade(grader, arena, "cross_scan"))
+    for name in ("rnn_backward", "lstm_backward"):
+        said = set(units[name].verdict.stdout.split("\n")) - {""}
+        assert said == {"CROSS: own True, other []"}, units[name].verdict.stdout
 
 
 def test_runs_with_reference_code_say_nothing(grader, arena, monkeypatch):

@@ -142,16 +142,19 @@ class Session:
     buffers: list  # array bytes the jobs' inputs refer to
 
     def to_wire(self, limits):
-        """The message header; only the reference code its jobs run goes with it."""
-        wanted = {job.substitute.set for job in self.jobs if job.substitute}
+        """The message header. No reference code goes with it: the process of a job with reference callees
+        asks for theirs when it starts (`references_to_wire`), so that the session's leader never holds any."""
         return {"op": "session", "program": self.program, "provided": self.provided,
-                "references": {key: blocks for key, blocks in self.references.items() if key in wanted},
                 "jobs": [job.to_wire() for job in self.jobs], "limits": limits.to_wire()}
+
+    def references_to_wire(self, job):
+        """The header of the message that answers a job's request for its reference code."""
+        return {"references": self.references[job.substitute.set]}
 
     @classmethod
     def from_wire(cls, header, buffers):
-        """(session, limits) from a header and its buffers."""
-        session = cls(program=header["program"], provided=header["provided"], references=header["references"],
+        """(session, limits) from a header and its buffers; its references come one by one, as asked for."""
+        session = cls(program=header["program"], provided=header["provided"], references={},
                       jobs=[Job.from_wire(job) for job in header["jobs"]], buffers=list(buffers))
         return session, Limits.from_wire(header["limits"])
 

@@ -286,6 +286,11 @@ def read_exact(fd, size, deadline=None):
     return b"".join(chunks)
 
 
+def unpack_head(head):
+    """(header length, buffer count) from a frame's first 8 bytes."""
+    return _HEADER.unpack(head)
+
+
 def read_frame(fd, deadline=None, limit=MAX_MESSAGE_BYTES, header_limit=MAX_HEADER_BYTES):
     """The raw bytes of one message, or None at end of file or timeout; WireError if oversized.
 

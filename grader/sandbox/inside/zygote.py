@@ -11,7 +11,8 @@ Three kinds of process, each forked from the one above:
 - the job process: runs units' trials (`inside.child`), one job after another
   while none of them changes what the next would run in (a module patched, a
   thread or process left running: then the next job gets a fresh process; a
-  job with reference code always gets its own). Before any student
+  job with reference code always gets its own, and receives that code itself:
+  the leader passes it on unread, see `ask_for_references`). Before any student
   code runs it moves to a scratch folder of its own, takes resource limits and,
   when the worker runs as root, becomes a throwaway user (a uid no one else
   uses), which bounds its process count (root is exempt from RLIMIT_NPROC),
@@ -28,6 +29,7 @@ grader over the worker's stdin and stdout; job processes get neither.
 """
 
 import ctypes
+import fcntl
 import gc
 import json
 import os
@@ -405,8 +407,70 @@ def batches(jobs):
         yield run
 
 
-def run_in_child(session, indices, buffers, limits, scratch_root, uid):
+class SessionBroken(Exception):
+    """The channel from the grader is out of step: the session ends here, and the worker with it."""
+
+
+F_SETPIPE_SZ = 1031
+
+
+def ask_for_references(in_fd, out_fd, index):
+    """Ask the grader for job `index`'s reference code: (its length, a pipe to pass it on through).
+
+    The grader answers with one frame of JSON text alone. This process reads its length, never the text:
+    `pass_on` moves it from the grader's pipe into the job's through the kernel (splice), so no leader holds
+    reference code, and the job processes it forks later (other units' re-runs) cannot find it in memory."""
+    wire.write_all(out_fd, wire.pack({"job": index, "references": True}))
+    head = wire.read_exact(in_fd, 8)
+    if head is None:
+        raise SessionBroken("no reference code")
+    length, count = wire.unpack_head(head)
+    if count != 0:
+        raise SessionBroken("reference code with buffers")
+    read_fd, write_fd = os.pipe()
+    try:
+        fcntl.fcntl(write_fd, F_SETPIPE_SZ, max(length, 4096))
+    except OSError:
+        pass  # a smaller pipe: the job reads while it fills
+    return length, read_fd, write_fd
+
+
+def pass_on(in_fd, length, write_fd):
+    """Move `length` bytes from the grader's pipe into the job's; if the job is gone, into /dev/null."""
+    left, target = length, write_fd
+    try:
+        while left:
+            try:
+                moved = os.splice(in_fd, target, left)
+            except BrokenPipeError:
+                target = os.open(os.devnull, os.O_WRONLY)
+                continue
+            if moved == 0:
+                raise SessionBroken("the grader's channel closed")
+            left -= moved
+    finally:
+        if target != write_fd:
+            os.close(target)
+        os.close(write_fd)
+
+
+def take_references(read_fd):
+    """In a job's process: the reference code the leader passed on, {set: blocks}."""
+    chunks = []
+    while True:
+        chunk = os.read(read_fd, 1 << 16)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(read_fd)
+    return json.loads(b"".join(chunks).decode())["references"]
+
+
+def run_in_child(session, indices, buffers, limits, scratch_root, uid, in_fd=None, out_fd=None):
     """Fork one process for the jobs `indices`, run them in order, watch each.
+
+    A job with reference callees is alone in its process, and that process gets their reference code
+    from the grader through `in_fd` (see `ask_for_references`).
 
     Returns [(status, detail, result message or None)] for the jobs it settled, in order: all of them,
     or fewer when a job failed (timeout, crash, garbage) or when the process had to stop because a
@@ -418,14 +482,16 @@ def run_in_child(session, indices, buffers, limits, scratch_root, uid):
     os.makedirs(scratch, mode=0o700)
     if uid is not None:
         os.chown(scratch, uid, uid)
+    substitute = session["jobs"][first].get("substitute")
+    references = ask_for_references(in_fd, out_fd, first) if substitute else None
     read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid == 0:
         try:
             os.close(read_fd)
-            # Only the reference code these jobs run stays in their memory.
-            wanted = {(session["jobs"][i].get("substitute") or {}).get("set") for i in indices}
-            session["references"] = {key: value for key, value in session["references"].items() if key in wanted}
+            if references:
+                os.close(references[2])
+                session["references"] = {substitute["set"]: take_references(references[1])}
             prepare_child(write_fd, scratch, limits, uid, jobs=len(indices))
             child.run_jobs(session, [session["jobs"][i] for i in indices], buffers, 3, limits)
         except BaseException as exc:
@@ -438,6 +504,9 @@ def run_in_child(session, indices, buffers, limits, scratch_root, uid):
         finally:
             os._exit(0)
     os.close(write_fd)
+    if references:
+        os.close(references[1])
+        pass_on(in_fd, references[0], references[2])
     settled = []
     kills = oom_kills()
     try:
@@ -471,10 +540,10 @@ def run_in_child(session, indices, buffers, limits, scratch_root, uid):
     return settled
 
 
-def run_session(header, buffers, out_fd, scratch_root, uid):
+def run_session(header, buffers, in_fd, out_fd, scratch_root, uid):
     # Compiled once here, so no job's process compiles the same code again; compiling runs nothing.
     child.forget_compiled()
-    for block in header["program"] + header["provided"] + [b for blocks in header["references"].values() for b in blocks]:
+    for block in header["program"] + header["provided"]:
         child.compile_block(block)
     limits = dict(header["limits"])
     limits["running"] = count_processes(os.getuid()) if uid is None and os.getuid() != 0 else 0
@@ -483,7 +552,7 @@ def run_session(header, buffers, out_fd, scratch_root, uid):
     gc.freeze()
     for batch in batches(header["jobs"]):
         while batch:
-            settled = run_in_child(header, batch, buffers, limits, scratch_root, uid)
+            settled = run_in_child(header, batch, buffers, limits, scratch_root, uid, in_fd, out_fd)
             for index, (status, detail, result) in zip(batch, settled):
                 message = wire.pack({"job": index, "status": status, "detail": detail}, [result] if result else [])
                 wire.write_all(out_fd, message)
@@ -503,7 +572,7 @@ def lead_session(in_fd, out_fd, scratch_root, uid):
     if header.get("op") == "exit":
         return EXIT_REQUESTED
     if header.get("op") == "session":
-        run_session(header, buffers, out_fd, scratch_root, uid)
+        run_session(header, buffers, in_fd, out_fd, scratch_root, uid)
     return SESSION_DONE
 
 
