@@ -125,3 +125,41 @@ def test_the_run_says_which_sandbox_mode_it_is_in_when_bubblewrap_is_absent(tmp_
     assert run.returncode == 0, run.stderr
     assert "process sandbox (bubblewrap not found)" in run.stderr
     assert json.loads((tmp_path / "out" / "alan_turing_2718_rnn_layers" / "results.json").read_text())["score"] == 18
+
+
+RNN_LM = (ROOT / "grader" / "assignments" / "rnn-lm" / "rnn_lm.py").read_text()
+STABLE_SIGMOID = '''def sigmoid(x):
+    """Numerically stable logistic function, elementwise; never overflows."""
+    z = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + z), z / (1 + z))
+'''
+
+
+def test_stability_earns_its_share_only_with_the_ordinary_values_in_a_class_run(tmp_path):
+    submissions = tmp_path / "submissions"
+    submissions.mkdir()
+    assert STABLE_SIGMOID in RNN_LM
+    # Stable, with a shortcut near 0 whose slope is 1/2 instead of 1/4: wrong on ordinary inputs (about one in
+    # eight is within 0.5 of 0), right on this run's inputs of about +-1000 (none is).
+    (submissions / "stable_but_wrong.py").write_text(RNN_LM.replace(STABLE_SIGMOID, (
+        "def sigmoid(x):\n"
+        "    z = np.exp(-np.abs(x))\n"
+        "    stable = np.where(x >= 0, 1 / (1 + z), z / (1 + z))\n"
+        "    return np.where(np.abs(x) < 0.5, 0.5 + x / 2, stable)  # its tangent near 0, for speed\n")))
+    # The textbook formula: right on ordinary inputs, NaN (inf / inf) at +1000.
+    (submissions / "right_but_unstable.py").write_text(RNN_LM.replace(
+        STABLE_SIGMOID, "def sigmoid(x):\n    return np.exp(x) / (1 + np.exp(x))\n"))
+    run = grader("run", "-a", "rnn-lm", "--out", tmp_path / "out", "--jobs", 2, "--seed", 7, submissions)
+    assert run.returncode == 0, run.stderr
+    results = {name: json.loads((tmp_path / "out" / name / "results.json").read_text())
+               for name in ("stable_but_wrong", "right_but_unstable")}
+    sigmoid = {name: next(t for t in result["tests"] if t["name"] == "sigmoid") for name, result in results.items()}
+    assert (sigmoid["stable_but_wrong"]["score"], sigmoid["stable_but_wrong"]["status"]) == (0, "failed")
+    assert "sig is wrong" in sigmoid["stable_but_wrong"]["output"]
+    assert "Right: sig_extreme" in sigmoid["stable_but_wrong"]["output"]  # stable, and it earns nothing for it
+    assert (sigmoid["right_but_unstable"]["score"], sigmoid["right_but_unstable"]["status"]) == (0.5, "failed")
+    assert "sig_extreme" in sigmoid["right_but_unstable"]["output"]
+    # The bug is charged to sigmoid alone: everything that calls it is right once it is fixed.
+    assert results["stable_but_wrong"]["score"] == 9 and results["right_but_unstable"]["score"] == 9.5
+    rows = {row["submission"]: row for row in csv.DictReader((tmp_path / "out" / "grades.csv").open())}
+    assert float(rows["stable_but_wrong"]["sigmoid"]) == 0 and float(rows["right_but_unstable"]["sigmoid"]) == 0.5
