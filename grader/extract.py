@@ -307,6 +307,9 @@ def _as_python2(parsed):
     result = []
     for cell, source, trees, cell_problems in printed:
         if len(trees) == 1 and trees[0][0] == 0:  # a cell that parses whole (the usual case)
+            chevron = py2.translate_chevron_prints(source, trees[0][1])  # `print >>f, x` parses as an expression
+            if chevron is not None:
+                source, trees = chevron, [(0, syntax.parse(chevron))]
             candidate, done = py2.translate_tree_text(source, trees[0][1], division)
             if done:
                 kinds |= done

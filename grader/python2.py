@@ -5,12 +5,15 @@ Solutions written for Python 2 fail in Python 3 on details that do not change wh
 translated in the text of the cell, line for line, so every line keeps its number and feedback
 still points at the student's own code:
 
-- a print statement becomes a call (`print x, y` -> `print(x, y)`; `print >>f, x` -> `print(x, file=f)`);
+- a print statement becomes a call (`print x, y` -> `print(x, y)`; `print >>f, x` -> `print(x, file=f)`,
+  which Python 3 reads as the expression `(print >> f, x)` and would raise on);
 - `.iteritems()`, `.itervalues()`, `.iterkeys()` become `.items()`, `.values()`, `.keys()`;
 - `xrange` is bound to `range` (in `COMPAT_CODE`, run before the student's code);
 - `a / b` becomes `_py2_division(a, b)`, which floors when both are integers (numbers or integer
-  arrays) and divides as usual otherwise; not in a module that imports `division` from
-  `__future__`, and only once the code is known to be Python 2 by one of the other signs.
+  arrays) and divides as usual otherwise, and `x /= n` becomes `x = _py2_division_in_place(x, n)`,
+  which does the same in place (`//=` or `/=`, so an array is still changed where it is); not in a
+  module that imports `division` from `__future__`, and only once the code is known to be Python 2
+  by one of the other signs.
 
 Nothing here runs student code. What was translated is reported by kind (`TRANSLATIONS`), for the
 feedback to say so.
@@ -26,6 +29,7 @@ from . import syntax
 
 DICT_METHODS = {"iteritems": "items", "itervalues": "values", "iterkeys": "keys"}
 DIVISION_HELPER = "_py2_division"
+IN_PLACE_DIVISION_HELPER = "_py2_division_in_place"
 COMPOUND_KEYWORDS = {"if", "elif", "else", "for", "while", "try", "except", "finally", "with"}
 
 # What each translation is called in results: report/ says it in words.
@@ -45,6 +49,20 @@ def _py2_division(a, b):
     if integral(a) and integral(b):
         return a // b
     return a / b
+
+
+def _py2_division_in_place(a, b):
+    """`a /= b` as Python 2 computed it: `a //= b` for two integers (numbers or integer arrays)."""
+    import numpy
+
+    def integral(value):
+        return isinstance(value, (int, numpy.integer)) or (
+            isinstance(value, numpy.ndarray) and value.dtype.kind in "biu")
+    if integral(a) and integral(b):
+        a //= b
+    else:
+        a /= b
+    return a
 '''
 
 
@@ -105,14 +123,73 @@ def translate_prints(source):
 
 
 def python2_signs(tree):
-    """Which Python 2 idioms a parsed cell uses: 'xrange', 'dict_iteration'."""
+    """Which Python 2 idioms a parsed cell uses: 'xrange', 'dict_iteration', 'print' (`print >>f, x`, which
+    parses in Python 3 as an expression)."""
     signs = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Name) and node.id == "xrange" and isinstance(node.ctx, ast.Load):
             signs.add("xrange")
         elif isinstance(node, ast.Attribute) and node.attr in DICT_METHODS:
             signs.add("dict_iteration")
+        elif _chevron_print(node) is not None:
+            signs.add("print")
     return signs
+
+
+def _chevron_print(node):
+    """(file, arguments) of a statement `print >>f, x, y`, which Python 3 parses as `(print >> f, x, y)`."""
+    if not isinstance(node, ast.Expr):
+        return None
+    value = node.value
+    first, arguments = (value.elts[0], value.elts[1:]) if isinstance(value, ast.Tuple) and value.elts else (value, [])
+    if isinstance(first, ast.BinOp) and isinstance(first.op, ast.RShift) and isinstance(first.left, ast.Name) \
+            and first.left.id == "print":
+        return first.right, arguments
+    return None
+
+
+def _chevron_call(node, encoded_lines):
+    """The call a one-line `print >>f, x, y` statement means, as text and as a tree; None for any other."""
+    found = _chevron_print(node)
+    if found is None or any(part.lineno != node.lineno or part.end_lineno != node.lineno
+                            for part in (node, found[0], *found[1])):
+        return None
+    line = encoded_lines[node.lineno - 1]
+    file, arguments = found
+    text = [line[a.col_offset:a.end_col_offset].decode("utf-8") for a in arguments]
+    keywords = []
+    if line[node.col_offset:node.end_col_offset].decode("utf-8").rstrip().endswith(","):  # `print >>f, x,`
+        text.append("end=' '")
+        keywords.append(ast.keyword("end", ast.Constant(" ")))
+    text.append("file=" + line[file.col_offset:file.end_col_offset].decode("utf-8"))
+    keywords.append(ast.keyword("file", file))
+    call = ast.Expr(ast.Call(ast.Name("print", ast.Load()), list(arguments), keywords))
+    return "print(%s)" % ", ".join(text), call
+
+
+def translate_chevron_prints(source, tree):
+    """The source with `print >>f, x` statements written as calls, line for line; None if it has none (or a
+    translation does not parse back to the call it means)."""
+    original = [line.encode("utf-8") for line in source.split("\n")]
+    edits = [(node.lineno - 1, node.col_offset, node.end_col_offset, translated[0])
+             for node in ast.walk(tree) for translated in [_chevron_call(node, original)] if translated]
+    if not edits:
+        return None
+    encoded = list(original)
+    for line, start, end, text in sorted(edits, reverse=True):
+        encoded[line] = encoded[line][:start] + text.encode("utf-8") + encoded[line][end:]
+    translated = "\n".join(line.decode("utf-8") for line in encoded)
+
+    class Calls(ast.NodeTransformer):
+        def visit_Expr(self, node):
+            made = _chevron_call(node, original)
+            return made[1] if made else node
+    try:
+        if ast.dump(syntax.parse(translated)) != ast.dump(syntax.parse(ast.unparse(Calls().visit(syntax.parse(source))))):
+            return None
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    return translated
 
 
 def python3_signs(tree):
@@ -165,6 +242,16 @@ def translate_tree_text(source, tree, division):
             edits.append((2 - depth * 1e-6, node.right.end_lineno - 1, node.right.end_col_offset,
                           node.right.end_col_offset, "))"))
             kinds.add("integer_division")
+        for node in ast.walk(tree):
+            if not (isinstance(node, ast.AugAssign) and isinstance(node.op, ast.Div) and _in_place_target(node)):
+                continue
+            operator = _operator_position(lines, node.target, "/=")
+            if operator is None:
+                return source, set()
+            target = _char_col(lines[node.target.lineno - 1], node.target.col_offset, node.target.end_col_offset)
+            edits.append((3, operator[0], operator[1], operator[1] + 2, "= %s(%s, (" % (IN_PLACE_DIVISION_HELPER, target)))
+            edits.append((2.5, node.value.end_lineno - 1, node.value.end_col_offset, node.value.end_col_offset, "))"))
+            kinds.add("integer_division")
     if not edits:
         return source, set()
     encoded = [line.encode("utf-8") for line in lines]
@@ -184,14 +271,22 @@ def _char_col(line, start, end):
     return line.encode("utf-8")[start:end].decode("utf-8", errors="replace")
 
 
-def _operator_position(lines, left):
-    """(line index, byte column) of the `/` between two operands, skipping parentheses and spaces."""
+def _in_place_target(node):
+    """Whether `x /= n` can be written `x = _py2_division_in_place(x, n)`: a target on one line that reads
+    the same twice (no call in it) and holds no division of its own."""
+    return node.target.lineno == node.target.end_lineno and not any(
+        isinstance(sub, ast.Call) or (isinstance(sub, ast.BinOp) and isinstance(sub.op, ast.Div))
+        for sub in ast.walk(node.target))
+
+
+def _operator_position(lines, left, operator="/"):
+    """(line index, byte column) of the operator (`/`, `/=`) after an operand, skipping parentheses and spaces."""
     line, col = left.end_lineno - 1, left.end_col_offset
     while line < len(lines):
         text = lines[line].encode("utf-8")
         while col < len(text):
             char = chr(text[col])
-            if char == "/":
+            if text[col:col + len(operator)] == operator.encode():
                 return line, col
             if char == "#":
                 break
@@ -207,6 +302,14 @@ class _Python2Division(ast.NodeTransformer):
         self.generic_visit(node)
         if isinstance(node.op, ast.Div):
             return ast.Call(ast.Name(DIVISION_HELPER, ast.Load()), [node.left, node.right], [])
+        return node
+
+    def visit_AugAssign(self, node):
+        simple = _in_place_target(node)
+        self.generic_visit(node)
+        if isinstance(node.op, ast.Div) and simple:
+            call = ast.Call(ast.Name(IN_PLACE_DIVISION_HELPER, ast.Load()), [node.target, node.value], [])
+            return ast.copy_location(ast.Assign([node.target], call, type_comment=None), node)
         return node
 
 

@@ -1,10 +1,12 @@
 """Python 2 code read as Python 2 meant it (grader/python2.py, through extract): pure text, no sandbox."""
 
+import contextlib
+import io
 import textwrap
 
 import numpy as np
 
-from grader import extract, load, python2
+from grader import extract, load, python2, syntax
 
 
 def program(*sources, python2_allowed=True):
@@ -27,7 +29,7 @@ def test_print_statements_become_calls_line_for_line():
             print x,
             print
             if verbose: print 'verbose', x
-            print >>sys.stderr, "left as it is"
+            print >>sys.stderr, "parses as an expression: translated later"
             return x
         """)
     translated = python2.translate_prints(source).split("\n")
@@ -35,7 +37,7 @@ def test_print_statements_become_calls_line_for_line():
     assert translated[2] == "    print(x, end=' ')"
     assert translated[3] == "    print()"
     assert translated[4] == "    if verbose: print('verbose', x)"
-    assert translated[5] == '    print >>sys.stderr, "left as it is"'
+    assert translated[5] == '    print >>sys.stderr, "parses as an expression: translated later"'
     assert len(translated) == len(source.split("\n"))
     assert python2.translate_prints("print(x)\nprint = log\n") is None
 
@@ -77,3 +79,50 @@ def test_python3_code_is_left_as_written():
 def test_a_spec_that_refuses_python2_gets_the_code_as_written():
     prog = program("def f(T):\n    for t in xrange(T):\n        print t\n", python2_allowed=False)
     assert prog.python2 == () and "f" not in prog.definitions and prog.problems
+
+
+def test_print_to_a_file_becomes_a_call_with_file_line_for_line():
+    prog = program("""\
+        import sys
+
+        def f(x, log):
+            print >>log, "x:", x,
+            print >>sys.stderr, "shape", len(x)  # debug
+            print >>log
+            if x: print >>log, x[0]
+            return x
+        """)
+    assert prog.python2 == ("print",) and not prog.problems
+    code = prog.blocks[-1].code.split("\n")
+    assert code[1:6] == ["    print(\"x:\", x, end=' ', file=log)", '    print("shape", len(x), file=sys.stderr)  # debug',
+                         "    print(file=log)", "    if x: print(x[0], file=log)", "    return x"]
+    log = io.StringIO()
+    with contextlib.redirect_stderr(io.StringIO()) as err:
+        assert run(prog)["f"]([7, 8], log) == [7, 8]
+    assert log.getvalue() == "x: [7, 8] \n7\n" and err.getvalue() == "shape 2\n"
+    # Python 3 code that shifts a name called print is left alone.
+    assert python2.translate_chevron_prints("y = print >> 2\n", syntax.parse("y = print >> 2\n")) is None
+
+
+def test_in_place_division_of_two_integers_floors_in_place_as_python2_did():
+    prog = program("""\
+        import numpy as np
+
+        def gates(b, counts, x):
+            H = b.shape[0]
+            H /= 4
+            counts /= 2
+            x /= 2
+            for k in xrange(1):
+                pass
+            return H, counts, x
+        """)
+    assert prog.python2 == ("xrange", "integer_division")
+    assert prog.definitions["gates"].first_line == 3
+    counts, x = np.array([3, 5]), np.array([3.0, 5.0])
+    H, counts_after, x_after = run(prog)["gates"](np.zeros(12), counts, x)
+    assert H == 3 and type(H) is int
+    assert counts_after is counts and counts.tolist() == [1, 2]  # floored, in place
+    assert x_after is x and x.tolist() == [1.5, 2.5]  # a float array divides as usual, in place
+    future = program("from __future__ import division\ndef f(n):\n    n /= 2\n    return n\n", "print 'hi'\n")
+    assert run(future)["f"](3) == 1.5

@@ -341,7 +341,7 @@ PYTHON2_WORDS = {
     "print": ("print statements", "print(...)"),
     "xrange": ("xrange", "range"),
     "dict_iteration": (".iteritems()", ".items()"),
-    "integer_division": ("/ between integers, which floored", "// to floor"),
+    "integer_division": ("/ and /= between integers, which floored", "// and //= to floor"),
 }
 
 
