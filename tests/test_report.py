@@ -11,6 +11,8 @@ import re
 from html.parser import HTMLParser
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from urllib.parse import unquote
 
@@ -590,3 +592,71 @@ def test_a_notebook_submission_gets_its_notebook_back_with_the_feedback_in_place
     # a module gets no notebook
     module = write_submission_reports(SubmissionResult("m", str(tmp_path / "m.py"), "a", "A", 1, units), tmp_path / "o")
     assert not (module / "feedback.ipynb").exists()
+
+
+# The page holds each cell's highlighted code out of nbconvert's sanitizing and reprinting passes (their cost) and
+# puts it back as they would print it: the page must be nbconvert's own, byte for byte.
+
+def _pages(notebook, monkeypatch):
+    """(the page as written, nbconvert's own page with nothing held out)."""
+    from grader.report import notebook as annotated
+
+    page = annotated.notebook_html(notebook, "T")
+    with monkeypatch.context() as patch:
+        patch.setattr(annotated.NotebookRenderer, "body", annotated.NotebookRenderer.whole)
+        return page, annotated.notebook_html(notebook, "T")
+
+
+def _notebooks():
+    import nbformat
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    paths = sorted([*root.glob("tests/**/*.ipynb"), *root.glob("examples/**/*.ipynb"),
+                    *Path("/work/shared/seed-submissions").glob("*.ipynb")])
+    for path in paths:
+        try:
+            yield path, nbformat.read(str(path), as_version=4)
+        except Exception:  # noqa: BLE001 - the corpus's truncated notebook: it gets no page
+            continue
+
+
+def test_the_notebook_page_is_nbconvert_s_own_for_every_notebook_of_the_tests_and_examples(monkeypatch):
+    checked = 0
+    for path, notebook in _notebooks():
+        page, own = _pages(notebook, monkeypatch)
+        assert page == own, path
+        checked += 1
+    assert checked >= 40
+
+
+# Code with what escaping is about (quotes, &, <, > and entities), non-ASCII, and sometimes characters (control
+# characters, a separator, any code point) for which the page leaves the whole cell to nbconvert.
+PLAIN = ["x", "1", " ", "\t", "\n", '"', "'", "&", "<", ">", ";", "#", "=", "\\", "&amp;", "&quot;", "&#39;", "<b>",
+         "é", "€", "😀", "def f(a):\n    return a & 1\n"]
+ODD = ["\x0c", "\r", "\x00", "\x7f", "\u2028", "\ufffe", "\U000e0001"]
+CODE = st.one_of(st.lists(st.sampled_from(PLAIN), max_size=30),
+                 st.lists(st.sampled_from(PLAIN + ODD) | st.characters(), max_size=30)).map("".join)
+
+
+@settings(max_examples=60, deadline=None)
+@given(sources=st.lists(CODE, min_size=1, max_size=3))
+def test_the_notebook_page_is_nbconvert_s_own_whatever_the_code(sources):
+    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+    cells = [new_code_cell(source) for source in sources] + [new_markdown_cell("a & b < c " + sources[0])]
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        page, own = _pages(new_notebook(cells=cells), monkeypatch)
+    assert page == own
+
+
+def test_a_cell_that_writes_the_marker_cannot_move_code_on_the_page(monkeypatch):
+    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+    from grader.report import notebook as annotated
+
+    marker = annotated.renderer().highlight.marker
+    notebook = new_notebook(cells=[new_code_cell("x = 'secret'"), new_markdown_cell("%s0." % marker),
+                                   new_code_cell("y = '%s0.'" % marker)])
+    page, own = _pages(notebook, monkeypatch)
+    assert page == own

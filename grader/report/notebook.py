@@ -8,17 +8,29 @@ exception message, a name) becomes markup. The HTML rendering is nbconvert's
 outside), inputs only: the student's outputs are left out, since the grader
 never ran them and they could hold anything, and its markdown cells are
 shown as text in the same way.
+
+nbconvert sanitizes each highlighted cell (bleach) and then parses and
+reprints the whole page (BeautifulSoup): pure Python, 90% of the cost, for
+text that pygments has already escaped. So the highlighted code of each cell
+is held out of the page while nbconvert renders it (a marker in its place)
+and put back at the end, in the form those two passes give it. That form is
+known only for what pygments writes (spans of one class around escaped text),
+so any other code goes through nbconvert whole; tests/test_report.py checks
+the page is byte for byte nbconvert's own.
 """
 
 from __future__ import annotations
 
 import copy
 import re
+import secrets
+import threading
 from functools import lru_cache
 
 import nbformat
 from markupsafe import escape
 from nbconvert import HTMLExporter
+from nbconvert.filters.highlight import Highlight2HTML
 
 from .formatting import score_pair, status_label
 from .text import unit_feedback
@@ -64,10 +76,71 @@ def feedback_notebook(result):
     return annotated
 
 
+# A character of text that bleach and BeautifulSoup leave as it is: printable, none of & < >, no control character.
+_TEXT = r"(?:[\t\n !-%'-;=?-~\u00a0-\ud7ff\ue000-\ufdcf\ufdf0-\ufffd\U00010000-\U0001fffd]|&(?:amp|lt|gt|quot|#39);)"
+# pygments' HTML: the wrapping <div><pre>, then spans (never nested) of one class around text, and text.
+_HIGHLIGHTED = re.compile(r'(<div class="[^"<>&]*"><pre>)((?:<span(?: class="[\w-]+")?>%s*</span>|%s)*)(</pre></div>\n?)\Z'
+                          % (_TEXT, _TEXT))
+
+
+def reprinted(code):
+    """Highlighted code (matching _HIGHLIGHTED) as bleach and then BeautifulSoup print it: bleach keeps it as it is;
+    BeautifulSoup decodes the entities and escapes only & < > again (pygments before 2.19 escaped quotes too)."""
+    return code.replace("&quot;", '"').replace("&#39;", "'")
+
+
+class HeldHighlight:
+    """nbconvert's highlight_code filter, but a cell's highlighted code is held (`held`, by number) and a marker
+    written in its place. The marker holds a random token, so a submission cannot write one."""
+
+    def __init__(self, exporter):
+        self.highlight = Highlight2HTML(pygments_lexer="python3", parent=exporter)
+        self.marker = "grader%sheld" % secrets.token_hex(8)
+        self.held = []
+
+    def __call__(self, source, language=None, metadata=None):
+        html = self.highlight(source, language, metadata)
+        match = _HIGHLIGHTED.match(html)
+        if match is None:
+            return html
+        self.held.append(match.group(2))
+        return "%s%s%d.%s" % (match.group(1), self.marker, len(self.held) - 1, match.group(3))
+
+
+class NotebookRenderer:
+    """One exporter for the run: making one loads nbconvert's templates. Rendering is serialized, since nbconvert
+    registers its filters on the exporter for each notebook."""
+
+    def __init__(self):
+        self.exporter = HTMLExporter(template_name="basic", exclude_output=True)
+        self.highlight = HeldHighlight(self.exporter)
+        self.exporter.filters = {**self.exporter.filters, "highlight_code": self.highlight}
+        self.lock = threading.Lock()
+
+    def body(self, notebook):
+        with self.lock:
+            self.highlight.held = []
+            body, _ = self.exporter.from_notebook_node(notebook)
+            held = self.highlight.held
+        markers = re.compile(r"%s(\d+)\." % self.highlight.marker)
+        if sorted(int(n) for n in markers.findall(body)) != list(range(len(held))):
+            return self.whole(notebook)  # a marker lost or doubled: never guess where the code goes
+        return markers.sub(lambda match: reprinted(held[int(match.group(1))]), body)
+
+    @staticmethod
+    @lru_cache(maxsize=1)
+    def _whole_exporter():
+        return HTMLExporter(template_name="basic", exclude_output=True)
+
+    def whole(self, notebook):
+        """nbconvert's rendering, nothing held out."""
+        with self.lock:
+            return self._whole_exporter().from_notebook_node(notebook)[0]
+
+
 @lru_cache(maxsize=1)
-def exporter():
-    """One exporter for the run: making one loads nbconvert's templates (most of its cost)."""
-    return HTMLExporter(template_name="basic", exclude_output=True)
+def renderer():
+    return NotebookRenderer()
 
 
 def notebook_html(notebook, title):
@@ -80,7 +153,7 @@ def notebook_html(notebook, title):
         elif cell.cell_type == "markdown" and "grader" not in cell.metadata:
             cell.cell_type, cell.source = "raw", cell.source  # the student's own markdown: shown as written
         cell.pop("attachments", None)
-    body, _ = exporter().from_notebook_node(shown)
+    body = renderer().body(shown)
     return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>%s</title>\n"
             "<style>body { font-family: -apple-system, 'Segoe UI', Arial, sans-serif; max-width: 980px; "
             "margin: 24px auto; padding: 0 16px; } pre { white-space: pre-wrap; background: #f6f8fa; padding: 8px; "
