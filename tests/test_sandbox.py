@@ -786,7 +786,7 @@ def test_the_hierarchy_of_this_machine():
 def test_a_run_that_was_killed_leaves_no_cgroup(tmp_path):
     # A grader process that was killed: its workers' cgroups are removed by the next run's probe.
     own, folder = fake_hierarchy(tmp_path, 1)
-    stale = folder / (cgroup.PREFIX + "999999999-12345-abcd")
+    stale = folder / (cgroup.PREFIX + "999999999.12345-abcd")
     mine = folder / ("%s%s-abcd" % (cgroup.PREFIX, cgroup._own_tag()))
     other = folder / "not-the-graders"
     for made in (stale, mine, other):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import secrets
 import signal
 import time
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 
 ROOT = "/sys/fs/cgroup"
 PREFIX = "grader-"
+_NAME = re.compile(r"grader-(\d+)\.(\d+)-[0-9a-f]+")  # the grader's pid and start time, then a token
 # What a worker holds besides its jobs: the zygote (Python and numpy, warmed up: 16 to 23 MB charged, see
 # docs/threat-model.md), the session leader's copy of the session, and the kernel's share (page tables,
 # pipes). Its cgroup allows the memory limit plus this.
@@ -93,15 +95,9 @@ def _write(path, text):
 
 def _own_tag():
     """The grader process's pid and start time: a cgroup named after a process that no longer runs is stale."""
-    return "%d-%s" % (os.getpid(), _start_time(os.getpid()))
+    from .host import process_start_time  # host imports this module
 
-
-def _start_time(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as stat:
-            return stat.read().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return None
+    return "%d.%d" % (os.getpid(), process_start_time(os.getpid()) or 0)
 
 
 class WorkerCgroup:
@@ -183,13 +179,15 @@ def _remove(path, seconds=5.0):
 
 def remove_stale(hierarchy):
     """Remove the cgroups of graders that no longer run (a run that was killed leaves its workers' cgroups)."""
+    from .host import process_start_time  # host imports this module
+
     try:
         names = [name for name in os.listdir(hierarchy.path) if name.startswith(PREFIX)]
     except OSError:
         return
     for name in names:
-        parts = name[len(PREFIX):].split("-")
-        if len(parts) == 3 and parts[0].isdigit() and _start_time(int(parts[0])) != parts[1]:
+        match = _NAME.fullmatch(name)
+        if match and process_start_time(int(match.group(1))) != int(match.group(2)):
             _remove(os.path.join(hierarchy.path, name), seconds=1.0)
 
 

@@ -132,6 +132,16 @@ def describe_mode(mode, cgroup_root=cgroup.ROOT):
             "user (not root): it can read and write whatever the grader can; %s, %s" % (network, memory, folders))
 
 
+def process_start_time(pid):
+    """When a process started (clock ticks since boot), or None when there is no such process: with its pid,
+    it names a grader process, so that what a killed grader left can be told from what one still uses."""
+    try:
+        with open("/proc/%d/stat" % pid) as stat:
+            return int(stat.read().rsplit(")", 1)[1].split()[19])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def _mapped_ranges(kind):
     """[first, last] ids this process's user namespace maps (all of them outside a container)."""
     try:

@@ -24,7 +24,8 @@ from concurrent.futures import ThreadPoolExecutor
 from ..errors import HarnessError
 from . import cgroup
 from .command import sandbox_env, worker_command
-from .host import bwrap_available, describe_mode, memory_cgroups, network_isolated, private_folder_sizes, throwaway_uid
+from .host import (bwrap_available, describe_mode, memory_cgroups, network_isolated, private_folder_sizes,
+                   process_start_time, throwaway_uid)
 from .inside import wire
 from .inside.jobs import EXIT, Limits
 from .outcomes import JobOutcome, conceal, decode_job
@@ -52,17 +53,8 @@ SCRATCH_PREFIX = "grader-sandbox-"
 _SCRATCH_NAME = re.compile(r"grader-sandbox-(\d+)\.(\d+)-[A-Za-z0-9_]+")
 
 
-def _start_time(pid):
-    """When a process started (clock ticks since boot), or None when there is no such process."""
-    try:
-        with open("/proc/%d/stat" % pid) as stat:
-            return int(stat.read().rsplit(")", 1)[1].split()[19])
-    except (OSError, ValueError, IndexError):
-        return None
-
-
 def _scratch_prefix():
-    return "%s%d.%d-" % (SCRATCH_PREFIX, os.getpid(), _start_time(os.getpid()) or 0)
+    return "%s%d.%d-" % (SCRATCH_PREFIX, os.getpid(), process_start_time(os.getpid()) or 0)
 
 
 def remove_abandoned_scratch(folder=None):
@@ -87,7 +79,7 @@ def remove_abandoned_scratch(folder=None):
             if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid():
                 continue
             owner, started = int(match.group(1)), int(match.group(2))
-            if _start_time(owner) == started:
+            if process_start_time(owner) == started:
                 continue  # its grader still runs
             shutil.rmtree(name, dir_fd=parent, ignore_errors=True)
             removed.append(name)
