@@ -16,7 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from . import causes, check, extract, limits, load, score, syntax, trials
-from .results import CodeProblem, Location, Reason, StageTimes, SubmissionResult, UnitResult, UnitVerdict
+from .results import (CodeProblem, Location, OverBound, Reason, StageTimes, SubmissionResult, UnitResult,
+                      UnitVerdict)
 from .sandbox import Job, Session, Substitution, TrialRequest, describe_mode, encode_value
 from .spec import callee_closure, expression_attributes, expression_names, substitution_target, units_of
 
@@ -103,23 +104,24 @@ class Grader:
             reason = "the grader failed on it (%s), so it is not graded; tell your instructor" % type(exc).__name__
             return self._not_graded(submission, reason, time.perf_counter() - started + load_seconds, load_seconds)
 
-    def _not_graded(self, submission, reason, seconds, load_seconds):
+    def _not_graded(self, submission, reason, seconds, load_seconds, over_bound=None):
         units = tuple(UnitResult(u.name, "missing", 0.0, u.points, UnitVerdict("missing", Reason("file_unreadable")),
                                  public=u.public)
                       for u in self.assignment.units.values())
         return SubmissionResult(id=submission.id, path=str(submission.path), assignment=self.assignment.name,
                                 title=self.assignment.title, seed=self.seed,
                                 sandbox_mode=describe_mode(self.sandbox.mode), units=units, load_error=reason,
-                                seconds=seconds, stage_seconds=StageTimes(load=load_seconds))
+                                over_bound=over_bound, seconds=seconds, stage_seconds=StageTimes(load=load_seconds))
 
     def _grade(self, submission, load_seconds):
         started = time.perf_counter()
         clock = StageClock()
         base = dict(id=submission.id, path=str(submission.path), assignment=self.assignment.name,
                     title=self.assignment.title, seed=self.seed, sandbox_mode=describe_mode(self.sandbox.mode))
-        oversized = submission.load_error or over_bounds(submission.cells)
-        if oversized:
-            return self._not_graded(submission, oversized, time.perf_counter() - started + load_seconds, load_seconds)
+        oversized = None if submission.load_error else over_bounds(submission.cells)
+        if submission.load_error or oversized:
+            return self._not_graded(submission, submission.load_error, time.perf_counter() - started + load_seconds,
+                                    load_seconds, oversized)
         program = extract.extract_program(submission.cells, self.graded, self.given, self.assignment.python2)
         clock.lap("extract")
         context = check.Context(
@@ -344,19 +346,18 @@ def _array_bytes(value):
 
 
 def over_bounds(cells):
-    """Why a submission is too large to extract (see grader/limits.py), or None."""
+    """The bound a submission is too large to extract for (see grader/limits.py): an OverBound, or None."""
     if len(cells) > limits.MAX_CELLS:
-        return "it has %d cells, more than the grader reads (%d)" % (len(cells), limits.MAX_CELLS)
+        return OverBound("cells", len(cells), limits.MAX_CELLS)
     characters = sum(len(cell.source) for cell in cells)
     if characters > limits.MAX_SOURCE_CHARS:
-        return "it has %d characters of code, more than the grader reads (%d)" % (characters, limits.MAX_SOURCE_CHARS)
+        return OverBound("code_characters", characters, limits.MAX_SOURCE_CHARS)
     # Statements that start a line at column 0, and semicolons: at least as many as the top-level statements.
     statements = sum(cell.source.count(";") + sum(1 for line in cell.source.split("\n")
                                                   if line[:1] not in ("", " ", "\t", "#"))
                      for cell in cells)
     if statements > limits.MAX_TOP_LEVEL_STATEMENTS:
-        return "it has about %d top-level statements, more than the grader reads (%d)" % (
-            statements, limits.MAX_TOP_LEVEL_STATEMENTS)
+        return OverBound("top_level_statements", statements, limits.MAX_TOP_LEVEL_STATEMENTS)
     return None
 
 

@@ -272,6 +272,15 @@ class StageTimes:
 
 
 @dataclass(frozen=True)
+class OverBound:
+    """A submission larger than the grader reads (grader/limits.py): not graded, a zero."""
+
+    kind: str  # "cells", "code_characters" or "top_level_statements" (about: an upper bound)
+    measured: int
+    limit: int
+
+
+@dataclass(frozen=True)
 class SubmissionResult:
     id: str
     path: str
@@ -279,7 +288,8 @@ class SubmissionResult:
     title: str
     seed: int
     units: tuple = ()
-    load_error: str | None = None
+    load_error: str | None = None  # why it could not be read
+    over_bound: OverBound | None = None  # or why it was too large to read
     problems: tuple = ()  # CodeProblem
     python2: tuple = ()  # Python 2 idioms graded as Python 2 meant them (python2.TRANSLATIONS); () for Python 3
     sandbox_mode: str = ""
@@ -287,6 +297,11 @@ class SubmissionResult:
     auto_assignment_note: str | None = None
     name_note: str | None = None  # why its folder is not simply its file's name (a collision)
     stage_seconds: StageTimes = field(default_factory=StageTimes)
+
+    @property
+    def unread(self):
+        """Not graded at all (a zero): it could not be read, or is larger than the grader reads."""
+        return bool(self.load_error or self.over_bound)
 
     @property
     def score(self):

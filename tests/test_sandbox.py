@@ -33,7 +33,8 @@ import pytest
 import grader.sandbox.pool as pool
 from grader import limits, load, report
 from grader.report import wording
-from grader.pipeline import Grader, grade_all
+from grader.pipeline import Grader, grade_all, over_bounds
+from grader.results import OverBound
 from grader.sandbox import (Job, Limits, Sandbox, Session, TrialRequest, bwrap_available, cgroup, describe_mode,
                             memory_cgroups, network_isolated, private_folder_sizes, throwaway_users)
 from grader.sandbox.inside import wire, zygote
@@ -882,13 +883,13 @@ def test_class_run(assignment, arena, mode):
         if source is not None:
             assert fingerprint(by_id[submission_id]) == alone[source], submission_id
         elif submission_id[len("hostile-"):] in oversized_sources():
-            assert by_id[submission_id].score == 0 and "more than the grader reads" in by_id[submission_id].load_error
+            assert by_id[submission_id].score == 0 and by_id[submission_id].over_bound is not None
         else:
             name = submission_id[len("hostile-"):]
             hit = EXPECTED[name] if name in EXPECTED else LONG_FUNCTION
             for unit in by_id[submission_id].units:
                 assert unit.status == (hit[unit.name][0] if unit.name in hit else "passed"), (
-                    name, unit.name, by_id[submission_id].load_error, text_of(unit))
+                    name, unit.name, wording.unread_text(by_id[submission_id]), text_of(unit))
     for submission_id, (kind, detail) in loading_expected.items():
         if kind == "unreadable":
             assert by_id[submission_id].score == 0 and detail in by_id[submission_id].load_error, submission_id
@@ -927,10 +928,38 @@ def test_a_very_long_failing_function_is_graded_and_reported(grader, arena, mode
 
 
 def test_a_submission_over_a_bound_is_a_zero_with_the_reason(grader, arena):
+    correct = len((HOSTILE / "_correct.py").read_text())
+    bounds = {"many_statements": ("top_level_statements", limits.MAX_TOP_LEVEL_STATEMENTS),
+              "one_line_of_statements": ("top_level_statements", limits.MAX_TOP_LEVEL_STATEMENTS),
+              "huge_source": ("code_characters", limits.MAX_SOURCE_CHARS)}
     for name, source in oversized_sources().items():
         result = grade(grader, arena, name, source)
-        assert result.score == 0 and "more than the grader reads" in result.load_error, name
+        kind, limit = bounds[name]
+        # A record (which bound, the size measured, the limit); words only in the report.
+        assert result.score == 0 and result.unread and result.load_error is None, name
+        assert (result.over_bound.kind, result.over_bound.limit) == (kind, limit), name
+        assert result.over_bound.measured > limit
+        if kind == "code_characters":
+            assert result.over_bound.measured == correct + 2 + limits.MAX_SOURCE_CHARS + 1
         assert all(unit.status == "missing" and unit.score == 0 for unit in result.units)
+        report.write_submission_reports(result, arena.output)
+        page = (arena.output / name / "feedback.html").read_text()
+        said = "%s, more than the grader reads (%s)" % (
+            {"top_level_statements": "top-level statements", "code_characters": "characters of code"}[kind],
+            format(limit, ","))
+        assert "Your submission could not be read:</strong> it has " in page and said in page, name
+        gradescope = json.loads((arena.output / name / "results.json").read_text())
+        assert said in gradescope["output"]
+        assert gradescope["extra_data"]["over_bound"] == {"kind": kind, "measured": result.over_bound.measured,
+                                                          "limit": limit}
+
+
+def test_a_notebook_of_too_many_cells_is_over_the_cell_bound():
+    cells = [load.SourceCell(number, "cell %d" % number, "x = 1") for number in range(1, limits.MAX_CELLS + 2)]
+    bound = over_bounds(cells)
+    assert bound == OverBound("cells", limits.MAX_CELLS + 1, limits.MAX_CELLS)
+    assert wording.over_bound_text(bound) == "it has 2,001 cells, more than the grader reads (2,000)"
+    assert over_bounds(cells[:limits.MAX_CELLS]) is None
 
 
 def test_an_error_of_the_grader_on_one_submission_is_that_submissions_result(grader, arena, monkeypatch):

@@ -170,8 +170,8 @@ def grade_release(grader, solution_path, student_path):
     """Grade both notebooks: problems (lines) if the solution misses marks or a unit passes unreleased."""
     problems = []
     solution = grader.grade_path("solution", solution_path)
-    if solution.load_error:
-        problems.append("the solution notebook could not be graded: %s" % solution.load_error)
+    if solution.unread:
+        problems.append("the solution notebook could not be graded: %s" % wording.unread_text(solution))
     for unit in solution.units:
         if unit.status != "passed" or unit.fixed_by:
             problems.append("the solution notebook does not pass %s: %s" % (unit.name, wording.unit_summary(unit)))

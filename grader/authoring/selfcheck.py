@@ -95,8 +95,8 @@ def render(result, assignment, path):
     `assignment` is the full spec: it says which callees of a unit are public, and how many units are hidden.
     """
     lines = ["%s: public checks of %s" % (result.assignment, path)]
-    if result.load_error:
-        lines.append("  could not read it: " + result.load_error)
+    if result.unread:
+        lines.append("  could not read it: " + wording.unread_text(result))
         return "\n".join(lines)
     callees = failing_callees(assignment, result)
     for unit in result.units:
@@ -116,4 +116,4 @@ def render(result, assignment, path):
 
 
 def all_passed(result):
-    return not result.load_error and all(unit.status == "passed" for unit in result.units)
+    return not result.unread and all(unit.status == "passed" for unit in result.units)

@@ -164,8 +164,8 @@ def reference_problems(result):
     gradient of its own forward: a gradient that disagrees is a problem too, though the unit "passes".
     """
     problems = []
-    if result.load_error:
-        return [ReferenceProblem("(all units)", None, result.load_error)]
+    if result.unread:
+        return [ReferenceProblem("(all units)", None, wording.unread_text(result))]
     for unit in result.units:
         if unit.status == "passed" and not unit.fixed_by:
             problems += [ReferenceProblem(unit.name, c.name, "the reference's %s disagrees with the numerical "

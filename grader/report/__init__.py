@@ -18,6 +18,7 @@ from pathlib import Path
 import nbformat
 
 from ..load import safe_id
+from . import wording
 from .formatting import score_text, status_letter, STATUS_LETTERS, status_label
 from .gradescope import results_json
 from .grades import assignment_max, canvas_csv, grades_csv, row_max
@@ -101,13 +102,13 @@ def score_table(results, id_width=28):
     lines = ["%-*s  %7s  %6s  %s" % (width, "submission", "score", "max", "units")]
     for result in results:
         name = result.id if len(result.id) <= id_width else result.id[:id_width - 1] + "…"
-        if result.load_error:
-            score, detail = 0.0, "could not be read: %s" % result.load_error.splitlines()[0]
+        if result.unread:
+            score, detail = 0.0, "could not be read: %s" % wording.unread_text(result).splitlines()[0]
         else:
             score, detail = result.score, "".join(status_letter(unit.status) for unit in result.units)
         lines.append("%-*s  %7s  %6s  %s" % (width, name, score_text(score), score_text(row_max(result, maxima)),
                                             detail))
-    if any(not result.load_error and result.units for result in results):
+    if any(not result.unread and result.units for result in results):
         lines.append("units: " + " ".join("%s=%s" % (letter, status_label(status).lower())
                                           for status, letter in STATUS_LETTERS.items()))
     return "\n".join(lines)

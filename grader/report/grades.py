@@ -19,6 +19,7 @@ import io
 from pathlib import Path
 
 from ..lms import student_of
+from . import wording
 from .formatting import score_text
 
 
@@ -46,7 +47,7 @@ def row_max(result, maxima):
 
 
 def load_status(result):
-    return "load_error: %s" % result.load_error if result.load_error else "ok"
+    return "load_error: %s" % wording.unread_text(result) if result.unread else "ok"
 
 
 def _cell_text(text):
@@ -79,7 +80,7 @@ def grades_csv(results, roster=None):
     writer.writerow(["submission", "student_id", "student_name", *names, "total", "max", "load_status"])
     for result in results:
         scores = {unit.name: unit.score for unit in result.units}
-        total = 0.0 if result.load_error else result.score
+        total = 0.0 if result.unread else result.score
         writer.writerow([_cell_text(result.id), *map(_cell_text, student(result, roster)),
                          *(score_text(scores[name]) if name in scores else "" for name in names),
                          score_text(total), score_text(row_max(result, maxima)),
@@ -103,7 +104,7 @@ def canvas_csv(results, column, roster=None):
         found = student_of(Path(result.path).name)
         if found.lms != "canvas":
             continue
-        total = 0.0 if result.load_error else result.score
+        total = 0.0 if result.unread else result.score
         name = (roster.name_of(found.id) if roster is not None else "") or found.name
         if found.id not in best or total > best[found.id][1]:
             best[found.id] = (name, total)

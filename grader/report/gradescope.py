@@ -144,8 +144,8 @@ def _not_graded_test(unit, reason):
 def overall_output(result):
     """The text above the tests: the total, what needs work, and anything about the file itself."""
     lines = []
-    if result.load_error:
-        lines.append("Your submission could not be read: %s" % result.load_error)
+    if result.unread:
+        lines.append("Your submission could not be read: %s" % wording.unread_text(result))
         lines.append("Nothing was graded, so the score is 0. Fix the file and submit again.")
     else:
         # Shown before grades are released: nothing here may name or count a hidden unit.
@@ -179,11 +179,11 @@ def overall_output(result):
 
 def results_json(result):
     """Gradescope's results.json for one submission, as a dict ready for `json.dump`."""
-    if result.load_error:
-        tests = [_not_graded_test(unit, result.load_error) for unit in result.units]
+    if result.unread:
+        tests = [_not_graded_test(unit, wording.unread_text(result)) for unit in result.units]
         if not tests:
             tests = [{"name": UNREADABLE_TEST, "score": 0.0, "max_score": 0.0, "status": "failed",
-                      "output": "Your submission could not be read: %s" % result.load_error,
+                      "output": "Your submission could not be read: %s" % wording.unread_text(result),
                       "output_format": "text", "visibility": "visible",
                       "extra_data": {"status": "load_error"}}]
         score = 0.0
@@ -206,7 +206,8 @@ def results_json(result):
             "seed": result.seed,
             "sandbox_mode": result.sandbox_mode,
             "seconds": json_number(result.seconds, 3),
-            "load_error": result.load_error,
+            "load_error": wording.unread_text(result),
+            "over_bound": dataclasses.asdict(result.over_bound) if result.over_bound else None,
             "problems": [wording.problem_text(problem) for problem in result.problems],
             "python2": list(result.python2),
             "max_score": json_number(result.max_score),

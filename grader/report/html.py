@@ -230,6 +230,7 @@ FILTERS = {
     "hint": wording.hint_text,
     "warning_text": wording.warning_text,
     "problem_text": wording.problem_text,
+    "unread_text": wording.unread_text,
     "accepted_shape_note": wording.accepted_shape_note,
     "hang_text": wording.hang_text,
     "percent": percent,
@@ -284,13 +285,13 @@ def unit_view(unit, loaded_badly=False):
 
 
 def feedback_context(result):
-    views = [unit_view(unit, bool(result.load_error)) for unit in result.units]
+    views = [unit_view(unit, result.unread) for unit in result.units]
     return {
         "result": result,
         "problems": shown_problems(result),
         "units": views,
-        "detailed": [] if result.load_error else [view for view in views if view["detailed"]],
-        "score": 0.0 if result.load_error else result.score,
+        "detailed": [] if result.unread else [view for view in views if view["detailed"]],
+        "score": 0.0 if result.unread else result.score,
         "max_score": result.max_score,
         "full": [view for view in views if view["unit"].max_score and view["unit"].score >= view["unit"].max_score],
         "css": code_css(),
@@ -332,7 +333,7 @@ def cause_table(results, names):
     for name in names:
         students = {}
         for result in results:
-            if result.load_error:
+            if result.unread:
                 continue
             for unit in result.units:
                 if unit.name == name:
@@ -356,7 +357,7 @@ def score_histogram(totals, class_max, bins=10):
 
 
 def unit_stats(results, name, top=3):
-    graded = [unit for result in results if not result.load_error for unit in result.units if unit.name == name]
+    graded = [unit for result in results if not result.unread for unit in result.units if unit.name == name]
     statuses = Counter(unit.status for unit in graded)
     problems = Counter(failure_key(unit) for unit in graded
                        if unit.status != "passed" or unit.score < unit.max_score or unit.fixed_by)
@@ -391,7 +392,7 @@ def submission_row(result, names, maxima):
         "folder": safe_id(result.id),
         "href": feedback_href(result),
         "cells": [units.get(name) for name in names],
-        "score": 0.0 if result.load_error else result.score,
+        "score": 0.0 if result.unread else result.score,
         "max_score": row_max(result, maxima),
     }
 
@@ -401,7 +402,7 @@ def summary_context(results, assignment_title):
     names = unit_columns(results)
     maxima = assignment_max(results)
     rows = [submission_row(result, names, maxima) for result in results]
-    readable = [row for row in rows if not row["result"].load_error]
+    readable = [row for row in rows if not row["result"].unread]
     totals = sorted(row["score"] for row in readable)
     median = 0.0
     if totals:

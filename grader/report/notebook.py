@@ -55,7 +55,7 @@ def feedback_cell(units):
 
 def feedback_notebook(result):
     """The student's notebook with a feedback cell after each cell defining a graded unit; None if not a notebook."""
-    if result.load_error or not str(result.path).lower().endswith(".ipynb"):
+    if result.unread or not str(result.path).lower().endswith(".ipynb"):
         return None
     try:
         notebook = nbformat.read(str(result.path), as_version=4)

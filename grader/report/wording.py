@@ -363,6 +363,26 @@ def problem_text(problem):
                                   " (not graded: %s)" % ", ".join(problem.lost) if problem.lost else "")
 
 
+# ---------------------------------------------------------------- submissions not graded
+
+OVER_BOUND_NOUNS = {"cells": "cells", "code_characters": "characters of code",
+                    "top_level_statements": "top-level statements"}
+
+
+def over_bound_text(bound):
+    """'it has 2,345 cells, more than the grader reads (2,000)'."""
+    about = "about " if bound.kind == "top_level_statements" else ""  # counted by an upper bound
+    return "it has %s%s %s, more than the grader reads (%s)" % (
+        about, format(bound.measured, ","), OVER_BOUND_NOUNS[bound.kind], format(bound.limit, ","))
+
+
+def unread_text(result):
+    """Why a submission was not graded at all (see SubmissionResult.unread), or None."""
+    if result.load_error:
+        return result.load_error
+    return over_bound_text(result.over_bound) if result.over_bound else None
+
+
 # ---------------------------------------------------------------- units
 
 def wrong_values_text(checks):
