@@ -15,12 +15,15 @@ Every unit of the assignment must be listed. A mapping may add `warning: <text>`
 says it) or `note: <text>` (some value's note says it).
 """
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
 from grader.report import wording
+from grader.report.stored import stored_results
 from grader.score import BLOCKED_BY
 from grader.spec import available_assignments, find_assignment
 
@@ -139,3 +142,29 @@ def test_corpus_submission(graders, assignment, submission, expect):
     assert not problems, "\n".join(problems)
     # Whatever the submission, "blocked" agrees with the forward's own verdict.
     assert not blocked_disagreements(result, assignment), blocked_disagreements(result, assignment)
+
+
+@pytest.mark.slow
+def test_grader_run_gives_every_correct_submission_full_marks_and_blocks_only_by_a_wrong_forward(tmp_path):
+    """The whole corpus graded as a TA grades a class, `grader run` per assignment: every submission whose
+    expect file says every unit passes gets full marks, and no blocked unit anywhere disagrees with its
+    forward's own verdict (as stored in results.json)."""
+    correct, blocked_seen = [], 0
+    for folder in sorted(p for p in CORPUS.iterdir() if p.is_dir()):
+        out = tmp_path / folder.name
+        run = subprocess.run([sys.executable, "-m", "grader", "run", "-a", folder.name, "--out", str(out),
+                              "--jobs", "2", "--seed", "20261122", str(folder)],
+                             capture_output=True, text=True, timeout=600)
+        assert run.returncode == 0, run.stderr
+        results = stored_results(out)
+        for expect in sorted(folder.glob("*.expect.yaml")):
+            stem = expect.name[: -len(".expect.yaml")]
+            assert stem in results, "%s/%s was not graded" % (folder.name, stem)
+            if all(wanted == "pass" for wanted in yaml.safe_load(expect.read_text())["units"].values()):
+                correct.append("%s/%s" % (folder.name, stem))
+                result = results[stem]
+                assert result.score == result.max_score, (correct[-1], [(u.name, u.status) for u in result.units])
+        for name, result in results.items():
+            blocked_seen += sum(unit.status == "blocked" for unit in result.units)
+            assert not blocked_disagreements(result, folder.name), (name, blocked_disagreements(result, folder.name))
+    assert len(correct) >= 20 and blocked_seen >= 5, (correct, blocked_seen)

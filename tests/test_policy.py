@@ -175,3 +175,28 @@ def test_a_backward_on_the_cache_of_its_own_wrong_forward_is_blocked_not_charged
     verdict = check.judge_unit(plan, outcome_of(plan, wrong_forward), context())
     assert (verdict.status, verdict.reason.kind, verdict.reason.forward) == ("blocked", "forward_wrong", "rnn_step_forward")
     assert verdict.fraction == 0.0
+
+
+def test_blocked_says_what_the_forwards_own_verdict_says_and_never_blocks_on_a_forward_that_passed():
+    units = find_assignment("cs231n-rnn").units
+    backward, forward = units["rnn_backward"], units["rnn_forward"]
+    blocked = UnitVerdict("blocked", Reason("forward_wrong", forward="rnn_forward"), (value("dx", False), value("db", True)))
+    forward_wrong = UnitVerdict("failed", Reason("wrong_values"), (value("h", False),))
+    forward_raises = UnitVerdict("error", Reason("exception"))
+    forward_stub = UnitVerdict("missing", Reason("returns_none"))
+    for forward_verdict, kind in ((forward_wrong, "forward_wrong"), (forward_raises, "forward_failed"),
+                                  (forward_stub, "forward_missing")):
+        result = score.unit_result(backward, blocked, forward=score.unit_result(forward, forward_verdict))
+        assert (result.status, result.verdict.reason.kind, result.verdict.reason.cause) == (
+            "blocked", kind, forward_verdict.reason)
+    # A forward that passed its own trials but went wrong on the backward's: the backward is judged on its values.
+    passed = score.unit_result(forward, UnitVerdict("passed", Reason("correct"), (value("h", True),)))
+    result = score.unit_result(backward, blocked, forward=passed)
+    assert (result.status, result.verdict.reason.kind, result.score) == ("failed", "wrong_values", 1.0)
+    # A forward right once its callee is fixed: the backward's run with the reference callees counts, even on a tie.
+    fixed = score.unit_result(forward, forward_wrong, UnitVerdict("passed", Reason("correct"), (value("h", True),)),
+                              failing_callees=("rnn_step_forward",))
+    own_bug = UnitVerdict("failed", Reason("wrong_values"), (value("dx", False), value("db", False)))
+    result = score.unit_result(backward, blocked, own_bug, ("rnn_step_backward",), forward=fixed)
+    assert (result.status, result.verdict, result.replaced) == ("failed", own_bug, ("rnn_step_backward",))
+    assert result.as_written.reason == Reason("forward_wrong", forward="rnn_forward", cause=forward_wrong.reason)
