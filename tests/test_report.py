@@ -660,3 +660,14 @@ def test_a_cell_that_writes_the_marker_cannot_move_code_on_the_page(monkeypatch)
                                    new_code_cell("y = '%s0.'" % marker)])
     page, own = _pages(notebook, monkeypatch)
     assert page == own
+
+
+def test_grading_modules_never_imports_nbconvert():
+    """nbconvert and what it brings (bleach, BeautifulSoup) cost a few tenths of a second to import: a run of
+    modules writes no notebook page, so it does without them."""
+    import subprocess
+    import sys
+
+    program = ("import sys, grader.cli, grader.pipeline, grader.report; "
+               "print(sorted(m for m in ('nbconvert', 'bleach', 'bs4') if m in sys.modules))")
+    assert subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True).stdout == "[]\n"

@@ -16,12 +16,18 @@ is held out of the page while nbconvert renders it (a marker in its place)
 and put back at the end, in the form those two passes give it. That form is
 known only for what pygments writes (spans of one class around escaped text),
 so any other code goes through nbconvert whole; tests/test_report.py checks
-the page is byte for byte nbconvert's own.
+the page is byte for byte nbconvert's own. A cell's highlighting is kept
+for the cells that come again (the handout's, in every student's notebook).
+
+nbconvert (with bleach, BeautifulSoup, soupsieve) takes a few tenths of a
+second to import: it is imported when the first notebook's page is written,
+never by a run of modules.
 """
 
 from __future__ import annotations
 
 import copy
+import json
 import re
 import secrets
 import threading
@@ -29,8 +35,6 @@ from functools import lru_cache
 
 import nbformat
 from markupsafe import escape
-from nbconvert import HTMLExporter
-from nbconvert.filters.highlight import Highlight2HTML
 
 from .formatting import score_pair, status_label
 from .text import unit_feedback
@@ -94,12 +98,19 @@ class HeldHighlight:
     written in its place. The marker holds a random token, so a submission cannot write one."""
 
     def __init__(self, exporter):
+        from nbconvert.filters.highlight import Highlight2HTML
+
         self.highlight = Highlight2HTML(pygments_lexer="python3", parent=exporter)
         self.marker = "grader%sheld" % secrets.token_hex(8)
         self.held = []
+        self._highlighted = lru_cache(maxsize=256)(self._highlight)
+
+    def _highlight(self, source, language, metadata):
+        return self.highlight(source, language, json.loads(metadata))
 
     def __call__(self, source, language=None, metadata=None):
-        html = self.highlight(source, language, metadata)
+        # By the cell's metadata too: nbconvert highlights some cells by it (magics_language).
+        html = self._highlighted(source, language, json.dumps(metadata, sort_keys=True))
         match = _HIGHLIGHTED.match(html)
         if match is None:
             return html
@@ -112,6 +123,8 @@ class NotebookRenderer:
     registers its filters on the exporter for each notebook."""
 
     def __init__(self):
+        from nbconvert import HTMLExporter
+
         self.exporter = HTMLExporter(template_name="basic", exclude_output=True)
         self.highlight = HeldHighlight(self.exporter)
         self.exporter.filters = {**self.exporter.filters, "highlight_code": self.highlight}
@@ -130,6 +143,8 @@ class NotebookRenderer:
     @staticmethod
     @lru_cache(maxsize=1)
     def _whole_exporter():
+        from nbconvert import HTMLExporter
+
         return HTMLExporter(template_name="basic", exclude_output=True)
 
     def whole(self, notebook):
