@@ -15,7 +15,9 @@ right at the last time step only, with gate blocks permuted, or overflowing
 where the reference does not.
 
 Mutants are made per unit when a unit first needs them, and only wrong
-units need them: a correct submission costs nothing here.
+units need them: a correct submission costs nothing here. A mutant's values
+on a trial are the same for every submission of the run: computed once, when
+a wrong value first needs them, and kept.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ class MutantBank:
         self.assignment = assignment
         self._source = None
         self._units = {}
+        self._outputs = {}  # (unit, mutant's number, trial's number) -> (plan, its values or None)
         self._lock = threading.Lock()
 
     def __getstate__(self):
@@ -70,6 +73,18 @@ class MutantBank:
                     loaded.append((mutant.cause, namespace, threading.Lock()))
                 self._units[name] = loaded
             return self._units[name]
+
+    def outputs(self, plan, number, index):
+        """The values of the unit's mutant `number` (in the order of `mutants`) on the plan's trial `index`, or
+        None if it raises on them; kept for the next submission of the run, whose plan is the same."""
+        key = (plan.unit.name, number, index)
+        kept = self._outputs.get(key)
+        if kept is None or kept[0] is not plan:  # two threads may both compute it: the same values, either kept
+            _, namespace, lock = self.mutants(plan.unit.name)[number]
+            steps = [step.to_wire() for step in plan.unit.steps]
+            kept = self._outputs[key] = (plan, _run(steps, namespace, lock, plan.trials[index].inputs,
+                                                    plan.unit.global_names))
+        return kept[1]
 
 
 def same_values(student, mutant):
@@ -108,14 +123,13 @@ def mutant_causes(bank, plan, wrong):
     found = {name: [] for name in wrong}
     if not wrong:
         return found
-    steps = [step.to_wire() for step in unit.steps]
     order = sorted({index for cases in wrong.values() for index, _ in cases})
-    for cause, namespace, lock in bank.mutants(unit.name):
+    for number, (cause, _, _) in enumerate(bank.mutants(unit.name)):
         alive = {name for name in wrong if cause not in found[name]}
         for index in order:
             if not alive:
                 break
-            outputs = _run(steps, namespace, lock, plan.trials[index].inputs, unit.global_names)
+            outputs = bank.outputs(plan, number, index)
             for name in list(alive):
                 for trial_index, value in wrong[name]:
                     if trial_index == index and (outputs is None or name not in outputs

@@ -186,11 +186,17 @@ def dimension_names(expression):
     return {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
 
 
+@functools.lru_cache(maxsize=256)
+def _dimension_tree(text):
+    """A shape entry, parsed once: a run's trials evaluate the same few thousands of times (never changed)."""
+    return syntax.parse(text, mode="eval").body
+
+
 def evaluate_dimension(expression, dims):
     """The size a shape entry stands for, given the trial's dimensions."""
     if isinstance(expression, int):
         return expression
-    tree = syntax.parse(str(expression), mode="eval").body
+    tree = _dimension_tree(str(expression))
 
     def value(node):
         if isinstance(node, ast.Constant) and isinstance(node.value, int):

@@ -185,3 +185,25 @@ def test_no_unit_that_passes_has_a_diagnosis(diagnosed, graders, tmp_path):
             data = graded_json(graders, tmp_path, "correct-%s" % assignment, assignment, style, reference(assignment))
             assert data["score"] == find_assignment(assignment).max_score
             assert all(test["extra_data"]["diagnosis"] == [] for test in data["tests"])
+
+
+def test_a_mutant_runs_once_per_trial_for_the_whole_run(monkeypatch):
+    """Its values on a trial are the same for every submission of the run: the second student with the same
+    wrong value runs no mutant; a run with other trials (another seed) runs them on its own trials."""
+    from grader import causes, trials
+
+    assignment, unit = find_assignment("cs231n-rnn"), "rnn_step_backward"
+    bank = causes.MutantBank(assignment)
+    runs, run = [], causes._run
+    monkeypatch.setattr(causes, "_run", lambda *arguments: runs.append(arguments) or run(*arguments))
+    plan = trials.plan_assignment(assignment, 1)[unit]
+    number = next(n for n in range(len(bank.mutants(unit))) if bank.outputs(plan, n, 0))
+    cause = bank.mutants(unit)[number][0]
+    name, value = sorted(bank.outputs(plan, number, 0).items())[0]
+    first = causes.mutant_causes(bank, plan, {name: [(0, value)]})
+    before = len(runs)
+    assert cause in first[name]
+    assert causes.mutant_causes(bank, plan, {name: [(0, value)]}) == first and len(runs) == before
+    other = trials.plan_assignment(assignment, 2)[unit]
+    name, value = sorted(bank.outputs(other, number, 0).items())[0]
+    assert cause in causes.mutant_causes(bank, other, {name: [(0, value)]})[name] and len(runs) > before
