@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import secrets
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -18,7 +19,7 @@ from pathlib import Path
 from . import causes, check, extract, limits, load, score, syntax, trials
 from .results import (CodeProblem, Location, OverBound, Reason, StageTimes, SubmissionResult, UnitResult,
                       UnitVerdict)
-from .sandbox import Job, Session, Substitution, TrialRequest, describe_mode, encode_value
+from .sandbox import Job, Session, Shared, Substitution, TrialRequest, describe_mode, encode_value
 from .spec import callee_closure, expression_attributes, expression_names, substitution_target, units_of
 
 
@@ -49,7 +50,11 @@ class Grader:
                 targets = sorted(substitution_target(assignment.units, c) for c in callees)
                 self.references[name] = [b.to_wire() for b in extract.reference_blocks(
                     reference_source, "<reference>", set(targets), unit_definitions)]
-                self.jobs[name, "reference"] = self._job(plan, Substitution(name, tuple(targets)))
+                self.jobs[name, "reference"] = dataclasses.replace(self.jobs[name],
+                                                                   substitute=Substitution(name, tuple(targets)))
+        # What every submission's sessions share, given once to each sandbox worker.
+        self.shared = Shared(secrets.token_hex(8), {name: job for name, job in self.jobs.items() if isinstance(name, str)},
+                             self.provided, self.buffers)
 
     def __getstate__(self):  # sent to Dask workers (grader/cluster.py): a lock does not travel
         state = dict(self.__dict__)
@@ -279,7 +284,8 @@ class Grader:
         with self._lock:
             references = {job.substitute.set: self.references[job.substitute.set] for _, job in jobs if job.substitute}
         session = Session(program=[b.to_wire() for b in program.blocks], provided=self.provided,
-                          references=references, jobs=[job for _, job in jobs], buffers=self.buffers)
+                          references=references, jobs=[job for _, job in jobs], buffers=self.buffers,
+                          shared=self.shared)
         return dict(zip([name for name, _ in jobs], self.sandbox.run(session)))
 
     @staticmethod

@@ -1,5 +1,6 @@
 """The job protocol (sandbox.inside.jobs): every type survives to_wire -> bytes -> from_wire unchanged."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -10,7 +11,7 @@ from hypothesis import strategies as st
 from grader import extract
 from grader.load import SourceCell
 from grader.pipeline import Grader
-from grader.sandbox import Job, Limits, Session, Substitution, TrialRequest, encode_value
+from grader.sandbox import Job, Limits, Session, Shared, Substitution, TrialRequest, encode_value
 from grader.sandbox.inside import wire
 from grader.spec import callee_closure, find_assignment
 
@@ -105,3 +106,34 @@ def test_the_pipeline_jobs_round_trip(assignment):
     assert substituted and all(job.substitute and job.substitute.set in grader.references for job in substituted)
     for job in substituted:
         assert Job.from_wire(through_the_wire(job.to_wire())) == job
+    # Every session names its jobs in the run's shared set, the runs with reference callees included, and
+    # carries neither their inputs nor their buffers.
+    shared = Shared.from_wire(through_the_wire(grader.shared.to_wire()), grader.shared.buffers)
+    assert shared.jobs == grader.shared.jobs and shared.provided == grader.provided
+    for jobs in ([grader.jobs[name] for name in grader.assignment.units], substituted):
+        session = Session(program=program_blocks(program), provided=grader.provided, references=grader.references,
+                          jobs=jobs, buffers=grader.buffers, shared=grader.shared)
+        assert session.uses_shared() and session.wire_buffers() == []
+        header = through_the_wire(session.to_wire(Limits()))
+        whole = dataclasses.replace(session, shared=None)
+        assert len(json.dumps(header)) < len(json.dumps(whole.to_wire(Limits()))) / 4
+        back, _ = Session.from_wire(header, [], shared)
+        assert back.jobs == jobs and back.provided == grader.provided
+
+
+def program_blocks(program):
+    return [block.to_wire() for block in program.blocks]
+
+
+def test_a_session_with_a_job_the_shared_set_lacks_goes_whole():
+    buffers = []
+    job = Job(unit="f", steps=(), forward_steps=0, trials=(TrialRequest({"x": encode_value(np.ones(3), buffers)}, 1),))
+    shared = Shared("t", {"f": job}, [], buffers)
+    other = dataclasses.replace(job, trials=(TrialRequest({"x": encode_value(np.zeros(3), buffers)}, 1),))
+    session = Session(program=[], provided=[], references={}, jobs=[job, other], buffers=buffers, shared=shared)
+    assert not session.uses_shared() and session.wire_buffers() is buffers
+    header = through_the_wire(session.to_wire(Limits()))
+    assert "shared" not in header and Session.from_wire(header, buffers)[0].jobs == [job, other]
+    # Equal but not the same object (made again): still the shared job.
+    again = Job.from_wire(through_the_wire(job.to_wire()))
+    assert dataclasses.replace(session, jobs=[again]).uses_shared()

@@ -1,8 +1,9 @@
 """The pool of sandbox workers outlives the threads that use it."""
 
+import dataclasses
 import threading
 
-from grader.sandbox import Job, Limits, Sandbox, Session, TrialRequest, encode_value
+from grader.sandbox import Job, Limits, Sandbox, Session, Shared, TrialRequest, encode_value
 
 
 def session():
@@ -28,6 +29,22 @@ def test_a_worker_started_by_a_thread_outlives_it():
     assert first[0].status == "ok" and first[0].trials[0].outputs == {"y": 6}
     assert again.status == "ok" and again.trials[0].outputs == {"y": 6}
     assert worker.process is None and started.returncode is not None  # stopped with the sandbox
+
+
+def test_a_worker_is_given_the_shared_jobs_once_and_again_after_a_restart():
+    """Sessions name their jobs in a shared set the worker keeps; a worker started afresh is given it again."""
+    plain = session()
+    shared = Shared("run-1", {"double": plain.jobs[0]}, [], plain.buffers)
+    named = dataclasses.replace(plain, shared=shared)
+    assert named.uses_shared()
+    with Sandbox(jobs=1, limits=Limits(call_seconds=5)) as sandbox:
+        outcomes = [sandbox.run(named)[0] for _ in range(2)]
+        worker, = sandbox._all
+        assert worker.shared == {"run-1"}
+        worker.stop()
+        outcomes += sandbox.run(named) + sandbox.run(plain)
+    assert [o.status for o in outcomes] == ["ok"] * 4
+    assert all(o.trials[0].outputs == {"y": 6} for o in outcomes)
 
 
 def test_scratch_left_by_a_killed_grader_is_removed_and_nothing_else(tmp_path):

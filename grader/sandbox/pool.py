@@ -27,7 +27,7 @@ from .command import sandbox_env, worker_command
 from .host import (bwrap_available, describe_mode, memory_cgroups, network_isolated, private_folder_sizes,
                    process_start_time, throwaway_uid)
 from .inside import wire
-from .inside.jobs import EXIT, Limits
+from .inside.jobs import EXIT, TAKE_SHARED, Limits
 from .outcomes import JobOutcome, conceal, decode_job
 
 
@@ -113,8 +113,10 @@ class Worker:
         self.uid = None
         self.cgroup = None
         self.oom_events = None
+        self.shared = set()  # tokens of the shared sets (jobs.Shared) the running process holds
 
     def start(self):
+        self.shared = set()
         self.scratch_parent = tempfile.mkdtemp(prefix=_scratch_prefix())
         os.chmod(self.scratch_parent, 0o755)
         scratch = "/tmp/jobs" if self.mode == "bwrap" else os.path.join(self.scratch_parent, "jobs")
@@ -202,7 +204,11 @@ class Worker:
         outcomes = [JobOutcome("crashed", {"reason": "the sandbox worker stopped"}) for _ in session.jobs]
         clean = False
         try:
-            self._write(wire.pack(session.to_wire(self.limits), session.buffers),
+            if session.uses_shared() and session.shared.token not in self.shared:
+                self._write(wire.pack(TAKE_SHARED) + wire.pack(session.shared.to_wire(), session.shared.buffers),
+                            time.monotonic() + JOB_OVERHEAD_SECONDS)
+                self.shared.add(session.shared.token)
+            self._write(wire.pack(session.to_wire(self.limits), session.wire_buffers()),
                         time.monotonic() + JOB_OVERHEAD_SECONDS)
             suspect = False
             # A clock per job: a job that uses all its time cannot take the next job's.

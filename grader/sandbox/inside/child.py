@@ -316,7 +316,7 @@ def encode_values(values, names, buffers, budget):
 
 
 def run_trial(session, job, trial, buffers_in, buffers_out, errors, ticker, budget, output_chars):
-    inputs = {name: wire.decode_value(obj, buffers_in) for name, obj in trial["inputs"].items()}
+    inputs = trial["inputs"]  # decoded once per worker or session (zygote.decode_jobs); copied for every call
     writer = CappedWriter(output_chars)
     sys.stdout = sys.stderr = writer
     started = _perf_counter()
@@ -328,7 +328,7 @@ def run_trial(session, job, trial, buffers_in, buffers_out, errors, ticker, budg
             ticker.tick()  # the call is over, returned or raised: the next one gets a clock of its own
         result["outputs"] = encode_values(values, job["report"], buffers_out, budget)
         result["mutated"] = changed_inputs(inputs, given)
-        directions = {t: wire.decode_value(obj, buffers_in) for t, obj in trial.get("directions", {}).items()}
+        directions = trial.get("directions") or {}
         if directions:
             result["numeric"] = numeric_losses(session, job, buffers_in, inputs, directions, values, ticker)
         if trial.get("repeat"):

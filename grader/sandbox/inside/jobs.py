@@ -1,16 +1,20 @@
 """The job protocol: what the grader asks a sandbox worker to run, as types both ends share.
 
-The grader builds a `Session` (one submission's code and the jobs to run on
-it) and sends `session.to_wire(limits)` as one message's JSON header, with the
-array bytes the jobs' inputs refer to beside it as buffers (see `wire`). The
-worker reads the same header: its warm-up builds its own job with these
+What is the same for every submission of a run (the jobs as written, with
+their trials' inputs, and the helpers the assignment provides) is a `Shared`
+set, sent once to each worker as one message (`shared.to_wire()` as its JSON
+header, the array bytes the inputs refer to beside it as buffers, see `wire`),
+which keeps it decoded. The grader then builds a `Session` (one submission's
+code and the jobs to run on it) and sends `session.to_wire(limits)`: its code
+and the names of its jobs in the shared set, or the jobs whole, with their
+buffers, for a session that has no shared set. The worker reads the same header: its warm-up builds its own job with these
 types, and its per-call clock counts a job's calls with `Job.calls`. Every
 `to_wire` has a `from_wire` that gives back an equal value.
 
 Stdlib only: the sandbox imports this module too.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 
 @dataclass(frozen=True)
@@ -131,6 +135,35 @@ class Job:
                    reply_array_bytes=obj.get("reply_array_bytes", 0))
 
 
+@dataclass(frozen=True, eq=False)
+class Shared:
+    """What every session of a run shares: the jobs as written (one per unit, with their trials' inputs) and
+    the helpers the assignment provides. Sent once to each worker, which keeps it decoded for every session
+    it runs: it holds nothing of any submission and no reference code (a job's substitution is a session's)."""
+
+    token: str  # names it in sessions
+    jobs: dict  # unit -> Job, without substitution
+    provided: list  # code blocks
+    buffers: list  # array bytes the jobs' inputs refer to
+
+    def to_wire(self):
+        return {"op": "shared", "token": self.token, "provided": self.provided,
+                "jobs": {unit: job.to_wire() for unit, job in self.jobs.items()}}
+
+    @classmethod
+    def from_wire(cls, header, buffers):
+        return cls(token=header["token"], jobs={unit: Job.from_wire(job) for unit, job in header["jobs"].items()},
+                   provided=header["provided"], buffers=list(buffers))
+
+    def holds(self, job):
+        """Whether `job` is one of these jobs, with or without a substitution."""
+        known = self.jobs.get(job.unit)
+        return known is not None and (known.trials is job.trials or replace(known, substitute=job.substitute) == job)
+
+
+TAKE_SHARED = {"op": "take-shared"}  # the message before a Shared set: the worker keeps what follows
+
+
 @dataclass(frozen=True)
 class Session:
     """One submission's code and the jobs to run on it."""
@@ -140,22 +173,42 @@ class Session:
     references: dict  # set id -> reference code blocks for substitution
     jobs: list  # Job
     buffers: list  # array bytes the jobs' inputs refer to
+    shared: Shared | None = None  # the run's shared set, when its jobs are among them
+
+    def uses_shared(self):
+        return self.shared is not None and all(self.shared.holds(job) for job in self.jobs)
 
     def to_wire(self, limits):
         """The message header. No reference code goes with it: the process of a job with reference callees
-        asks for theirs when it starts (`references_to_wire`), so that the session's leader never holds any."""
+        asks for theirs when it starts (`references_to_wire`), so that the session's leader never holds any.
+        With a shared set, the jobs go by name (the worker has them) and no buffers go with it."""
+        if self.uses_shared():
+            return {"op": "session", "shared": self.shared.token, "program": self.program, "limits": limits.to_wire(),
+                    "jobs": [{"unit": job.unit, "substitute": job.substitute.to_wire() if job.substitute else None}
+                             for job in self.jobs]}
         return {"op": "session", "program": self.program, "provided": self.provided,
                 "jobs": [job.to_wire() for job in self.jobs], "limits": limits.to_wire()}
+
+    def wire_buffers(self):
+        """The buffers that go with `to_wire`'s header."""
+        return [] if self.uses_shared() else self.buffers
 
     def references_to_wire(self, job):
         """The header of the message that answers a job's request for its reference code."""
         return {"references": self.references[job.substitute.set]}
 
     @classmethod
-    def from_wire(cls, header, buffers):
-        """(session, limits) from a header and its buffers; its references come one by one, as asked for."""
-        session = cls(program=header["program"], provided=header["provided"], references={},
-                      jobs=[Job.from_wire(job) for job in header["jobs"]], buffers=list(buffers))
+    def from_wire(cls, header, buffers, shared=None):
+        """(session, limits) from a header and its buffers (and the shared set it names); its references come
+        one by one, as asked for."""
+        if "shared" in header:
+            jobs = [replace(shared.jobs[job["unit"]], substitute=Substitution.from_wire(job["substitute"]))
+                    for job in header["jobs"]]
+            session = cls(program=header["program"], provided=shared.provided, references={}, jobs=jobs,
+                          buffers=shared.buffers, shared=shared)
+        else:
+            session = cls(program=header["program"], provided=header["provided"], references={},
+                          jobs=[Job.from_wire(job) for job in header["jobs"]], buffers=list(buffers))
         return session, Limits.from_wire(header["limits"])
 
 

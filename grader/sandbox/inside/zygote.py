@@ -41,6 +41,7 @@ import stat
 import sys
 import time
 
+import numpy as np
 import numpy.random  # noqa: F401  (imported once here, not in every job)
 
 from . import child, wire
@@ -57,8 +58,9 @@ MS_NOSUID, MS_NODEV, MS_REC, MS_PRIVATE = 0x2, 0x4, 0x4000, 0x40000
 # and pipes, which RLIMIT_AS does not count.
 OPEN_FILES = 32
 IPC_RMID = 0
-# How a session leader ends: the zygote forks the next one only after SESSION_DONE.
-SESSION_DONE, END_OF_INPUT, EXIT_REQUESTED = 0, 3, 4
+# How a session leader ends: the zygote forks the next one only after SESSION_DONE, or after reading the
+# shared set that follows a TAKE_SHARED.
+SESSION_DONE, END_OF_INPUT, EXIT_REQUESTED, TAKE_SHARED = 0, 3, 4, 5
 # Where any user may create files: after each job, what its throwaway user left there is removed.
 WORLD_WRITABLE = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/var/lock", "/dev/mqueue", "/run/shm")
 # Loaded before the job's process drops to its throwaway user, in case that user cannot read Python's own
@@ -540,7 +542,51 @@ def run_in_child(session, indices, buffers, limits, scratch_root, uid, in_fd=Non
     return settled
 
 
+# Shared sets (jobs.Shared) this worker was given: token -> {"jobs": {unit: job}, "provided": blocks}, every
+# trial's inputs decoded. Kept in the zygote, so each session's processes inherit them instead of reading
+# and decoding them again: they hold nothing of any submission and no reference code.
+SHARED = {}
+
+
+def _decoded(values, buffers):
+    decoded = {}
+    for name, obj in values.items():
+        value = wire.decode_value(obj, buffers)
+        if type(value) is np.ndarray:
+            value.setflags(write=False)  # every call gets a copy (procedure.fresh_copy); this one stays as sent
+        decoded[name] = value
+    return decoded
+
+
+def decode_jobs(jobs, buffers):
+    """Jobs as their processes use them: each trial's inputs and directions decoded."""
+    return [dict(job, trials=[dict(trial, inputs=_decoded(trial["inputs"], buffers),
+                                   directions=_decoded(trial.get("directions") or {}, buffers))
+                              for trial in job["trials"]])
+            for job in jobs]
+
+
+def take_shared(in_fd):
+    """Read a shared set from the grader (trusted) and keep it, decoded."""
+    header, buffers = wire.unpack(wire.read_frame(in_fd, limit=1 << 31, header_limit=1 << 31))
+    units = list(header["jobs"])
+    jobs = decode_jobs([header["jobs"][unit] for unit in units], buffers)
+    SHARED[header["token"]] = {"jobs": dict(zip(units, jobs)), "provided": header["provided"]}
+
+
+def resolve(header, buffers):
+    """The session with its jobs whole and decoded: from the shared set it names, or from its own message."""
+    if "shared" not in header:
+        return dict(header, jobs=decode_jobs(header["jobs"], buffers))
+    shared = SHARED.get(header["shared"])
+    if shared is None:  # the grader names only sets it gave this worker
+        raise SessionBroken("a shared set this worker was not given")
+    jobs = [dict(shared["jobs"][job["unit"]], substitute=job["substitute"]) for job in header["jobs"]]
+    return dict(header, jobs=jobs, provided=shared["provided"])
+
+
 def run_session(header, buffers, in_fd, out_fd, scratch_root, uid):
+    header = resolve(header, buffers)
     # Compiled once here, so no job's process compiles the same code again; compiling runs nothing.
     child.forget_compiled()
     for block in header["program"] + header["provided"]:
@@ -571,6 +617,8 @@ def lead_session(in_fd, out_fd, scratch_root, uid):
     del frame
     if header.get("op") == "exit":
         return EXIT_REQUESTED
+    if header.get("op") == "take-shared":
+        return TAKE_SHARED
     if header.get("op") == "session":
         run_session(header, buffers, in_fd, out_fd, scratch_root, uid)
     return SESSION_DONE
@@ -590,7 +638,7 @@ def warm_up():
     devnull = os.open(os.devnull, os.O_WRONLY)
     saved = sys.stdout, sys.stderr
     try:
-        child.run_job(session, session["jobs"][0], buffers, devnull)
+        child.run_job(session, decode_jobs(session["jobs"], buffers)[0], buffers, devnull)
     finally:
         sys.stdout, sys.stderr = saved
         os.close(devnull)
@@ -662,6 +710,10 @@ def main():
             finally:
                 os._exit(code)
         _, status = os.waitpid(leader, 0)
+        if os.WIFEXITED(status) and os.WEXITSTATUS(status) == TAKE_SHARED:
+            take_shared(in_fd)
+            gc.freeze()
+            continue
         # As in kill_leftovers: every process of the throwaway user descends from us, its subreaper, so with
         # no child left and no IPC object of theirs there is nothing to kill (and a fork is saved per session).
         if uid is not None and (orphans() or any(_ipc_ids(kind, uid) for kind in ("shm", "sem", "msg"))):
