@@ -118,6 +118,23 @@ class HeldHighlight:
         return "%s%s%d.%s" % (match.group(1), self.marker, len(self.held) - 1, match.group(3))
 
 
+def kept_markdown(markdown2html):
+    """nbconvert's markdown2html filter, each source's HTML kept: the feedback cells of units that passed, or
+    failed in the same way, are the same for many students, and each of their fenced blocks costs a pygments
+    formatter. The filter reads its context only for the cell's attachments and the notebook's path."""
+    from jinja2 import pass_context
+
+    rendered = lru_cache(maxsize=256)(lambda source: markdown2html({}, source))
+
+    @pass_context
+    def kept(context, source):
+        if context.get("cell", {}).get("attachments") or context.get("resources", {}).get("metadata", {}).get("path"):
+            return markdown2html(context, source)
+        return rendered(source)
+
+    return kept
+
+
 class NotebookRenderer:
     """One exporter for the run: making one loads nbconvert's templates. Rendering is serialized, since nbconvert
     registers its filters on the exporter for each notebook."""
@@ -127,7 +144,8 @@ class NotebookRenderer:
 
         self.exporter = HTMLExporter(template_name="basic", exclude_output=True)
         self.highlight = HeldHighlight(self.exporter)
-        self.exporter.filters = {**self.exporter.filters, "highlight_code": self.highlight}
+        self.exporter.filters = {**self.exporter.filters, "highlight_code": self.highlight,
+                                 "markdown2html": kept_markdown(self.exporter.markdown2html)}
         self.lock = threading.Lock()
 
     def body(self, notebook):
