@@ -149,7 +149,8 @@ class Grader:
                           for name, outcome in reference_outcomes.items()}
         for name in defined:
             if verdicts[name].status == "timeout":
-                passed = sorted(set(self._callees(name, program)) - set(self._failing_callees(name, verdicts, program)))
+                passed = sorted(set(self._callees(name, program)) - set(self._failing_callees(name, verdicts, program))
+                                if self.assignment.reference_callees else ())
                 verdicts[name] = check.with_hang_cost(verdicts[name], self.sandbox.limits, with_reference.get(name),
                                                       passed)
         clock.lap("check")
@@ -184,7 +185,8 @@ class Grader:
         forward = self._unit_result(unit.after, program, verdicts, with_reference, results) if unit.after else None
         results[name] = score.unit_result(unit, verdicts[name], with_reference.get(name),
                                           self._failing_callees(name, verdicts, program), definition, source,
-                                          self._root_causes(name, verdicts, with_reference, program), forward)
+                                          self._root_causes(name, verdicts, with_reference, program), forward,
+                                          calls=tuple(self._callees(name, program)))
         return results[name]
 
     def _callee_names(self, name, program):
@@ -195,7 +197,7 @@ class Grader:
         `self` (rnn-class's forward calls `_rnn_step_forward`) and the classes it builds (a TimeRNN's RNN)."""
         units = self.assignment.units
         unit = units[name]
-        if unit.calls or (unit.after and units[unit.after].calls) or not self.assignment.reference_callees:
+        if unit.calls or (unit.after and units[unit.after].calls):
             return set(callee_closure(units, name))
         reached = set()
         for each in (unit, units[unit.after]) if unit.after else (unit,):
@@ -252,11 +254,12 @@ class Grader:
         return roots
 
     def _reference_job(self, name, program):
-        """The unit's job with the reference versions of what it calls, or None when it calls nothing."""
+        """The unit's job with the reference versions of what it calls, or None when it calls nothing (or the
+        assignment is graded without reference callees: `grader check`)."""
         if (name, "reference") in self.jobs:
             return self.jobs[name, "reference"]
         callees = self._callee_names(name, program)
-        if not callees:
+        if not callees or not self.assignment.reference_callees:
             return None
         units = self.assignment.units
         targets = tuple(sorted(substitution_target(units, c) for c in callees))

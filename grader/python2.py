@@ -39,26 +39,21 @@ COMPAT_CODE = '''\
 xrange = range
 
 
+def _py2_integral(value):
+    import numpy
+    return isinstance(value, (int, numpy.integer)) or (isinstance(value, numpy.ndarray) and value.dtype.kind in "biu")
+
+
 def _py2_division(a, b):
     """`a / b` as Python 2 computed it: floored for two integers (numbers or integer arrays)."""
-    import numpy
-
-    def integral(value):
-        return isinstance(value, (int, numpy.integer)) or (
-            isinstance(value, numpy.ndarray) and value.dtype.kind in "biu")
-    if integral(a) and integral(b):
+    if _py2_integral(a) and _py2_integral(b):
         return a // b
     return a / b
 
 
 def _py2_division_in_place(a, b):
     """`a /= b` as Python 2 computed it: `a //= b` for two integers (numbers or integer arrays)."""
-    import numpy
-
-    def integral(value):
-        return isinstance(value, (int, numpy.integer)) or (
-            isinstance(value, numpy.ndarray) and value.dtype.kind in "biu")
-    if integral(a) and integral(b):
+    if _py2_integral(a) and _py2_integral(b):
         a //= b
     else:
         a /= b

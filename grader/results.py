@@ -245,6 +245,7 @@ class UnitResult:
     first_line: int | None = None
     source: str | None = None  # the student's code of the unit
     public: bool = True
+    calls: tuple = ()  # the units it calls (the spec's `calls`, else read from the student's code)
 
 
 @dataclass(frozen=True)

@@ -70,7 +70,7 @@ def agreeing_with_forward(verdict, forward, forward_verdict):
 
 
 def unit_result(unit, as_written, with_reference=None, failing_callees=(), definition=None, source=None,
-                root_causes=None, forward=None):
+                root_causes=None, forward=None, calls=()):
     """`failing_callees` were replaced by their reference versions in the run with reference callees;
     `root_causes` (by default the same) are those wrong themselves, not only through what they call:
     "correct once sigmoid is fixed", though rnn_step_forward, which calls it, was replaced too.
@@ -91,4 +91,4 @@ def unit_result(unit, as_written, with_reference=None, failing_callees=(), defin
         max_score=unit.points, verdict=verdict, fixed_by=causes if verdict.status == "passed" else (),
         replaced=replaced, as_written=as_written if from_reference else None,
         cell_name=definition.cell_name if definition else None, cell=definition.cell if definition else None,
-        first_line=definition.first_line if definition else None, source=source, public=unit.public)
+        first_line=definition.first_line if definition else None, source=source, public=unit.public, calls=calls)

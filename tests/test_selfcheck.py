@@ -132,3 +132,15 @@ def test_a_backward_whose_forward_is_hidden_still_runs():
     with Sandbox(jobs=1) as sandbox:
         result = Grader(public, 3, sandbox).grade_path("ref", BUNDLED_DIR / "coursera-rnn" / "coursera_rnn.py")
     assert {u.name: u.status for u in result.units}["rnn_cell_backward"] == "passed"
+
+
+def test_a_class_unit_is_told_which_step_layer_it_calls_fails_from_the_students_own_code(tmp_path):
+    # dlfs-time-rnn gives no `calls`: TimeRNN builds RNN layers through a helper, read from the student's code.
+    source = (ROOT / "tests" / "submissions" / "dlfs-time-rnn" / "step_backwards_wrong_layer_factory.py").read_text()
+    path = tmp_path / "layers.py"
+    path.write_text(source)
+    result = CliRunner().invoke(main, ["check", str(path), "--assignment", "dlfs-time-rnn", "--seed", "3"])
+    assert result.exit_code == 1, result.output
+    assert "it calls RNN.backward, which does not pass either: fix it first" in result.output
+    assert "it calls LSTM.backward, which does not pass either: fix it first" in result.output
+    assert "correct once" not in result.output  # that needs the reference RNN, which check never runs

@@ -32,14 +32,16 @@ def public_assignment(assignment):
 
 
 def failing_callees(assignment, result):
-    """unit -> the public units it calls that fail: the likelier place of its mistake (own results only)."""
+    """unit -> the public units it calls that fail: the likelier place of its mistake (own results only).
+    What it calls is the spec's `calls` where it gives them, else what the student's code calls (`UnitResult.calls`),
+    as in grading."""
     status = {unit.name: unit.status for unit in result.units}
     found = {}
     for unit in result.units:
         if unit.status not in ("failed", "error"):  # a stub or a blocked unit has a reason of its own
             continue
         callees = [u for c in sorted(callee_closure(assignment.units, unit.name))
-                   for u in units_of(assignment.units, c)]
+                   for u in units_of(assignment.units, c)] or unit.calls
         failing = [u for u in callees if status.get(u, "passed") != "passed"]
         if failing:
             found[unit.name] = failing
