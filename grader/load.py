@@ -18,14 +18,13 @@ import lzma
 import os
 import re
 import stat
+import sys
 import tempfile
 import unicodedata
 import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-
-import nbformat
 
 from .errors import GraderError
 
@@ -387,6 +386,8 @@ def notebook_cells(data, prefix=""):
             for number, cell in enumerate(cells if isinstance(cells, list) else [], start=1):
                 if isinstance(cell, dict) and cell.get("cell_type") == "code":
                     _cell_text(cell.get("input" if raw.get("nbformat") == 3 else "source", ""), number)
+    import nbformat  # here: with jsonschema, a tenth of a second to import, which a run of modules does without
+
     notebook = nbformat.reads(data.decode("utf-8-sig"), as_version=4)
     cells = []
     for number, cell in enumerate(notebook.cells, start=1):
@@ -456,6 +457,12 @@ def _read_nofollow(folder, relative):
         os.close(descriptor)
 
 
+def _not_json_error():
+    """nbformat's error for a notebook that is not JSON; none can have been raised before nbformat was imported."""
+    reader = sys.modules.get("nbformat.reader")
+    return reader.NotJSONError if reader else json.JSONDecodeError
+
+
 def load_submission(submission_id, path, error=None):
     """Read one submission; any failure is recorded on it, with the reason (`error`: one known already)."""
     path = Path(path)
@@ -466,7 +473,7 @@ def load_submission(submission_id, path, error=None):
             cells = _folder_cells(path)
         else:
             cells = _file_cells(_read_bytes(path), path.name)
-    except (nbformat.reader.NotJSONError, json.JSONDecodeError, UnicodeDecodeError):
+    except (_not_json_error(), json.JSONDecodeError, UnicodeDecodeError):
         return Submission(submission_id, path, load_error="%s is not a valid notebook (not JSON)" % path.name)
     except Exception as exc:  # a broken file is this submission's result, not the batch's end
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__

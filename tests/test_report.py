@@ -662,12 +662,13 @@ def test_a_cell_that_writes_the_marker_cannot_move_code_on_the_page(monkeypatch)
     assert page == own
 
 
-def test_grading_modules_never_imports_nbconvert():
-    """nbconvert and what it brings (bleach, BeautifulSoup) cost a few tenths of a second to import: a run of
-    modules writes no notebook page, so it does without them."""
+def test_grading_modules_never_imports_nbconvert_or_nbformat():
+    """nbconvert and what it brings (bleach, BeautifulSoup) cost a few tenths of a second to import, nbformat
+    (with jsonschema) a tenth: a run of modules reads no notebook and writes no notebook page, so it does
+    without them."""
     import subprocess
     import sys
 
     program = ("import sys, grader.cli, grader.pipeline, grader.report; "
-               "print(sorted(m for m in ('nbconvert', 'bleach', 'bs4') if m in sys.modules))")
+               "print(sorted(m for m in ('nbconvert', 'bleach', 'bs4', 'nbformat', 'jsonschema') if m in sys.modules))")
     assert subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True).stdout == "[]\n"

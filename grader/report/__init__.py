@@ -15,8 +15,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import nbformat
-
 from ..load import safe_id
 from . import wording
 from .formatting import score_text, status_letter, STATUS_LETTERS, status_label
@@ -50,6 +48,8 @@ def write_submission_reports(result, out_dir):
     _write(folder / "feedback.html", feedback_html(result))
     annotated = feedback_notebook(result)
     if annotated is not None:  # a notebook submission: also the notebook itself, with the feedback in place
+        import nbformat  # here: a run of modules does without it
+
         _write(folder / "feedback.ipynb", nbformat.writes(annotated))
         _write(folder / "feedback-notebook.html", notebook_html(annotated, "%s: %s" % (result.title, result.id)))
     return folder

@@ -20,8 +20,8 @@ the page is byte for byte nbconvert's own. A cell's highlighting is kept
 for the cells that come again (the handout's, in every student's notebook).
 
 nbconvert (with bleach, BeautifulSoup, soupsieve) takes a few tenths of a
-second to import: it is imported when the first notebook's page is written,
-never by a run of modules.
+second to import, nbformat a tenth: they are imported when the first
+notebook's page is written, never by a run of modules.
 """
 
 from __future__ import annotations
@@ -33,7 +33,6 @@ import secrets
 import threading
 from functools import lru_cache
 
-import nbformat
 from markupsafe import escape
 
 from .formatting import score_pair, status_label
@@ -48,11 +47,13 @@ def fenced(text):
 
 
 def feedback_cell(units):
+    from nbformat.v4 import new_markdown_cell
+
     parts = []
     for unit in units:
         parts.append("**Grader: `%s` — %s, %s points**\n\n%s" % (
             unit.name, status_label(unit.status), score_pair(unit.score, unit.max_score), fenced(unit_feedback(unit))))
-    cell = nbformat.v4.new_markdown_cell("\n\n".join(parts))
+    cell = new_markdown_cell("\n\n".join(parts))
     cell.metadata["grader"] = {"feedback": [unit.name for unit in units]}
     return cell
 
@@ -61,6 +62,8 @@ def feedback_notebook(result):
     """The student's notebook with a feedback cell after each cell defining a graded unit; None if not a notebook."""
     if result.unread or not str(result.path).lower().endswith(".ipynb"):
         return None
+    import nbformat  # here: a run of modules does without it (with jsonschema, a tenth of a second to import)
+
     try:
         notebook = nbformat.read(str(result.path), as_version=4)
     except Exception:  # noqa: BLE001 - the file may be gone (an unpacked zip) or unreadable: no annotated copy
