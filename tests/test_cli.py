@@ -163,3 +163,24 @@ def test_stability_earns_its_share_only_with_the_ordinary_values_in_a_class_run(
     assert results["stable_but_wrong"]["score"] == 9 and results["right_but_unstable"]["score"] == 9.5
     rows = {row["submission"]: row for row in csv.DictReader((tmp_path / "out" / "grades.csv").open())}
     assert float(rows["stable_but_wrong"]["sigmoid"]) == 0 and float(rows["right_but_unstable"]["sigmoid"]) == 0.5
+
+
+def test_python2_code_is_told_to_the_student_and_marked_in_the_class_summary(tmp_path):
+    lm = ROOT / "tests" / "submissions" / "rnn-lm"
+    run = grader("run", "-a", "rnn-lm", "--out", tmp_path / "out", "--jobs", 2,
+                 lm / "correct_python2_module.py", lm / "correct_dot.py")
+    assert run.returncode == 0, run.stderr
+    out = tmp_path / "out"
+    python2, python3 = (json.loads((out / name / "results.json").read_text())
+                        for name in ("correct_python2_module", "correct_dot"))
+    assert python2["score"] == python3["score"] == 10
+    note = ("Graded as Python 2 code (print statements, xrange, / and /= between integers, which floored); "
+            "the course uses Python 3: use print(...), range, // and //= to floor.")
+    assert note in python2["output"] and "Python 2" not in python3["output"]
+    assert python2["extra_data"]["python2"] == ["print", "xrange", "integer_division"]
+    assert 'id="python2"' in (out / "correct_python2_module" / "feedback.html").read_text()
+    assert 'id="python2"' not in (out / "correct_dot" / "feedback.html").read_text()
+    summary = (out / "summary.html").read_text()
+    rows = {name: summary[summary.index(">%s</a>" % name):].split("</tr>")[0]
+            for name in ("correct_python2_module", "correct_dot")}
+    assert ">py2</span>" in rows["correct_python2_module"] and ">py2</span>" not in rows["correct_dot"]
