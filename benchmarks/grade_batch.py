@@ -129,6 +129,7 @@ def grade_batch(submissions, out, jobs, mode):
     all_before = cgroup_cpu_seconds()
     started = time.perf_counter()
     with Sandbox(jobs=jobs, mode=mode) as sandbox:
+        sandbox.start_workers()  # as `grader run` does
         setup_started = time.perf_counter()
         grader = Grader(spec, 2026, sandbox)
         setup = time.perf_counter() - setup_started

@@ -149,6 +149,7 @@ def run(submissions, assignment, assignments_dir, out_dir, roster, canvas_column
                 results = cluster.grade_all(client, plugin, grader, found, finished, keep=_for_class_reports)
         else:
             with Sandbox(jobs=jobs, limits=limits) as sandbox:
+                sandbox.start_workers(len(found))  # while the trials and the reference's results are made
                 click.echo(banner, err=True)
                 click.echo("grader: %s" % describe_mode(sandbox.mode), err=True)
                 grader = _Dispatch({name: Grader(one, seed, sandbox) for name, one in specs.items()}, choices,
@@ -457,6 +458,7 @@ def check_command(submission, assignment, assignments_dir, seed, **options):
         if not public.units:
             _fail("%s has no public checks: its spec marks every unit `public: false`" % spec.name)
         with Sandbox(jobs=1, limits=limits) as sandbox:
+            sandbox.start_workers()
             grader = Grader(public, secrets.randbelow(2 ** 31) if seed is None else seed, sandbox)
             result = grader.grade_path(Path(submission).stem, submission)
     except GraderError as exc:

@@ -135,7 +135,8 @@ class Grader:
             limits=self.sandbox.limits, edge_case_weight=self.assignment.edge_case_weight, mutants=self.mutants)
         defined = [name for name, unit in self.assignment.units.items()
                    if self._implemented(unit, program) and self._missing_forward(unit, program) is None]
-        outcomes = self._run(program, [(name, self.jobs[name]) for name in defined])
+        blocks = [b.to_wire() for b in program.blocks]  # one object for both runs: the sandbox keeps it open
+        outcomes = self._run(blocks, [(name, self.jobs[name]) for name in defined])
         clock.lap("sandbox")
         verdicts = {name: self._judge(name, outcomes[name], context, program) for name in defined}
         clock.lap("check")
@@ -143,7 +144,7 @@ class Grader:
         reference_jobs = {name: self._reference_job(name, program) for name in defined}
         retry = [name for name in defined if verdicts[name].status != "passed" and reference_jobs[name] is not None
                  and (verdicts[name].status != "timeout" or self._failing_callees(name, verdicts, program))]
-        reference_outcomes = self._run(program, [(name, reference_jobs[name]) for name in retry])
+        reference_outcomes = self._run(blocks, [(name, reference_jobs[name]) for name in retry])
         clock.lap("sandbox")
         with_reference = {name: self._judge(name, outcome, context, program)
                           for name, outcome in reference_outcomes.items()}
@@ -281,12 +282,12 @@ class Grader:
             verdict = check.top_level_verdict(failed[0], block.name, block.first_line, context)
         return check.with_random_warning(verdict, extract.random_calls(program, definition), definition.cell_name)
 
-    def _run(self, program, jobs):
+    def _run(self, blocks, jobs):
         if not jobs:
             return {}
         with self._lock:
             references = {job.substitute.set: self.references[job.substitute.set] for _, job in jobs if job.substitute}
-        session = Session(program=[b.to_wire() for b in program.blocks], provided=self.provided,
+        session = Session(program=blocks, provided=self.provided,
                           references=references, jobs=[job for _, job in jobs], buffers=self.buffers,
                           shared=self.shared)
         return dict(zip([name for name, _ in jobs], self.sandbox.run(session)))

@@ -47,6 +47,46 @@ def test_a_worker_is_given_the_shared_jobs_once_and_again_after_a_restart():
     assert all(o.trials[0].outputs == {"y": 6} for o in outcomes)
 
 
+def parent_session(program=None):
+    """A job that returns the pid of its process's parent: the session leader that forked it."""
+    buffers = []
+    job = Job(unit="leader", steps=({"expr": "leader(x)", "returns": {"kind": "value", "name": "y"}},),
+              forward_steps=1, report=("y",), trials=(TrialRequest({"x": encode_value(0, buffers)}, seed=1),))
+    program = program or [{"name": "cell 1", "first_line": 1, "code": "import os\ndef leader(x):\n    return os.getppid()\n"}]
+    return Session(program=program, provided=[], references={}, jobs=[job], buffers=buffers)
+
+
+def test_more_jobs_on_the_same_code_are_forked_by_the_same_leader():
+    """A submission's re-runs (a session on the same code object) go to the worker that ran its first jobs,
+    whose leader is still open; any other session ends it and gets a leader of its own."""
+    first = parent_session()
+    with Sandbox(jobs=1, limits=Limits(call_seconds=5)) as sandbox:
+        leaders = [sandbox.run(first)[0], sandbox.run(dataclasses.replace(first, jobs=list(first.jobs)))[0]]
+        other = parent_session()  # equal code, another object: another submission
+        leaders += [sandbox.run(other)[0], sandbox.run(first)[0], sandbox.run(session())[0]]
+        worker, = sandbox._all
+        assert worker.process is not None  # never restarted
+    assert [o.status for o in leaders] == ["ok"] * 5
+    pids = [o.trials[0].outputs["y"] for o in leaders[:4]]
+    assert pids[0] == pids[1] and len({pids[0], pids[2]}) == 2 and pids[3] not in pids[:3]
+    assert leaders[4].trials[0].outputs == {"y": 6}
+
+
+def test_workers_started_ahead_serve_the_first_sessions_and_stop_with_the_sandbox():
+    with Sandbox(jobs=2, limits=Limits(call_seconds=5)) as sandbox:
+        sandbox.start_workers()
+        for thread in sandbox._starting:
+            thread.join()
+        started = [worker.process for worker in sandbox._all]
+        assert len(started) == 2 and all(process is not None and process.poll() is None for process in started)
+        outcomes = [sandbox.run(session())[0] for _ in range(3)]
+        assert [worker.process for worker in sandbox._all] == started  # no worker started on first use
+        sandbox.start_workers()
+        assert len(sandbox._all) == 2
+    assert all(o.status == "ok" and o.trials[0].outputs == {"y": 6} for o in outcomes)
+    assert all(process.returncode is not None for process in started)
+
+
 def test_scratch_left_by_a_killed_grader_is_removed_and_nothing_else(tmp_path):
     """A grader killed mid-run (a lost Dask worker) leaves its workers' scratch folder in /tmp; the next
     sandbox started on the machine removes it, but never a folder whose grader still runs, another

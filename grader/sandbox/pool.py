@@ -8,7 +8,6 @@ and restarted on its next use.
 from __future__ import annotations
 
 import os
-import queue
 import re
 import select
 import shutil
@@ -27,7 +26,7 @@ from .command import sandbox_env, worker_command
 from .host import (bwrap_available, describe_mode, memory_cgroups, network_isolated, private_folder_sizes,
                    process_start_time, throwaway_uid)
 from .inside import wire
-from .inside.jobs import EXIT, TAKE_SHARED, Limits
+from .inside.jobs import END, EXIT, TAKE_SHARED, Limits
 from .outcomes import JobOutcome, conceal, decode_job
 
 
@@ -114,9 +113,11 @@ class Worker:
         self.cgroup = None
         self.oom_events = None
         self.shared = set()  # tokens of the shared sets (jobs.Shared) the running process holds
+        self.open_program = None  # the code of the session its leader keeps open, waiting for more jobs
 
     def start(self):
         self.shared = set()
+        self.open_program = None
         self.scratch_parent = tempfile.mkdtemp(prefix=_scratch_prefix())
         os.chmod(self.scratch_parent, 0o755)
         scratch = "/tmp/jobs" if self.mode == "bwrap" else os.path.join(self.scratch_parent, "jobs")
@@ -204,12 +205,17 @@ class Worker:
         outcomes = [JobOutcome("crashed", {"reason": "the sandbox worker stopped"}) for _ in session.jobs]
         clean = False
         try:
-            if session.uses_shared() and session.shared.token not in self.shared:
-                self._write(wire.pack(TAKE_SHARED) + wire.pack(session.shared.to_wire(), session.shared.buffers),
-                            time.monotonic() + JOB_OVERHEAD_SECONDS)
-                self.shared.add(session.shared.token)
-            self._write(wire.pack(session.to_wire(self.limits), session.wire_buffers()),
-                        time.monotonic() + JOB_OVERHEAD_SECONDS)
+            if self.continues(session):
+                # The same code again (a submission's re-runs): its leader, still open, forks their processes.
+                message = wire.pack(session.jobs_to_wire(), session.wire_buffers())
+            else:
+                message = self.end_session()
+                if session.uses_shared() and session.shared.token not in self.shared:
+                    message += wire.pack(TAKE_SHARED) + wire.pack(session.shared.to_wire(), session.shared.buffers)
+                    self.shared.add(session.shared.token)
+                message += wire.pack(session.to_wire(self.limits), session.wire_buffers())
+            self.open_program = None
+            self._write(message, time.monotonic() + JOB_OVERHEAD_SECONDS)
             suspect = False
             # A clock per job: a job that uses all its time cannot take the next job's.
             for index, job in enumerate(session.jobs):
@@ -235,12 +241,28 @@ class Worker:
         except Exception:  # noqa: BLE001 (whatever happened, this worker is not reused)
             clean = False
         finally:
-            if not clean:
+            if clean:
+                self.open_program = session.program
+            else:
                 self.stop()
         return outcomes
 
+    def continues(self, session):
+        """Whether the session is more jobs on the code of the one this worker keeps open."""
+        return (self.process is not None and self.open_program is session.program
+                and (not session.uses_shared() or session.shared.token in self.shared))
 
-def _stop_workers(workers):
+    def end_session(self):
+        """The message that ends the open session, if any (its leader exits and takes its data with it)."""
+        if self.open_program is None:
+            return b""
+        self.open_program = None
+        return wire.pack(END)
+
+
+def _stop_workers(workers, starting=()):
+    for thread in list(starting):
+        thread.join()
     for worker in workers:
         if worker.process is not None:
             try:
@@ -262,35 +284,73 @@ class Sandbox:
         self.limits = limits
         self.cgroup_root = cgroup_root
         self.memory_cgroups = memory_cgroups(cgroup_root)[0]
-        self._idle = queue.Queue()
+        self._idle = []
         self._all = []
         self._lock = threading.Lock()
+        self._returned = threading.Condition(self._lock)
+        self._starting = []  # threads starting workers ahead of their first use (start_workers)
         self.size = jobs
         remove_abandoned_scratch()
         # Workers are stopped (and their scratch folders removed) even if no one calls close().
-        self._finalizer = weakref.finalize(self, _stop_workers, self._all)
+        self._finalizer = weakref.finalize(self, _stop_workers, self._all, self._starting)
 
-    def _take(self):
+    def start_workers(self, count=None):
+        """Start workers now, in the background (`count`, at most `size`; all by default), so that their start
+        (bubblewrap, Python importing numpy, a warm-up job) overlaps the grader's own set-up instead of
+        delaying the first submissions. Each is idle once started (or, if it failed, started again with its
+        error when first used)."""
+        with self._lock:
+            wanted = min(self.size, self.size if count is None else count) - len(self._all)
+            new = [Worker(self.mode, self.limits, self.memory_cgroups) for _ in range(max(0, wanted))]
+            self._all.extend(new)
+        for worker in new:
+            thread = threading.Thread(target=self._start_idle, args=(worker,), name="grader-sandbox-start",
+                                      daemon=True)
+            self._starting.append(thread)
+            thread.start()
+
+    def _start_idle(self, worker):
         try:
-            return self._idle.get_nowait()
-        except queue.Empty:
-            with self._lock:
+            worker.start()
+        except Exception:  # noqa: BLE001 (Worker.run starts it again, and says why it cannot)
+            pass
+        with self._returned:
+            self._idle.append(worker)
+            self._returned.notify()
+
+    def _take(self, session):
+        """An idle worker: the one that keeps this session's code open if there is one, else one with no open
+        session (whose code another thread may still come back with), else any; a new one while there are
+        fewer than `size`."""
+        with self._returned:
+            while True:
+                for wanted in (session.program, None):
+                    for worker in self._idle:
+                        if worker.open_program is wanted:
+                            self._idle.remove(worker)
+                            return worker
                 if len(self._all) < self.size:
                     worker = Worker(self.mode, self.limits, self.memory_cgroups)
                     self._all.append(worker)
                     return worker
-            return self._idle.get()
+                if self._idle:
+                    return self._idle.pop(0)
+                self._returned.wait()
 
     def run(self, session):
         """One outcome per job of the session, in order.
 
         A job that runs reference code has a process of its own, which alone receives that code: no
-        process of a job ever holds the reference code of callees other than its own."""
-        worker = self._take()
+        process of a job ever holds the reference code of callees other than its own. A session on the
+        same code (the same `program` object) as one before it goes, when it can, to the worker that ran
+        that one, whose leader forks its processes without reading the code again."""
+        worker = self._take(session)
         try:
             return worker.run(session)
         finally:
-            self._idle.put(worker)
+            with self._returned:
+                self._idle.append(worker)
+                self._returned.notify()
 
     def describe(self):
         """The mode line: which sandbox, what it keeps from student code (docs/threat-model.md)."""

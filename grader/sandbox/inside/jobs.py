@@ -162,6 +162,7 @@ class Shared:
 
 
 TAKE_SHARED = {"op": "take-shared"}  # the message before a Shared set: the worker keeps what follows
+END = {"op": "end"}  # ends the open session: the next message starts another
 
 
 @dataclass(frozen=True)
@@ -182,12 +183,16 @@ class Session:
         """The message header. No reference code goes with it: the process of a job with reference callees
         asks for theirs when it starts (`references_to_wire`), so that the session's leader never holds any.
         With a shared set, the jobs go by name (the worker has them) and no buffers go with it."""
+        return dict(self.jobs_to_wire(), op="session", program=self.program, limits=limits.to_wire(),
+                    **({} if self.uses_shared() else {"provided": self.provided}))
+
+    def jobs_to_wire(self):
+        """The header of more jobs for a session still open on the same code (op "jobs")."""
         if self.uses_shared():
-            return {"op": "session", "shared": self.shared.token, "program": self.program, "limits": limits.to_wire(),
+            return {"op": "jobs", "shared": self.shared.token,
                     "jobs": [{"unit": job.unit, "substitute": job.substitute.to_wire() if job.substitute else None}
                              for job in self.jobs]}
-        return {"op": "session", "program": self.program, "provided": self.provided,
-                "jobs": [job.to_wire() for job in self.jobs], "limits": limits.to_wire()}
+        return {"op": "jobs", "jobs": [job.to_wire() for job in self.jobs]}
 
     def wire_buffers(self):
         """The buffers that go with `to_wire`'s header."""

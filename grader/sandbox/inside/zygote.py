@@ -7,7 +7,9 @@ Three kinds of process, each forked from the one above:
   submission, so no submission's code or data is ever in the memory that the
   next one's processes are forked from.
 - the session leader: reads one session (one submission's code and jobs) from
-  the grader, runs its jobs one at a time, answers, and exits.
+  the grader, runs its jobs one at a time, answers, runs the further jobs the
+  grader sends on the same code (the submission's re-runs with reference
+  callees), and exits when the grader ends the session.
 - the job process: runs units' trials (`inside.child`), one job after another
   while none of them changes what the next would run in (a module patched, a
   thread or process left running: then the next job gets a fresh process; a
@@ -586,24 +588,36 @@ def resolve(header, buffers):
 
 
 def run_session(header, buffers, in_fd, out_fd, scratch_root, uid):
-    header = resolve(header, buffers)
+    """Run the session's jobs, then more jobs on the same code as the grader sends them ("jobs"), until it
+    ends the session ("end"): the re-runs a submission's first results call for are forked from this same
+    leader. Returns the op that ended it."""
+    session = resolve(header, buffers)
     # Compiled once here, so no job's process compiles the same code again; compiling runs nothing.
     child.forget_compiled()
-    for block in header["program"] + header["provided"]:
+    for block in session["program"] + session["provided"]:
         child.compile_block(block)
-    limits = dict(header["limits"])
+    limits = dict(session["limits"])
     limits["running"] = count_processes(os.getuid()) if uid is None and os.getuid() != 0 else 0
     # Objects alive now are never collected in the jobs' processes: their garbage collector would
     # otherwise walk them all, copying every page it touches (forks share memory until it is written).
     gc.freeze()
-    for batch in batches(header["jobs"]):
-        while batch:
-            settled = run_in_child(header, batch, buffers, limits, scratch_root, uid, in_fd, out_fd)
-            for index, (status, detail, result) in zip(batch, settled):
-                message = wire.pack({"job": index, "status": status, "detail": detail}, [result] if result else [])
-                wire.write_all(out_fd, message)
-            batch = batch[max(1, len(settled)):] if settled else batch[1:]
-    wire.write_all(out_fd, wire.pack({"done": True}))
+    while True:
+        for batch in batches(session["jobs"]):
+            while batch:
+                settled = run_in_child(session, batch, buffers, limits, scratch_root, uid, in_fd, out_fd)
+                for index, (status, detail, result) in zip(batch, settled):
+                    message = wire.pack({"job": index, "status": status, "detail": detail}, [result] if result else [])
+                    wire.write_all(out_fd, message)
+                batch = batch[max(1, len(settled)):] if settled else batch[1:]
+        wire.write_all(out_fd, wire.pack({"done": True}))
+        frame = wire.read_frame(in_fd, limit=1 << 31, header_limit=1 << 31)  # from the grader: trusted
+        if frame is None:
+            return None
+        header, buffers = wire.unpack(frame)
+        if header.get("op") != "jobs":
+            return header.get("op")
+        base = {key: value for key, value in session.items() if key not in ("shared", "jobs")}
+        session = resolve(dict(base, **header), buffers)
 
 
 def lead_session(in_fd, out_fd, scratch_root, uid):
@@ -620,7 +634,13 @@ def lead_session(in_fd, out_fd, scratch_root, uid):
     if header.get("op") == "take-shared":
         return TAKE_SHARED
     if header.get("op") == "session":
-        run_session(header, buffers, in_fd, out_fd, scratch_root, uid)
+        ended_by = run_session(header, buffers, in_fd, out_fd, scratch_root, uid)
+        if ended_by is None:
+            return END_OF_INPUT
+        if ended_by == "exit":
+            return EXIT_REQUESTED
+        if ended_by != "end":
+            raise SessionBroken("a message that fits no open session")
     return SESSION_DONE
 
 
