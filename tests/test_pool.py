@@ -1,7 +1,11 @@
 """The pool of sandbox workers outlives the threads that use it."""
 
 import dataclasses
+import os
+import signal
 import threading
+
+import pytest
 
 from grader.sandbox import Job, Limits, Sandbox, Session, Shared, TrialRequest, encode_value
 
@@ -135,3 +139,46 @@ def test_scratch_left_by_a_killed_grader_is_removed_and_nothing_else(tmp_path):
             if path is not None and path.exists():
                 path.rmdir()
         link.unlink()
+
+
+def _descendants(root):
+    """(pid, parent pid, command name) of `root` and every process below it."""
+    table = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open("/proc/%s/stat" % entry) as stat:
+                    text = stat.read()
+            except OSError:
+                continue
+            table[int(entry)] = (int(text.rsplit(")", 1)[1].split()[1]), text[text.index("(") + 1:text.rindex(")")])
+    below, grew = {root}, True
+    while grew:
+        grew = False
+        for pid, (parent, _) in table.items():
+            if parent in below and pid not in below:
+                below.add(pid)
+                grew = True
+    return [(pid, table[pid][0], table[pid][1]) for pid in below if pid in table]
+
+
+@pytest.mark.parametrize("mode", ["bwrap", "fallback"])
+def test_more_jobs_for_a_leader_that_was_killed_restart_the_worker(mode):
+    """The leader kept open between a submission's runs may be killed (by the kernel, out of memory): the
+    re-runs sent to it then get 'the sandbox worker stopped', and the worker starts afresh."""
+    first = parent_session()
+    with Sandbox(jobs=1, limits=Limits(call_seconds=5), mode=mode) as sandbox:
+        assert sandbox.run(first)[0].status == "ok"
+        worker, = sandbox._all
+        started = worker.process
+        processes = _descendants(started.pid)
+        names = {pid: name for pid, _, name in processes}
+        # The open leader: the Python process whose parent is the zygote, itself a Python process.
+        leader, = [pid for pid, parent, name in processes
+                   if pid != started.pid and name.startswith("python") and names.get(parent, "").startswith("python")]
+        os.kill(leader, signal.SIGKILL)
+        again = sandbox.run(dataclasses.replace(first, jobs=list(first.jobs)))[0]
+        assert again.status == "crashed" and again.detail == {"reason": "the sandbox worker stopped"}
+        assert started.returncode is not None and worker.process is None
+        after = sandbox.run(first)[0]
+    assert after.status == "ok"

@@ -633,6 +633,8 @@ def lead_session(in_fd, out_fd, scratch_root, uid):
         return EXIT_REQUESTED
     if header.get("op") == "take-shared":
         return TAKE_SHARED
+    if header.get("op") == "jobs":  # the leader of their session is gone (killed): this worker stops
+        raise SessionBroken("more jobs for a session that is over")
     if header.get("op") == "session":
         ended_by = run_session(header, buffers, in_fd, out_fd, scratch_root, uid)
         if ended_by is None:
