@@ -78,6 +78,9 @@ def test_more_jobs_on_the_same_code_are_forked_by_the_same_leader():
 
 def test_workers_started_ahead_serve_the_first_sessions_and_stop_with_the_sandbox():
     with Sandbox(jobs=2, limits=Limits(call_seconds=5)) as sandbox:
+        sandbox.start_workers(1)
+        first = sandbox.run(session())[0]  # waits for the worker being started: no second one for it
+        assert len(sandbox._all) == 1 and first.status == "ok"
         sandbox.start_workers()
         for thread in sandbox._starting:
             thread.join()
@@ -85,7 +88,7 @@ def test_workers_started_ahead_serve_the_first_sessions_and_stop_with_the_sandbo
         assert len(started) == 2 and all(process is not None and process.poll() is None for process in started)
         outcomes = [sandbox.run(session())[0] for _ in range(3)]
         assert [worker.process for worker in sandbox._all] == started  # no worker started on first use
-        sandbox.start_workers()
+        sandbox.start_workers(5)
         assert len(sandbox._all) == 2
     assert all(o.status == "ok" and o.trials[0].outputs == {"y": 6} for o in outcomes)
     assert all(process.returncode is not None for process in started)

@@ -289,6 +289,7 @@ class Sandbox:
         self._lock = threading.Lock()
         self._returned = threading.Condition(self._lock)
         self._starting = []  # threads starting workers ahead of their first use (start_workers)
+        self._pending = 0  # workers those threads are still starting
         self.size = jobs
         remove_abandoned_scratch()
         # Workers are stopped (and their scratch folders removed) even if no one calls close().
@@ -303,6 +304,7 @@ class Sandbox:
             wanted = min(self.size, self.size if count is None else count) - len(self._all)
             new = [Worker(self.mode, self.limits, self.memory_cgroups) for _ in range(max(0, wanted))]
             self._all.extend(new)
+            self._pending += len(new)
         for worker in new:
             thread = threading.Thread(target=self._start_idle, args=(worker,), name="grader-sandbox-start",
                                       daemon=True)
@@ -315,21 +317,22 @@ class Sandbox:
         except Exception:  # noqa: BLE001 (Worker.run starts it again, and says why it cannot)
             pass
         with self._returned:
+            self._pending -= 1
             self._idle.append(worker)
             self._returned.notify()
 
-    def _take(self, session):
+    def _take(self, session=None):
         """An idle worker: the one that keeps this session's code open if there is one, else one with no open
         session (whose code another thread may still come back with), else any; a new one while there are
-        fewer than `size`."""
+        fewer than `size` and none is being started already (the first sessions wait for those)."""
         with self._returned:
             while True:
-                for wanted in (session.program, None):
+                for wanted in (session.program if session else None, None):
                     for worker in self._idle:
                         if worker.open_program is wanted:
                             self._idle.remove(worker)
                             return worker
-                if len(self._all) < self.size:
+                if len(self._all) < self.size and not self._pending:
                     worker = Worker(self.mode, self.limits, self.memory_cgroups)
                     self._all.append(worker)
                     return worker
