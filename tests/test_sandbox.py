@@ -38,6 +38,7 @@ from grader.results import OverBound
 from grader.sandbox import (Job, Limits, Sandbox, Session, TrialRequest, bwrap_available, cgroup, describe_mode,
                             memory_cgroups, network_isolated, private_folder_sizes, throwaway_users)
 from grader.sandbox.inside import wire, zygote
+from grader.errors import HarnessError
 from grader.spec import find_assignment
 
 HERE = Path(__file__).resolve().parent
@@ -604,9 +605,11 @@ FAKE_WORKER = """
 import os, struct, sys, time
 sys.path.insert(0, %r)
 from grader.sandbox.inside import wire
-os.write(1, wire.pack({"ready": True}))
-wire.read_frame(0)
 how = sys.argv[1]
+# A worker says what it made of what it was asked (its namespaces); "bare" made nothing.
+made = {} if how == "bare" else {"network_isolated": True, "private_folders": True, "user_namespace": True}
+os.write(1, wire.pack(dict(made, ready=True)))
+wire.read_frame(0)
 if how == "garbage":
     os.write(1, b"\\x05\\x00\\x00\\x00\\x00\\x00\\x00\\x00hello")
 elif how == "huge":
@@ -636,6 +639,21 @@ def test_the_grader_reads_any_worker(how, monkeypatch):
     assert time.monotonic() - started < 5
     # Whatever it sent, a worker that sent anything malformed is stopped (restarted on its next use).
     assert outcomes[0].status == ("protocol" if how == "relays-junk" else "crashed") and worker.process is None
+    worker.stop()
+
+
+def test_a_worker_without_what_the_mode_line_says_grades_nothing(monkeypatch):
+    script = FAKE_WORKER % str(REPO)
+    monkeypatch.setattr(pool, "worker_command", lambda *args: [sys.executable, "-c", script, "bare"])
+    worker = pool.Worker("fallback", Limits(call_seconds=0.2))
+    asked = network_isolated("fallback") or private_folder_sizes("fallback", Limits())
+    if asked:  # the mode line says "no network" or "private": a worker that did not make them is not used
+        with pytest.raises(HarnessError, match="could not make its"):
+            worker.start()
+        assert worker.process is None
+    else:
+        worker.start()
+        assert worker.process is not None
     worker.stop()
 
 
@@ -827,6 +845,27 @@ def test_without_a_cgroup_memory_is_limited_per_process(assignment, arena, mode,
     # Each process is bounded by its own address-space limit, not their sum.
     held = int(reported(unit, "HELD")[0].split()[0])
     assert 0 < held <= LIMITS.processes * LIMITS.memory_mb
+
+
+def test_fallback_as_an_ordinary_user():
+    """Without root, fallback mode still gives each worker private, bounded /tmp and /dev/shm, and no network,
+    where the kernel lets an ordinary user make a user namespace; what a unit leaves there is gone before
+    the next. Run as uid 65534 (allowed to read the grader's Python, wherever it is installed)."""
+    command = [sys.executable, str(HOSTILE / "_as_ordinary_user.py")]
+    if os.getuid() == 0:
+        command = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", "--inh-caps=+dac_read_search",
+                   "--ambient-caps=+dac_read_search"] + command
+    ran = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd="/",
+                         env=dict(os.environ, HOME=tempfile.gettempdir()))
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    seen = json.loads(ran.stdout.splitlines()[-1])
+    assert seen["uid"] != 0 and seen["left"] == []
+    if seen["user_namespace"]:
+        assert "no network" in seen["mode"] and "its /tmp and /dev/shm private and bounded" in seen["mode"]
+        assert {"/tmp", "/dev/shm"} <= {str(Path(path).parent) for path in seen["wrote"]}  # in its own
+        assert seen["found"] == []  # nothing of the unit before, and /tmp stays mounted
+    else:
+        assert "/tmp and /dev/shm shared with the machine" in seen["mode"]
 
 
 # --- A class: 40 ordinary submissions graded as alone, 10 hostile ones among them ---------------

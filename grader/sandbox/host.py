@@ -52,47 +52,59 @@ def _bwrap_options():
     return frozenset(word for word in text.split() if word.startswith("--"))
 
 
-def _can_isolate_network():
-    """Whether a process of ours may take a network namespace of its own (root with CAP_SYS_ADMIN)."""
-    if os.getuid() != 0:
-        return False
-    import ctypes
-
+def _in_child(function):
+    """Whether `function` returns true in a forked child: namespaces tried there leave this process as it is."""
     pid = os.fork()
     if pid == 0:
         try:
-            os._exit(0 if ctypes.CDLL(None, use_errno=True).unshare(0x40000000) == 0 else 1)
+            os._exit(0 if function() else 1)
         finally:
             os._exit(1)
     _, status = os.waitpid(pid, 0)
     return os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
 
 
-def network_isolated(mode):
-    return mode == "bwrap" or _probe("netns", _can_isolate_network)
+def _can_isolate_network():
+    """Whether a process of ours may take a network namespace of its own (root with CAP_SYS_ADMIN)."""
+    from .inside import zygote
+
+    return os.getuid() == 0 and _in_child(zygote.isolate_network)
 
 
 def _can_mount_private_folders():
     """Whether a process of ours may mount tmpfs in a mount namespace of its own (root, CAP_SYS_ADMIN, and
     no security module that forbids it), tried on the very folders the workers mount."""
-    if os.getuid() != 0:
-        return False
-    pid = os.fork()
-    if pid == 0:
-        try:
-            from .inside import zygote
+    from .inside import zygote
 
-            os._exit(0 if zygote.private_folders({"/tmp": 1, "/dev/shm": 1}) else 1)
-        finally:
-            os._exit(1)
-    _, status = os.waitpid(pid, 0)
-    return os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+    return os.getuid() == 0 and _in_child(lambda: zygote.private_folders({"/tmp": 1, "/dev/shm": 1}))
+
+
+def _can_use_user_namespace():
+    """Whether a process of ours may make a user namespace of its own and, in it, the network and mount
+    namespaces and the tmpfs mounts a worker makes (an ordinary user, on a kernel that allows unprivileged
+    user namespaces): tried as a worker does it."""
+    from .inside import zygote
+
+    return _in_child(lambda: zygote.enter_user_namespace() and zygote.isolate_network() and
+                     zygote.private_folders({"/tmp": 1, "/dev/shm": 1}))
+
+
+def user_namespace(mode):
+    """Fallback mode, where the grader may not create namespaces itself but may in a user namespace of its own:
+    each worker makes one first (docs/threat-model.md)."""
+    return (mode != "bwrap" and not _probe("private-folders", _can_mount_private_folders)
+            and _probe("userns", _can_use_user_namespace))
+
+
+def network_isolated(mode):
+    return mode == "bwrap" or _probe("netns", _can_isolate_network) or user_namespace(mode)
 
 
 def private_folder_sizes(mode, limits):
-    """Fallback mode, where the grader may create namespaces: each world-writable folder becomes a private,
-    size-bounded tmpfs in the worker (megabytes by folder); None where it may not (strict mode has its own)."""
-    if mode == "bwrap" or not _probe("private-folders", _can_mount_private_folders):
+    """Fallback mode, where the grader may create namespaces (as root, or in a user namespace of its own): each
+    world-writable folder becomes a private, size-bounded tmpfs in the worker (megabytes by folder); None
+    where it may not (strict mode has its own)."""
+    if mode == "bwrap" or not (_probe("private-folders", _can_mount_private_folders) or user_namespace(mode)):
         return None
     return {"/tmp": limits.scratch_mb, "/var/tmp": limits.file_size_mb, "/dev/shm": limits.file_size_mb,
             "/run/lock": 1}

@@ -24,7 +24,7 @@ from ..errors import HarnessError
 from . import cgroup
 from .command import sandbox_env, worker_command
 from .host import (bwrap_available, describe_mode, memory_cgroups, network_isolated, private_folder_sizes,
-                   process_start_time, throwaway_uid)
+                   process_start_time, throwaway_uid, user_namespace)
 from .inside import wire
 from .inside.jobs import END, EXIT, TAKE_SHARED, Limits
 from .outcomes import JobOutcome, conceal, decode_job
@@ -126,7 +126,8 @@ class Worker:
                   # A throwaway user may not be able to read Python's files (a Python under /root): load first.
                   "preload": self.mode != "bwrap" and self.uid is not None,
                   "isolate_network": self.mode != "bwrap" and network_isolated(self.mode),
-                  "private_folders": private_folder_sizes(self.mode, self.limits)}
+                  "private_folders": private_folder_sizes(self.mode, self.limits),
+                  "user_namespace": user_namespace(self.mode)}
         if self.memory_cgroups is not None:
             # The whole worker in a memory cgroup of its own: the memory limit counts its jobs' processes and
             # the files they keep in memory together; the leader reads its OOM kills to name them.
@@ -144,6 +145,13 @@ class Worker:
         if ready is None or not ready[0].get("ready"):
             self.stop()
             raise HarnessError("the sandbox worker did not start (%s mode)" % self.mode)
+        # What the mode line promises, the worker has: otherwise it grades nothing.
+        for asked, made, what in (("isolate_network", "network_isolated", "network namespace"),
+                                  ("private_folders", "private_folders", "private folders"),
+                                  ("user_namespace", "user_namespace", "user namespace")):
+            if config[asked] and not ready[0].get(made):
+                self.stop()
+                raise HarnessError("the sandbox worker could not make its %s (%s mode)" % (what, self.mode))
 
     def _read(self, deadline, limit=None):
         """The next message from the worker; None if it is late, malformed or over `limit` bytes (refused as

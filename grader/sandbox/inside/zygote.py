@@ -53,8 +53,14 @@ PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
 PR_SET_NO_NEW_PRIVS = 38
+PR_CAPBSET_DROP = 24
+PR_SET_SECUREBITS = 28
+PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 47, 4
+SECBIT_NOROOT, SECBIT_NOROOT_LOCKED = 0x1, 0x2
 CLONE_NEWNET = 0x40000000
 CLONE_NEWNS = 0x00020000
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWIPC = 0x08000000
 MS_NOSUID, MS_NODEV, MS_REC, MS_PRIVATE = 0x2, 0x4, 0x4000, 0x40000
 # Files a job may hold open: with RLIMIT_FSIZE, this bounds the memory it can keep in memfd_create files
 # and pipes, which RLIMIT_AS does not count.
@@ -80,6 +86,11 @@ _libc = ctypes.CDLL(None, use_errno=True)
 _select = select.select
 # The worker's memory cgroup's events file (opened by the grader), where the kernel counts its OOM kills.
 _oom_events = None
+# Whether this worker made a user namespace of its own: its job processes then give up the capabilities
+# it holds there (which would let them unmount its private folders), and since they run as the worker's
+# own user, everything in its private folders and IPC namespace but its scratch root is theirs.
+_in_user_namespace = False
+_private_folders = ()
 
 
 def oom_kills():
@@ -158,6 +169,8 @@ def prepare_child(result_fd, scratch, limits, uid, jobs=1):
         os.fchown(1, uid, uid)
         become(uid)
     prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # after the change of user, which clears it
+    if _in_user_namespace:
+        drop_capabilities()
     prctl(PR_SET_NO_NEW_PRIVS, 1)
     mib = 1024 * 1024
     set_limit(resource.RLIMIT_AS, limits["memory_mb"] * mib if limits.get("memory_mb") else None)
@@ -221,15 +234,19 @@ def kill_user(uid):
                 os.kill(-1, signal.SIGKILL)
             except OSError:
                 pass
-            for ident in _ipc_ids("shm", uid):
-                _libc.shmctl(ident, IPC_RMID, None)
-            for ident in _ipc_ids("sem", uid):
-                _libc.semctl(ident, 0, IPC_RMID)
-            for ident in _ipc_ids("msg", uid):
-                _libc.msgctl(ident, IPC_RMID, None)
+            remove_ipc(uid)
         finally:
             os._exit(0)
     os.waitpid(helper, 0)
+
+
+def remove_ipc(uid):
+    for ident in _ipc_ids("shm", uid):
+        _libc.shmctl(ident, IPC_RMID, None)
+    for ident in _ipc_ids("sem", uid):
+        _libc.semctl(ident, 0, IPC_RMID)
+    for ident in _ipc_ids("msg", uid):
+        _libc.msgctl(ident, IPC_RMID, None)
 
 
 def reap_all(seconds=5.0):
@@ -270,6 +287,8 @@ def kill_leftovers(job_pid, uid):
     if uid is not None and (orphans() or any(_ipc_ids(kind, uid) for kind in ("shm", "sem", "msg"))):
         kill_user(uid)
     reap_all()
+    if _in_user_namespace:
+        remove_ipc(os.getuid())  # the worker's own IPC namespace: only jobs make objects in it
     return status
 
 
@@ -303,6 +322,35 @@ def sweep(folder, uid, depth=0, dir_fd=None):
         os.close(fd)
 
 
+def clear_private_folders(scratch_root):
+    """In a user namespace, where jobs run as the worker's own user: remove everything from the worker's
+    private folders but the way to its scratch root, and everything in that root (one job runs at a time),
+    descriptor-relative as `sweep`."""
+    for folder in _private_folders:
+        _clear(folder, None, os.path.normpath(scratch_root))
+
+
+def _clear(path, dir_fd, keep):
+    try:
+        fd = os.open(path if dir_fd is None else os.path.basename(path), _OPEN_FOLDER, dir_fd=dir_fd)
+    except OSError:
+        return
+    try:
+        for name in os.listdir(fd):
+            inner = os.path.join(path, name)
+            try:
+                if keep == inner or keep.startswith(inner + "/"):
+                    _clear(inner, fd, keep if keep != inner else "")
+                elif stat.S_ISDIR(os.stat(name, dir_fd=fd, follow_symlinks=False).st_mode):
+                    shutil.rmtree(name, dir_fd=fd, ignore_errors=True)
+                else:
+                    os.unlink(name, dir_fd=fd)
+            except OSError:
+                pass
+    finally:
+        os.close(fd)
+
+
 def remove_leftovers(scratch, uid):
     try:
         parent = os.open(os.path.dirname(scratch), _OPEN_FOLDER)
@@ -314,6 +362,8 @@ def remove_leftovers(scratch, uid):
     if uid is not None:
         for folder in WORLD_WRITABLE:
             sweep(folder, uid)
+    if _in_user_namespace:
+        clear_private_folders(os.path.dirname(scratch))
 
 
 def describe_exit(status):
@@ -691,15 +741,53 @@ def private_folders(sizes):
     return True
 
 
+def enter_user_namespace():
+    """A user namespace of our own, in which this process is still its own user (no other id is mapped) but
+    may make the mount and network namespaces that otherwise need root: an ordinary user's grader gets
+    private folders and no network too, where the kernel allows unprivileged user namespaces. With an IPC
+    namespace of its own: its jobs' System V objects are seen by no one else."""
+    uid, gid = os.geteuid(), os.getegid()
+    if _libc.unshare(CLONE_NEWUSER | CLONE_NEWIPC) != 0:
+        return False
+    try:
+        for name, text in (("setgroups", "deny"), ("uid_map", "%d %d 1" % (uid, uid)),
+                           ("gid_map", "%d %d 1" % (gid, gid))):
+            with open("/proc/self/" + name, "w") as table:
+                table.write(text)
+    except OSError:
+        return False
+    return True
+
+
+class _CapabilityHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapabilityData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+
+def drop_capabilities():
+    """Give up every capability for good: none held, none to gain back by running a program (the bounding
+    set emptied, and no special treatment of uid 0)."""
+    for capability in range(64):
+        prctl(PR_CAPBSET_DROP, capability)
+    prctl(PR_SET_SECUREBITS, SECBIT_NOROOT | SECBIT_NOROOT_LOCKED)
+    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)
+    _libc.capset(ctypes.byref(_CapabilityHeader(0x20080522, 0)), (_CapabilityData * 2)())  # version 3: none
+
+
 def isolate_network():
     """A network namespace of our own, with nothing in it (needs root's CAP_SYS_ADMIN)."""
     return _libc.unshare(CLONE_NEWNET) == 0
 
 
 def main():
-    global _oom_events
+    global _oom_events, _in_user_namespace, _private_folders
     config = json.loads(sys.argv[1])
     _oom_events = config.get("oom_events_fd")
+    # First: the kernel maps ids only for a process that may still be inspected (before PR_SET_DUMPABLE).
+    _in_user_namespace = bool(config.get("user_namespace")) and enter_user_namespace()
     scratch_root = config["scratch"]
     uid = config.get("uid")
     # No process of this sandbox may read this one's memory, nor may an orphan outlive its job.
@@ -716,10 +804,11 @@ def main():
     # After the imports: a private /tmp hides whatever lives under it, the grader's own Python included
     # when it was installed there (a clone in /tmp).
     folders = private_folders(config["private_folders"]) if config.get("private_folders") else None
+    _private_folders = tuple(config["private_folders"]) if folders else ()
     os.makedirs(scratch_root, exist_ok=True)
     os.chmod(scratch_root, 0o755)
     wire.write_all(out_fd, wire.pack({"ready": True, "pid": os.getpid(), "network_isolated": network,
-                                      "private_folders": folders}))
+                                      "private_folders": folders, "user_namespace": _in_user_namespace}))
     # Every object alive now is shared with every leader and job process this zygote forks: kept out of
     # their garbage collector, which would otherwise walk them all and copy each page it touches.
     gc.freeze()
