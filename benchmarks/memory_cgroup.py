@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from grader.pipeline import Grader  # noqa: E402
-from grader.sandbox import Limits, Sandbox, cgroup  # noqa: E402
+from grader.sandbox import Limits, Sandbox, Worker, cgroup  # noqa: E402
 from grader.spec import find_assignment  # noqa: E402
 
 import test_sandbox  # noqa: E402  (the attacks' builder and their targets)
@@ -56,28 +56,23 @@ def measure(mode, root, starts, assignment):
         print("  %s" % sandbox.describe().split("; ")[-1])
         seconds = []
         for _ in range(starts):
-            worker = sandbox._take()
+            worker = Worker(mode, LIMITS, sandbox.memory_cgroups)
             began = time.monotonic()
             worker.start()
             seconds.append(time.monotonic() - began)
             worker.stop()
-            sandbox._idle.put(worker)
         print("  worker start: %.3f s median of %d" % (sorted(seconds)[len(seconds) // 2], starts))
-        worker = sandbox._take()
-        worker.start()
-        sandbox._idle.put(worker)
-        line = "  warmed-up worker: zygote RSS %.1f MB" % resident_mb(zygote_pid(worker))
-        if worker.cgroup:
-            line += ", cgroup usage %.1f MB, limit %d MB" % (worker.cgroup.usage_mb(),
-                                                             LIMITS.memory_mb + cgroup.WORKER_OWN_MB)
-        print(line)
         arena = test_sandbox.Arena()
         arena.targets.update(memory_mb=LIMITS.memory_mb, file_mb=LIMITS.file_size_mb, processes=LIMITS.processes)
         grader = Grader(assignment, test_sandbox.SEED, sandbox)
         try:
             grader.grade_path("correct", str(arena.submission("correct", (test_sandbox.HOSTILE / "_correct.py").read_text())))
+            worker = sandbox._all[0]  # the pool's one worker, after one ordinary submission
+            line = "  after an ordinary submission: zygote RSS %.1f MB" % resident_mb(zygote_pid(worker))
             if worker.cgroup:
-                print("  peak of the cgroup grading an ordinary submission: %.1f MB" % peak_mb(worker))
+                line += ", cgroup usage %.1f MB, peak %.1f MB, limit %d MB" % (
+                    worker.cgroup.usage_mb(), peak_mb(worker), LIMITS.memory_mb + cgroup.WORKER_OWN_MB)
+            print(line)
             for attack, unit in (("memory_spread", "temporal_affine_backward"),
                                  ("memory_hoard", "temporal_softmax_loss")):
                 result = grader.grade_path(attack, str(arena.submission(attack)))
