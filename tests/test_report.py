@@ -672,3 +672,14 @@ def test_grading_modules_never_imports_nbconvert_or_nbformat():
     program = ("import sys, grader.cli, grader.pipeline, grader.report; "
                "print(sorted(m for m in ('nbconvert', 'bleach', 'bs4', 'nbformat', 'jsonschema') if m in sys.modules))")
     assert subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True).stdout == "[]\n"
+
+
+def test_a_cell_too_large_to_keep_is_still_nbconvert_s_own(monkeypatch):
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    from grader.report import notebook as annotated
+
+    source = "x = 'a & b' < \"c\"\n" * (annotated.KEPT_CELL_CHARS // 10)
+    assert len(source) > annotated.KEPT_CELL_CHARS
+    page, own = _pages(new_notebook(cells=[new_code_cell(source)]), monkeypatch)
+    assert page == own

@@ -85,6 +85,8 @@ def feedback_notebook(result):
 
 # A character of text that bleach and BeautifulSoup leave as it is: printable, none of & < >, no control character.
 _TEXT = r"(?:[\t\n !-%'-;=?-~\u00a0-\ud7ff\ue000-\ufdcf\ufdf0-\ufffd\U00010000-\U0001fffd]|&(?:amp|lt|gt|quot|#39);)"
+# Only cells up to this size are kept: the handout's are small, and a class of huge cells must not fill memory.
+KEPT_CELL_CHARS = 20_000
 # pygments' HTML: the wrapping <div><pre>, then spans (never nested) of one class around text, and text.
 _HIGHLIGHTED = re.compile(r'(<div class="[^"<>&]*"><pre>)((?:<span(?: class="[\w-]+")?>%s*</span>|%s)*)(</pre></div>\n?)\Z'
                           % (_TEXT, _TEXT))
@@ -105,6 +107,7 @@ class HeldHighlight:
 
         self.highlight = Highlight2HTML(pygments_lexer="python3", parent=exporter)
         self.marker = "grader%sheld" % secrets.token_hex(8)
+        self.markers = re.compile(r"%s(\d+)\." % self.marker)
         self.held = []
         self._highlighted = lru_cache(maxsize=256)(self._highlight)
 
@@ -112,8 +115,10 @@ class HeldHighlight:
         return self.highlight(source, language, json.loads(metadata))
 
     def __call__(self, source, language=None, metadata=None):
-        # By the cell's metadata too: nbconvert highlights some cells by it (magics_language).
-        html = self._highlighted(source, language, json.dumps(metadata, sort_keys=True))
+        if len(source) > KEPT_CELL_CHARS:
+            html = self.highlight(source, language, metadata)
+        else:  # by the cell's metadata too: nbconvert highlights some cells by it (magics_language)
+            html = self._highlighted(source, language, json.dumps(metadata, sort_keys=True))
         match = _HIGHLIGHTED.match(html)
         if match is None:
             return html
@@ -131,7 +136,8 @@ def kept_markdown(markdown2html):
 
     @pass_context
     def kept(context, source):
-        if context.get("cell", {}).get("attachments") or context.get("resources", {}).get("metadata", {}).get("path"):
+        if (len(source) > KEPT_CELL_CHARS or context.get("cell", {}).get("attachments")
+                or context.get("resources", {}).get("metadata", {}).get("path")):
             return markdown2html(context, source)
         return rendered(source)
 
@@ -156,7 +162,7 @@ class NotebookRenderer:
             self.highlight.held = []
             body, _ = self.exporter.from_notebook_node(notebook)
             held = self.highlight.held
-        markers = re.compile(r"%s(\d+)\." % self.highlight.marker)
+        markers = self.highlight.markers
         if sorted(int(n) for n in markers.findall(body)) != list(range(len(held))):
             return self.whole(notebook)  # a marker lost or doubled: never guess where the code goes
         return markers.sub(lambda match: reprinted(held[int(match.group(1))]), body)
