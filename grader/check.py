@@ -391,6 +391,15 @@ def with_random_warning(verdict, calls, cell_name):
     return dataclasses.replace(verdict, warnings=verdict.warnings + (warning,))
 
 
+def with_locations(verdict, locations):
+    """The verdict with the student's line where each wrong value goes wrong (value name -> Location)."""
+    if not locations:
+        return verdict
+    checks = tuple(dataclasses.replace(check, location=locations[check.name])
+                   if not check.passed and check.name in locations else check for check in verdict.checks)
+    return dataclasses.replace(verdict, checks=checks)
+
+
 def with_hang_cost(verdict, limits, rerun=None, passed_callees=()):
     """A timed-out run's verdict with what the hang cost: one call's time limit, or two when the run with
     the reference versions of what it calls hung as well. Those that passed are not run again: the hang

@@ -16,10 +16,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from . import causes, check, extract, limits, load, score, syntax, trials
+from . import causes, check, extract, limits, lines, load, score, syntax, trials
 from .results import (CodeProblem, Location, OverBound, Reason, StageTimes, SubmissionResult, UnitResult,
                       UnitVerdict)
-from .sandbox import Job, Session, Shared, Substitution, TrialRequest, describe_mode, encode_value
+from .sandbox import Job, Session, Shared, Substitution, TrialRequest, describe_mode, encode_value, tracing
 from .spec import callee_closure, expression_attributes, expression_names, substitution_target, units_of
 
 
@@ -30,6 +30,7 @@ class Grader:
         self.sandbox = sandbox
         self.plans = trials.plan_assignment(assignment, seed)
         self.mutants = causes.MutantBank(assignment)  # made per unit when a wrong value first needs them
+        self.lines = lines.LineFinder(assignment, self.mutants)  # the reference traced, per trial, when first needed
         # What extract keeps top-level code for, and the notebook globals the grader sets itself.
         self.graded = sorted({unit.defines.split(".")[0] for unit in assignment.units.values()})
         self.given = sorted({name for unit in assignment.units.values() for name in unit.global_names})
@@ -144,10 +145,18 @@ class Grader:
         reference_jobs = {name: self._reference_job(name, program) for name in defined}
         retry = [name for name in defined if verdicts[name].status != "passed" and reference_jobs[name] is not None
                  and (verdicts[name].status != "timeout" or self._failing_callees(name, verdicts, program))]
-        reference_outcomes = self._run(blocks, [(name, reference_jobs[name]) for name in retry])
+        # Units wrong in their own code are run once more, traced line by line, with the re-runs above.
+        traced = self._trace_jobs(defined, verdicts, program)
+        reference_outcomes = self._run(blocks, [(name, reference_jobs[name]) for name in retry]
+                                       + [((name, "trace"), job) for name, (_, job) in traced.items()])
         clock.lap("sandbox")
         with_reference = {name: self._judge(name, outcome, context, program)
-                          for name, outcome in reference_outcomes.items()}
+                          for name, outcome in reference_outcomes.items() if not isinstance(name, tuple)}
+        for name, (index, _) in traced.items():
+            definition = program.definitions[self.assignment.units[name].defines]
+            found = lines.locate_wrong_values(self.lines, self.plans[name], index, reference_outcomes[name, "trace"],
+                                              verdicts[name], program, definition)
+            verdicts[name] = check.with_locations(verdicts[name], found)
         for name in defined:
             if verdicts[name].status == "timeout":
                 passed = sorted(set(self._callees(name, program)) - set(self._failing_callees(name, verdicts, program))
@@ -253,6 +262,26 @@ class Grader:
                 if root not in roots:
                     roots.append(root)
         return roots
+
+    def _trace_jobs(self, defined, verdicts, program):
+        """name -> (trial index, job): one trial of each unit wrong in its own code (nothing it calls fails),
+        its own function traced line by line (sandbox/inside/tracing.py)."""
+        jobs = {}
+        for name in defined:
+            verdict = verdicts[name]
+            if verdict.status != "failed" or verdict.reason.kind != "wrong_values" or \
+                    self._failing_callees(name, verdicts, program):
+                continue
+            index = lines.trial_to_trace(self.plans[name], verdict)
+            if index is None:
+                continue
+            definition = program.definitions[self.assignment.units[name].defines]
+            job = self.jobs[name]
+            jobs[name] = index, job.traced(index, {
+                "file": definition.cell_name, "name": definition.name.split(".")[-1],
+                "first_line": definition.first_line, "last_line": definition.last_line},
+                job.reply_bytes + tracing.REPLY_BYTES)
+        return jobs
 
     def _reference_job(self, name, program):
         """The unit's job with the reference versions of what it calls, or None when it calls nothing (or the

@@ -84,6 +84,7 @@ class Location:
     cell_name: str | None
     line: int | None
     cell: int | None = None  # the cell's position among all the notebook's cells, from 1
+    iteration: int | None = None  # a line that ran several times (a loop's): the run where it first went wrong
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,7 @@ class ValueCheck:
     accepted_shape: tuple | None = None  # passed with this shape, which differs from the reference's by axes of size 1
     expected_shape: tuple | None = None
     stability: bool = False  # on extreme inputs: earns its share only when every other value is right
+    location: Location | None = None  # the student's first line where it goes wrong, when one can be told (lines.py)
 
 
 @dataclass(frozen=True)

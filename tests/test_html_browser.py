@@ -219,3 +219,17 @@ def test_the_summary_s_cause_table_links_to_the_students_who_have_each_cause(tmp
     assert "not multiplied by the upstream gradient" in re.sub(r"<[^>]+>", "", table)
     bins = re.findall(r'<rect class="bin"[^>]*height="([\d.]+)"', text)
     assert len(bins) == 10 and sum(float(h) > 0 for h in bins) >= 2  # the histogram of totals is drawn
+
+
+def test_the_line_where_values_go_wrong_is_marked_as_a_raising_line_is(graders, tmp_path):
+    # A real notebook of the corpus: `dtanh = (1 - next_h ** 2)`, the upstream gradient never multiplied.
+    path = Path(__file__).parent / "submissions" / "cs231n-rnn" / "forgot_upstream_grad.ipynb"
+    folder = write_submission_reports(graders("cs231n-rnn").grade_path("forgot", path), tmp_path / "out")
+    text = dump_dom(tmp_path, folder / "feedback.html")
+    marked = row_text(text, "unit-rnn_step_backward-marked")
+    assert marked.strip().startswith("4")
+    assert "line 4: dx, dprev_h, dWx, dWh and db first go wrong here" in marked
+    assert "dtanh = (1 - next_h ** 2)" in marked
+    dom = Dom(text)
+    assert "Goes wrong first at cell" in dom.words and ", line 4" in dom.words
+    assert [attrs.get("class") for tag, attrs in dom.elements if tag == "tr"].count("line marked") == 1

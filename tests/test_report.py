@@ -683,3 +683,50 @@ def test_a_cell_too_large_to_keep_is_still_nbconvert_s_own(monkeypatch):
     assert len(source) > annotated.KEPT_CELL_CHARS
     page, own = _pages(new_notebook(cells=[new_code_cell(source)]), monkeypatch)
     assert page == own
+
+
+def test_the_numerical_gradient_s_disagreement_is_said_once_per_unit():
+    wrong = tuple(ValueCheck(name, True, False, 0.5, trial_ref(N=3, D=4, H=5), values_mismatch(12, 12, 0.4, 0.5),
+                             numerical="disagrees") for name in ("dx", "dWx", "db"))
+    right = tuple(ValueCheck(name, True, True, 1e-9, numerical="disagrees") for name in ("dprev_h", "dWh"))
+    verdict = UnitVerdict("failed", Reason("wrong_values"), wrong + right)
+    unit = UnitResult("rnn_step_backward", "failed", 0.8, 2.0, verdict, cell_name="cell 6", first_line=3,
+                      source=STEP_BACKWARD)
+    result = SubmissionResult("dan", "/subs/dan.ipynb", "cs231n-rnn", TITLE, 1234, (unit,))
+    for text in (re.sub(r"<[^>]+>", "", feedback_html(result)), unit_feedback(unit).replace("`", "")):
+        assert text.count("disagree") == 1, text
+        assert "dx, dWx and db also disagree with the numerical gradient of your own forward." in text
+        assert text.count("numerical gradient of your own") == 2  # and once for the right values, together
+        assert "dprev_h and dWh are right, but do not match the numerical gradient of your own forward" in text
+
+
+def test_a_unit_blocked_by_its_forward_s_exception_points_at_the_forward():
+    error = ErrorReport("ValueError", "shapes (3,4) and (5,6) not aligned", cell_name="cell 4", line=2,
+                        function="rnn_step_forward", trial=trial_ref(N=3, D=4, H=5))
+    forward = UnitResult("rnn_step_forward", "error", 0.0, 1.0, UnitVerdict("error", Reason("exception"), error=error),
+                         cell_name="cell 4", first_line=1, source=STEP_FORWARD)
+    blocked = UnitResult("rnn_step_backward", "blocked", 0.0, 2.0, UnitVerdict(
+        "blocked", Reason("forward_failed", forward="rnn_step_forward"), error=error), cell_name="cell 6",
+        first_line=3, source=STEP_BACKWARD)
+    result = SubmissionResult("eve", "/subs/eve.ipynb", "cs231n-rnn", TITLE, 1234, (forward, blocked))
+    page = feedback_html(result)
+    assert page.count('<div class="exc">') == 1
+    section = page[page.index('id="unit-rnn_step_backward"'):]
+    assert 'The error is shown under <a href="#unit-rnn_step_forward">' in section
+    assert 'class="line marked"' not in section
+    assert "not aligned" not in unit_feedback(blocked)
+
+
+def test_the_line_where_values_go_wrong_is_flagged_in_the_listing():
+    location = Location("cell 6", 4, 6, iteration=2)
+    checks = tuple(ValueCheck(name, True, False, 0.5, trial_ref(N=3, D=4, H=5), values_mismatch(12, 12, 0.4, 0.5),
+                              location=location) for name in ("dx", "dWx"))
+    unit = UnitResult("rnn_step_backward", "failed", 0.0, 2.0, UnitVerdict("failed", Reason("wrong_values"), checks),
+                      cell_name="cell 6", first_line=3, source=STEP_BACKWARD)
+    page = feedback_html(SubmissionResult("fay", "/subs/fay.ipynb", "cs231n-rnn", TITLE, 1234, (unit,)))
+    assert "◀ line 4: dx and dWx first go wrong here, on the 2nd pass of the loop" in page
+    assert page.count("Goes wrong first at cell 6, line 4, on the 2nd pass of the loop") == 2
+    data = results_json(SubmissionResult("fay", "/subs/fay.ipynb", "cs231n-rnn", TITLE, 1234, (unit,)))
+    records = data["tests"][0]["extra_data"]["diagnosis"]
+    assert [(r["value"], r["cell"], r["line"], r["iteration"]) for r in records] == [
+        ("dx", 6, 4, 2), ("dWx", 6, 4, 2)]

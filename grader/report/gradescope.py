@@ -84,11 +84,12 @@ def diagnosis(unit, notebook):
         if check.passed:
             continue
         for cause in check.causes or (None,):
-            location = cause.location if cause is not None else None
+            location = cause.location if cause is not None and cause.location is not None else check.location
             record = {"value": check.name, "kind": cause.kind if cause is not None and cause.kind in CAUSE_KINDS
                       else "other",
                       "cell": ((unit.cell if location is None else location.cell) if notebook else None),
                       "line": None if location is None else location.line,
+                      "iteration": None if location is None else location.iteration,
                       "basis": cause.basis if cause is not None else None}
             if cause is not None and cause.kind not in CAUSE_KINDS:
                 record["observation"] = cause.kind

@@ -133,8 +133,9 @@ class CodeLine:
 
 
 def error_to_mark(unit):
-    """The error of the graded run, else of the run as written, when it is in this unit's cell."""
-    candidates = [(unit.verdict.error, "raised here")]
+    """The error of the graded run, else of the run as written, when it is in this unit's cell (not the
+    error of the forward a blocked unit needs: the forward's own section shows it)."""
+    candidates = [] if wording.forward_error(unit.verdict) else [(unit.verdict.error, "raised here")]
     if unit.as_written is not None:
         candidates.append((unit.as_written.error, "raised here (as written)"))
     for error, words in candidates:
@@ -144,15 +145,35 @@ def error_to_mark(unit):
     return None, None
 
 
-def mark_for(unit):
-    error, words = error_to_mark(unit)
-    if error is None:
+def wrong_line(unit):
+    """(line, names, iteration) of the line in the unit's code where most of its wrong values first go
+    wrong (lines.py; the earliest on a tie), or None."""
+    lines = {}
+    for check in unit.verdict.checks:
+        location = check.location
+        if not check.passed and location is not None and location.cell_name == unit.cell_name:
+            lines.setdefault((location.line, location.iteration), []).append(check.name)
+    if not lines:
         return None
+    (line, iteration), names = min(lines.items(), key=lambda item: (-len(item[1]), item[0][0]))
+    return line, names, iteration
+
+
+def mark_for(unit):
+    """The line to flag in the unit's code: where an exception was raised, else where its values go wrong."""
+    error, words = error_to_mark(unit)
+    if error is not None:
+        line, label = error.line, "%s %s" % (error.type, words)
+    else:
+        found = wrong_line(unit)
+        if found is None:
+            return None
+        line, label = found[0], wording.wrong_line_label(found[1], found[2])
     inside = False
     if unit.source is not None and unit.first_line is not None:
         count = len(unit.source.rstrip("\n").split("\n"))
-        inside = unit.first_line <= error.line < unit.first_line + count
-    return Mark(error.line, "%s %s" % (error.type, words), inside)
+        inside = unit.first_line <= line < unit.first_line + count
+    return Mark(line, label, inside)
 
 
 def code_listing(unit, mark=None):
@@ -219,12 +240,14 @@ FILTERS = {
     "status_class": status_class,
     "status_letter": status_letter,
     "place": lambda error: place(error.cell_name, error.line, error.function),
+    "location": wording.location_text,
     "anchor": anchor,
     "plural": plural,
     "summary": wording.unit_summary,
     "cause_line": lambda cause, names: wording.cause_line(names, cause),
     "verdict_text": wording.verdict_text,
     "value_message": wording.value_message,
+    "numerical_line": lambda names, checks, right=False: wording.numerical_line(names, checks, right),
     "worst_lines": wording.worst_lines,
     "trial": wording.trial_text,
     "hint": wording.hint_text,
@@ -278,6 +301,9 @@ def unit_view(unit, loaded_badly=False):
         "as_written_error": unit.as_written.error
         if unit.as_written is not None and unit.status != "passed" and verdict.error is None else None,
         "shared": wording.shared_causes(verdict.checks),
+        "numerical": wording.numerical_groups(verdict.checks),
+        # A unit blocked by its forward's exception points at the forward's section instead of repeating it.
+        "forward_error": wording.forward_error(verdict),
         "mark": mark,
         # Highlighting is the page's one costly step: only code that is shown gets it.
         "listing": code_listing(unit, mark) if detailed else [],

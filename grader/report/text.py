@@ -34,9 +34,9 @@ def error_lines(error, prefix=""):
     return lines
 
 
-def check_lines(check, names=(), shared=()):
+def check_lines(check, names=(), shared=(), numerical_said=()):
     """A wrong value: the message, the trial with its dimensions, the worst entries."""
-    lines = ["- " + wording.value_message(check, names, shared)]
+    lines = ["- " + wording.value_message(check, names, shared, numerical_said)]
     if check.trial:
         lines.append(INDENT + "first wrong on " + wording.trial_text(check.trial))
     lines.extend(INDENT + line for line in wording.worst_lines(check))
@@ -52,17 +52,20 @@ def verdict_lines(verdict):
     shared = wording.shared_causes(verdict.checks)
     for cause, group in shared:
         lines.append(wording.cause_line(group, cause))
+    numerical_wrong, numerical_right = wording.numerical_groups(verdict.checks)
+    if numerical_wrong:
+        lines.append(wording.numerical_line(numerical_wrong, verdict.checks))
     for check in wrong:
-        lines.extend(check_lines(check, names, shared))
+        lines.extend(check_lines(check, names, shared, numerical_wrong))
     if wrong and right:
         lines.append("Right: " + ", ".join(check.name for check in right))
     for check in right:
         note = wording.accepted_shape_note(check)
         if note:
             lines.append("Note on %s: %s" % (check.name, note))
-        if check.is_gradient and check.numerical == "disagrees":
-            lines.append("Note on %s: %s" % (check.name, wording.value_message(check)))
-    if verdict.error is not None:
+    if numerical_right:
+        lines.append("Note: " + wording.numerical_line(numerical_right, verdict.checks, right=True))
+    if verdict.error is not None and not wording.forward_error(verdict):  # the forward's own feedback shows it
         lines.extend(error_lines(verdict.error))
     return lines
 

@@ -205,19 +205,37 @@ def shared_causes(checks):
     return [(cause, names) for cause, names in groups.values() if len(names) > 1]
 
 
-def cause_place(cause):
-    location = cause.location
+def ordinal(number):
+    number = int(number)
+    suffix = "th" if 10 <= number % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
+    return "%d%s" % (number, suffix)
+
+
+def wrong_line_label(names, iteration=None):
+    """What the flag on the line where values first go wrong says (grader/lines.py found it)."""
+    text = "%s first %s wrong here" % (join_names(names), "goes" if len(names) == 1 else "go")
+    if iteration:
+        text += ", on the %s pass of the loop" % ordinal(iteration)
+    return text
+
+
+def location_text(location):
+    """Where a value first goes wrong: 'cell 4, line 14, on the 2nd pass of the loop'."""
     if location is None or location.cell_name is None:
         return ""
-    return place(location.cell_name, location.line)
+    text = place(location.cell_name, location.line)
+    if location.iteration:
+        text += ", on the %s pass of the loop" % ordinal(location.iteration)
+    return text
 
 
 # ---------------------------------------------------------------- values
 
-def value_message(check, names=(), shared=()):
+def value_message(check, names=(), shared=(), numerical_said=()):
     """One value's verdict in a line: 'dWh differs in 30 of 30 entries (...). Is it multiplied by dh?'.
 
-    A cause in `shared` (from `shared_causes`) is left out: the unit says it once."""
+    A cause in `shared` (from `shared_causes`) is left out: the unit says it once; so is the
+    numerical gradient's disagreement of a value in `numerical_said` (from `numerical_groups`)."""
     if check.passed:
         text = "correct (relative error %.1e)" % (check.relative_error or 0.0)
         if check.is_gradient and check.numerical == "disagrees":
@@ -231,10 +249,33 @@ def value_message(check, names=(), shared=()):
             text = sentence(text, cause_text(check.name, cause), names)
     if check.hint:  # the author's own words for this value
         text = sentence(text, check.hint, names)
-    if check.is_gradient and check.numerical == "disagrees" and check.mismatch.layer == "values" and not any(
-            cause.kind == "follows_forward" for cause in check.causes):
+    if _also_disagrees(check) and check.name not in numerical_said:
         text = sentence(text, "it also disagrees with the numerical gradient of your own %s" % check.numerical_of)
     return text
+
+
+def _also_disagrees(check):
+    return check.is_gradient and check.numerical == "disagrees" and check.mismatch.layer == "values" and not any(
+        cause.kind == "follows_forward" for cause in check.causes)
+
+
+def numerical_groups(checks):
+    """(wrong, right): the wrong values that also disagree with the numerical gradient, when two or more do
+    (said once for the unit), and the right values that disagree with it (said together)."""
+    wrong = [check.name for check in checks if not check.passed and _also_disagrees(check)]
+    right = [check.name for check in checks if check.passed and check.is_gradient and check.numerical == "disagrees"]
+    return (wrong if len(wrong) > 1 else []), right
+
+
+def numerical_line(names, checks, right=False):
+    """The numerical gradient's disagreement, said once for the values `names`."""
+    of = next((check.numerical_of for check in checks if check.name in names), "forward")
+    if right:
+        return "%s %s right, but %s not match the numerical gradient of your own %s, which must be wrong." % (
+            join_names(["`%s`" % name for name in names]), "is" if len(names) == 1 else "are",
+            "does" if len(names) == 1 else "do", of)
+    return "%s also disagree with the numerical gradient of your own %s." % (
+        join_names(["`%s`" % name for name in names]), of)
 
 
 def numerical_disagreement(check):
@@ -391,6 +432,11 @@ def wrong_values_text(checks):
 
 def wrong_names_text(names):
     return "%s %s wrong" % (join_names(names), _is_are(names))
+
+
+def forward_error(verdict):
+    """Whether the verdict's error is the exception of the forward a blocked unit needs (said with the forward)."""
+    return verdict.status == "blocked" and verdict.reason.kind == "forward_failed" and verdict.error is not None
 
 
 def verdict_text(verdict):

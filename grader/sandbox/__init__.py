@@ -19,7 +19,7 @@ from . import cgroup
 from .command import sandbox_env, worker_command
 from .host import (bwrap_available, describe_mode, memory_cgroups, network_isolated, private_folder_sizes,
                    throwaway_uid, throwaway_users)
-from .inside import procedure
+from .inside import procedure, tracing
 from .inside.jobs import Job, Limits, Session, Shared, Substitution, TrialRequest
 from .inside.wire import Float32Scalar, Other, encode_value
 from .outcomes import Failure, JobOutcome, TrialOutcome, conceal, decode_job
@@ -29,5 +29,5 @@ __all__ = [
     "Failure", "Float32Scalar", "Job", "JobOutcome", "JOB_OVERHEAD_SECONDS", "Limits", "Other", "Sandbox", "Session", "Shared",
     "Substitution", "TrialOutcome", "TrialRequest", "Worker", "bwrap_available", "cgroup", "conceal", "decode_job",
     "describe_mode", "memory_cgroups", "encode_value", "job_budget", "network_isolated", "private_folder_sizes", "procedure",
-    "sandbox_env", "throwaway_uid", "throwaway_users", "worker_command",
+    "sandbox_env", "throwaway_uid", "throwaway_users", "tracing", "worker_command",
 ]

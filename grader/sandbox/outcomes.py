@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..limits import MAX_KEPT_ARRAY_BYTES, MAX_TEXT_CHARS
-from .inside import wire
+from .inside import tracing, wire
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,15 @@ class TrialOutcome:
     repeat: dict | None  # outputs of a second, identical run
     seconds: float
     stdout: str
+    trace: object = None  # LineTrace when the job asked for one: the unit's own function, line by line
+
+
+@dataclass(frozen=True)
+class LineTrace:
+    """What each line of the student's function changed among its locals (see inside/tracing.py)."""
+
+    records: tuple  # (line, iteration, name, value, call), in the order they ran
+    truncated: bool  # cut at one of the trace's bounds: what came before is complete
 
 
 @dataclass(frozen=True)
@@ -188,11 +197,44 @@ def decode_trial(obj, buffers, job, index):
         _check(set(numeric) == set(request.directions), "a trial without its numerical gradients")
         _check(repeat is not None or not request.repeat, "a trial without its repeated run")
         _check(repeat is None or set(repeat) == report, "a repeated run without all its values")
+    trace = None
+    if "trace" in obj:
+        _check(job.trace is not None, "a trace the job did not ask for")
+        trace = decode_trace(obj["trace"], buffers)
     mutated = obj.get("mutated", [])
     _check(type(mutated) is list and all(name in request.inputs for name in mutated) and
            len(set(mutated)) == len(mutated), "changed inputs the unit does not take")
     return TrialOutcome(outputs=outputs, failure=failure, mutated=tuple(mutated), numeric=numeric, repeat=repeat,
-                        seconds=_finite(obj.get("seconds", 0.0), 0.0, MAX_SECONDS), stdout=_text(obj.get("stdout", "")))
+                        seconds=_finite(obj.get("seconds", 0.0), 0.0, MAX_SECONDS), stdout=_text(obj.get("stdout", "")),
+                        trace=trace)
+
+
+def decode_trace(obj, buffers):
+    """A line trace, held to the bounds the sandbox keeps (records, bytes, names): anything else is refused."""
+    _dict(obj)
+    records, truncated = obj.get("records"), obj.get("truncated")
+    _check(type(records) is list and len(records) <= tracing.MAX_RECORDS and type(truncated) is bool, "bad trace")
+    decoded, total = [], 0
+    for record in records:
+        _check(type(record) is list and len(record) == 5, "bad trace record")
+        line, iteration, name, value, call = record
+        _check(type(name) is str and len(name) <= tracing.MAX_NAME, "bad trace record")
+        value = wire.decode_value(value, buffers)
+        total += _trace_bytes(value)
+        _check(total <= tracing.MAX_BYTES, "a trace larger than its bound")
+        decoded.append((_int(line, 1, MAX_LINE), _int(iteration, 1, MAX_LINE), name, value,
+                        _int(call, 1, MAX_LINE)))
+    return LineTrace(tuple(decoded), truncated)
+
+
+def _trace_bytes(value):
+    if isinstance(value, np.ndarray):
+        return value.nbytes
+    if isinstance(value, (tuple, list)):
+        return sum(_trace_bytes(item) for item in value)
+    if isinstance(value, dict):
+        return sum(_trace_bytes(item) for item in value.values())
+    return 8
 
 
 HIDDEN = "not shown: a run with the reference versions of the functions it calls"
@@ -249,5 +291,5 @@ def conceal(outcome, job):
         numeric = {target: {"error": HIDDEN} if "error" in entry else entry for target, entry in trial.numeric.items()}
         trials.append(dataclasses.replace(
             trial, outputs=_conceal_value(trial.outputs, sizes), failure=failure, numeric=numeric,
-            repeat=_conceal_value(trial.repeat, sizes), stdout="", seconds=0.0))
+            repeat=_conceal_value(trial.repeat, sizes), stdout="", seconds=0.0, trace=None))
     return JobOutcome("ok", {}, tuple(trials), ())

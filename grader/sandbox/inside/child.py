@@ -27,7 +27,7 @@ import types
 
 import numpy as np
 
-from . import procedure, wire
+from . import procedure, tracing, wire
 
 wire.shield(globals())
 
@@ -131,7 +131,7 @@ def exec_blocks(blocks, namespace, errors, seconds=None):
             _set_handler(_SIGALRM, previous)
 
 
-INTERNAL_FILES = {procedure.__file__, __file__, wire.__file__}
+INTERNAL_FILES = {procedure.__file__, __file__, wire.__file__, tracing.__file__}
 
 
 def student_frames(tb, internal_files=INTERNAL_FILES):
@@ -242,15 +242,36 @@ class Ticker:
         wire.write_all(self.fd, wire.pack({"job": self.position, "tick": self.count}))
 
 
-def run_once(session, job, buffers, inputs, seed, errors):
-    """The unit's steps on fresh copies of the inputs, in a fresh namespace."""
+def run_once(session, job, buffers, inputs, seed, errors, tracer=None):
+    """The unit's steps on fresh copies of the inputs, in a fresh namespace (under `tracer`, when given)."""
     values = {name: procedure.fresh_copy(value) for name, value in inputs.items()}
     _seed(seed % (2 ** 32))  # top-level code a graded function needs may draw random numbers too
     namespace = build_namespace(session, job, buffers, errors, values)
     _seed(seed % (2 ** 32))
     given = dict(values)
-    procedure.run_steps(job["steps"], namespace, values, job.get("globals"))
+    if tracer is None:
+        procedure.run_steps(job["steps"], namespace, values, job.get("globals"))
+    else:
+        with tracer:
+            procedure.run_steps(job["steps"], namespace, values, job.get("globals"))
     return values, given
+
+
+def line_tracer(job):
+    """A trace of the unit's own function, line by line, when the job asks for one."""
+    wanted = job.get("trace")
+    if not wanted:
+        return None
+    return tracing.LineTrace(tracing.function_matcher(wanted["file"], wanted["name"], wanted["first_line"],
+                                                      wanted["last_line"]))
+
+
+def encode_trace(tracer, buffers):
+    """The trace's records as plain data; its arrays count against a budget of their own."""
+    budget = wire.Budget(nodes=tracing.MAX_VALUES, array_bytes=tracing.MAX_BYTES)
+    records = [[line, iteration, name, wire.encode_untrusted(value, buffers, budget), call]
+               for line, iteration, name, value, call in tracer.records]
+    return {"records": records, "truncated": tracer.truncated}
 
 
 def _low_precision(value):
@@ -321,11 +342,17 @@ def run_trial(session, job, trial, buffers_in, buffers_out, errors, ticker, budg
     sys.stdout = sys.stderr = writer
     started = _perf_counter()
     result = {"outputs": {}, "failure": None, "mutated": [], "numeric": {}, "repeat": None}
+    tracer = line_tracer(job)
     try:
         try:
-            values, given = run_once(session, job, buffers_in, inputs, trial["seed"], errors)
+            values, given = run_once(session, job, buffers_in, inputs, trial["seed"], errors, tracer)
         finally:
             ticker.tick()  # the call is over, returned or raised: the next one gets a clock of its own
+            if tracer is not None:
+                try:
+                    result["trace"] = encode_trace(tracer, buffers_out)
+                except BaseException:
+                    result["trace"] = {"records": [], "truncated": True}
         result["outputs"] = encode_values(values, job["report"], buffers_out, budget)
         result["mutated"] = changed_inputs(inputs, given)
         directions = trial.get("directions") or {}

@@ -104,6 +104,15 @@ class Job:
     # retires the worker that relayed it.
     reply_bytes: int = 0
     reply_array_bytes: int = 0
+    # Trace the unit's own function line by line (inside/tracing.py): {"file", "name", "first_line", "last_line"},
+    # on the trial `traced_trial` of the job as written (see `traced`)
+    trace: dict | None = None
+    traced_trial: int | None = None
+
+    def traced(self, index, trace, reply_bytes):
+        """This job on its trial `index` alone (no numerical gradient, no repeat), its function traced."""
+        trial = replace(self.trials[index], directions={}, repeat=False)
+        return replace(self, trials=(trial,), trace=trace, traced_trial=index, reply_bytes=reply_bytes)
 
     @property
     def calls(self):
@@ -123,7 +132,8 @@ class Job:
             "globals": self.globals, "upstream": self.upstream, "loss": self.loss, "report": list(self.report),
             "substitute": self.substitute.to_wire() if self.substitute else None,
             "trials": [trial.to_wire() for trial in self.trials],
-            "reply_bytes": self.reply_bytes, "reply_array_bytes": self.reply_array_bytes,
+            "reply_bytes": self.reply_bytes, "reply_array_bytes": self.reply_array_bytes, "trace": self.trace,
+            "traced_trial": self.traced_trial,
         }
 
     @classmethod
@@ -132,7 +142,8 @@ class Job:
                    trials=tuple(TrialRequest.from_wire(t) for t in obj["trials"]), report=tuple(obj["report"]),
                    globals=obj.get("globals") or {}, upstream=obj.get("upstream") or {}, loss=obj.get("loss"),
                    substitute=Substitution.from_wire(obj.get("substitute")), reply_bytes=obj.get("reply_bytes", 0),
-                   reply_array_bytes=obj.get("reply_array_bytes", 0))
+                   reply_array_bytes=obj.get("reply_array_bytes", 0), trace=obj.get("trace"),
+                   traced_trial=obj.get("traced_trial"))
 
 
 @dataclass(frozen=True, eq=False)
@@ -158,7 +169,11 @@ class Shared:
     def holds(self, job):
         """Whether `job` is one of these jobs, with or without a substitution."""
         known = self.jobs.get(job.unit)
-        return known is not None and (known.trials is job.trials or replace(known, substitute=job.substitute) == job)
+        if known is None:
+            return False
+        if job.trace is not None:
+            return job.substitute is None and known.traced(job.traced_trial, job.trace, job.reply_bytes) == job
+        return known.trials is job.trials or replace(known, substitute=job.substitute) == job
 
 
 TAKE_SHARED = {"op": "take-shared"}  # the message before a Shared set: the worker keeps what follows
@@ -190,7 +205,8 @@ class Session:
         """The header of more jobs for a session still open on the same code (op "jobs")."""
         if self.uses_shared():
             return {"op": "jobs", "shared": self.shared.token,
-                    "jobs": [{"unit": job.unit, "substitute": job.substitute.to_wire() if job.substitute else None}
+                    "jobs": [{"unit": job.unit, "substitute": job.substitute.to_wire() if job.substitute else None,
+                              "trace": job.trace, "trial": job.traced_trial, "reply_bytes": job.reply_bytes}
                              for job in self.jobs]}
         return {"op": "jobs", "jobs": [job.to_wire() for job in self.jobs]}
 
@@ -207,7 +223,8 @@ class Session:
         """(session, limits) from a header and its buffers (and the shared set it names); its references come
         one by one, as asked for."""
         if "shared" in header:
-            jobs = [replace(shared.jobs[job["unit"]], substitute=Substitution.from_wire(job["substitute"]))
+            jobs = [shared.jobs[job["unit"]].traced(job["trial"], job["trace"], job["reply_bytes"]) if job.get("trace")
+                    else replace(shared.jobs[job["unit"]], substitute=Substitution.from_wire(job["substitute"]))
                     for job in header["jobs"]]
             session = cls(program=header["program"], provided=shared.provided, references={}, jobs=jobs,
                           buffers=shared.buffers, shared=shared)
