@@ -633,8 +633,19 @@ def resolve(header, buffers):
     shared = SHARED.get(header["shared"])
     if shared is None:  # the grader names only sets it gave this worker
         raise SessionBroken("a shared set this worker was not given")
-    jobs = [dict(shared["jobs"][job["unit"]], substitute=job["substitute"]) for job in header["jobs"]]
+    jobs = [shared_job(shared["jobs"][job["unit"]], job) for job in header["jobs"]]
     return dict(header, jobs=jobs, provided=shared["provided"])
+
+
+def shared_job(whole, named):
+    """A job of the shared set as a session names it: with a substitution, or on one trial traced
+    (`Job.traced`)."""
+    job = dict(whole, substitute=named["substitute"])
+    if named.get("trace"):
+        trial = dict(job["trials"][named["trial"]], directions={}, repeat=False)
+        job = dict(job, trials=[trial], trace=named["trace"], traced_trial=named["trial"],
+                   reply_bytes=named["reply_bytes"])
+    return job
 
 
 def run_session(header, buffers, in_fd, out_fd, scratch_root, uid):
