@@ -24,8 +24,8 @@ import numpy as np
 
 from . import causes
 from .limits import MAX_WARNINGS
-from .results import (Cause, Entry, ErrorReport, HangCost, Hint, Mismatch, Reason, TrialRef, UnitVerdict, UnitWarning,
-                      ValueCheck)
+from .results import (BadReturn, Cause, Entry, ErrorReport, HangCost, Hint, Mismatch, Reason, TrialRef, UnitVerdict,
+                      UnitWarning, ValueCheck)
 from .sandbox import Float32Scalar, Other
 from .spec import expression_names
 
@@ -467,17 +467,25 @@ def top_level_verdict(failure, cell_name, first_line, context):
     return UnitVerdict("error", Reason("top_level_exception"), error=report)
 
 
+def bad_return(unit, failure):
+    """The record of a return that cannot be split into the step's named values (sandbox: bad_return)."""
+    returns, value = unit.steps[failure.step].returns, failure.value
+    found = Mismatch("type", found="ndarray", shape=value.shape) if isinstance(value, np.ndarray) else \
+        Mismatch("type", found="float32") if isinstance(value, Float32Scalar) else found_type(value)
+    return BadReturn(returns.kind, tuple(returns.names), found, failure.missing, failure.unpacking_raised)
+
+
 def failure_verdict(unit, trial, failure, context):
     """An exception or unusable return, in the unit itself or in the forward it needs."""
     in_forward = unit.after is not None and failure.step < unit.forward_steps
     if in_forward:
         report = error_report(failure, trial, context) if failure.kind == "exception" else None
-        return UnitVerdict("blocked", Reason("forward_failed", detail=None if report else failure.description,
+        return UnitVerdict("blocked", Reason("forward_failed", returned=None if report else bad_return(unit, failure),
                                              forward=unit.after), error=report)
     if failure.kind == "bad_return":
         if failure.value is None:
             return UnitVerdict("missing", Reason("returns_none"))
-        return UnitVerdict("failed", Reason("bad_return", detail=failure.description))
+        return UnitVerdict("failed", Reason("bad_return", returned=bad_return(unit, failure)))
     report = error_report(failure, trial, context)
     if failure.type == "NotImplementedError":
         return UnitVerdict("missing", Reason("not_implemented"), error=report)

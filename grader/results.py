@@ -167,12 +167,23 @@ class HangCost:
 
 
 @dataclass(frozen=True)
+class BadReturn:
+    """What a step returned that cannot be split into the values the contract names."""
+
+    expected: str  # "tuple" or "dict"
+    names: tuple  # the values the contract names, in order
+    found: Mismatch  # what came back (the type layer's record: its type, length, repr)
+    missing: tuple = ()  # a dict: the keys it lacks
+    unpacking_raised: bool = False  # what came back raised an exception as it was unpacked
+
+
+@dataclass(frozen=True)
 class Reason:
     """Why a run of a unit has its status, as data (report/wording.py says it).
 
     kinds, by status:
       passed:  "correct"
-      failed:  "wrong_values" (which: the checks that failed), "bad_return" (detail: what came back),
+      failed:  "wrong_values" (which: the checks that failed), "bad_return" (returned: what came back),
                "edge_case_only" (right on every ordinary trial; its edge-case warnings say what went wrong)
       error:   "exception" (the verdict's error; trial: the edge case it alone raised on), "top_level_exception"
                (top-level code the unit needs raised: the verdict's error)
@@ -196,6 +207,7 @@ class Reason:
     location: Location | None = None
     near: str | None = None
     trial: TrialRef | None = None
+    returned: BadReturn | None = None
 
 
 @dataclass(frozen=True)

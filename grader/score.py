@@ -66,7 +66,7 @@ def agreeing_with_forward(verdict, forward, forward_verdict):
         return dataclasses.replace(verdict, status="failed", reason=Reason("wrong_values"))
     if verdict.error is not None:
         return dataclasses.replace(verdict, status="error", reason=Reason("exception"))
-    return dataclasses.replace(verdict, status="failed", reason=Reason("bad_return", detail=verdict.reason.detail))
+    return dataclasses.replace(verdict, status="failed", reason=Reason("bad_return", returned=verdict.reason.returned))
 
 
 def unit_result(unit, as_written, with_reference=None, failing_callees=(), definition=None, source=None,

@@ -22,7 +22,7 @@ from grader.report import (feedback_html, grades_csv, results_json, score_table,
 from grader.report import html as report_html
 from grader.report import wording
 from grader.report.formatting import error_text, score_text
-from grader.results import (Cause, CodeProblem, Entry, ErrorReport, Hint, Location, Mismatch, Reason, StageTimes,
+from grader.results import (BadReturn, Cause, CodeProblem, Entry, ErrorReport, Hint, Location, Mismatch, Reason, StageTimes,
                             SubmissionResult, TrialRef, UnitResult, UnitVerdict, UnitWarning, ValueCheck)
 
 TITLE = "CS231n RNN backprop"
@@ -730,3 +730,18 @@ def test_the_line_where_values_go_wrong_is_flagged_in_the_listing():
     records = data["tests"][0]["extra_data"]["diagnosis"]
     assert [(r["value"], r["cell"], r["line"], r["iteration"]) for r in records] == [
         ("dx", 6, 4, 2), ("dWx", 6, 4, 2)]
+
+
+def test_a_bad_return_is_a_record_said_in_words_here():
+    names = ("dx", "dprev_h", "dWx", "dWh", "db")
+    said = [wording.returned_text(BadReturn("tuple", names, found)) for found in (
+        Mismatch("type", found="tuple", found_length=2), Mismatch("type", found="ndarray", shape=(3, 4)),
+        Mismatch("type", found="None"))]
+    assert said == ["returned a tuple of 2 values; expected a tuple of 5: (dx, dprev_h, dWx, dWh, db)",
+                    "returned an array of shape (3, 4); expected a tuple of 5: (dx, dprev_h, dWx, dWh, db)",
+                    "returned None; expected a tuple of 5: (dx, dprev_h, dWx, dWh, db)"]
+    assert wording.returned_text(BadReturn("dict", ("dxt", "dba"), Mismatch("type", found="dict"), ("dba",))) == (
+        "returned a dict without the key 'dba'")
+    unit = UnitResult("rnn_step_backward", "failed", 0.0, 2.0, UnitVerdict("failed", Reason("bad_return", returned=(
+        BadReturn("tuple", names, Mismatch("type", found="list", found_length=4))))))
+    assert wording.unit_summary(unit) == "returned a list of 4 values; expected a tuple of 5: (dx, dprev_h, dWx, dWh, db)"

@@ -305,6 +305,9 @@ HUGE = 10 ** 400
     (_changed(1, failure={"step": 0, "kind": "exception", "frames": [{"file": "a", "line": HUGE, "function": "f"}]}),
      "out of range"),
     (_changed(1, failure={"step": 0, "kind": "magic"}), "kind"),
+    # A bad return is described by the grader from the value and the step: the sandbox names missing keys only.
+    (_changed(1, failure={"step": 0, "kind": "bad_return", "missing": ["y; expected nothing"]}), "cannot have"),
+    (_changed(1, failure={"step": 0, "kind": "bad_return", "unpacking_raised": "yes"}), "cannot have"),
 ])
 def test_a_result_that_breaks_the_protocol_is_that_units_error(trials, words):
     outcome = decode_job({"status": "ok"}, reply_with(trials), JOB)

@@ -439,6 +439,30 @@ def forward_error(verdict):
     return verdict.status == "blocked" and verdict.reason.kind == "forward_failed" and verdict.error is not None
 
 
+def returned_text(returned):
+    """'returned a tuple of 2 values; expected a tuple of 5: (dx, dprev_h, dWx, dWh, db)'."""
+    if returned.unpacking_raised:
+        return "returned an object that raised an exception when it was unpacked"
+    if returned.missing:
+        return "returned a dict without the key%s %s" % ("" if len(returned.missing) == 1 else "s",
+                                                        ", ".join(map(repr, returned.missing)))
+    found = "returned %s" % returned_value_text(returned.found)
+    if returned.expected == "dict":
+        return "%s; expected a dict with keys %s" % (found, ", ".join(returned.names))
+    return "%s; expected a tuple of %d: (%s)" % (found, len(returned.names), ", ".join(returned.names))
+
+
+def returned_value_text(found):
+    """What came back, from the type layer's record: 'None', 'a tuple of 2 values', 'an array of shape (3, 4)'."""
+    if found.found == "None":
+        return "None"
+    if found.found_length is not None:
+        return "a %s of %d value%s" % (found.found, found.found_length, "" if found.found_length == 1 else "s")
+    if found.found == "ndarray" and found.shape is not None:
+        return "an array of shape %s" % (tuple(found.shape),)
+    return "a %s" % found.found
+
+
 def verdict_text(verdict):
     """A run's verdict in a phrase: 'dWh is wrong', 'raises ValueError at cell 4, line 3'."""
     return reason_text(verdict.reason, verdict.checks, verdict.error)
@@ -451,7 +475,8 @@ def reason_text(reason, checks=(), error=None):
     if kind == "wrong_values":
         return wrong_values_text(checks)
     if kind == "bad_return":
-        return reason.detail or "returned something that is not what the contract asks for"
+        return returned_text(reason.returned) if reason.returned else (
+            reason.detail or "returned something that is not what the contract asks for")
     if kind == "edge_case_only":
         return "right on every trial but the edge cases (see the warnings)"
     if kind == "exception":

@@ -24,8 +24,9 @@ class Failure:
     type: str = ""  # the exception's class name
     message: str = ""
     frames: tuple = ()  # (file, line, function) of the student's own code, innermost last
-    description: str = ""  # for bad_return: what came back and what was expected
     value: object = None  # for bad_return: the value itself (plain data)
+    missing: tuple = ()  # for bad_return, a dict: the keys it lacks (among the step's names)
+    unpacking_raised: bool = False  # for bad_return: what came back raised as it was unpacked
 
 
 @dataclass(frozen=True)
@@ -141,7 +142,6 @@ def decode_error(obj, steps=None):
     _check(kind in ("exception", "bad_return", "timeout"), "bad failure kind")
     return Failure(step=_int(step, -1, steps if steps is not None else MAX_LINE), kind=kind,
                    type=_text(obj.get("type", ""), 200), message=_text(obj.get("message", ""), 1000), frames=frames,
-                   description=_text(obj.get("description", ""), 1000),
                    value=None)
 
 
@@ -176,6 +176,13 @@ def decode_trial(obj, buffers, job, index):
     if obj.get("failure") is not None:
         raw = obj["failure"]
         failure = decode_error(raw, len(job.steps))
+        if failure.kind == "bad_return":
+            names = job.steps[failure.step]["returns"].get("names") or ()
+            missing = raw.get("missing", [])
+            raised = raw.get("unpacking_raised", False)
+            _check(type(missing) is list and all(name in names for name in missing) and type(raised) is bool,
+                   "a bad return the step cannot have")
+            failure = dataclasses.replace(failure, missing=tuple(missing), unpacking_raised=raised)
         if "value" in raw:
             failure = dataclasses.replace(failure, value=_kept(wire.decode_value(raw["value"], buffers)))
     numeric = {}
@@ -285,9 +292,8 @@ def conceal(outcome, job):
         failure = trial.failure
         if failure is not None:
             failure = Failure(step=failure.step, kind=failure.kind, type="Exception" if failure.type else "",
-                              message=HIDDEN if failure.message else "",
-                              description=HIDDEN if failure.description else "",
-                              value=_conceal_value(failure.value, sizes))
+                              message=HIDDEN if failure.message else "", value=_conceal_value(failure.value, sizes),
+                              missing=failure.missing, unpacking_raised=failure.unpacking_raised)
         numeric = {target: {"error": HIDDEN} if "error" in entry else entry for target, entry in trial.numeric.items()}
         trials.append(dataclasses.replace(
             trial, outputs=_conceal_value(trial.outputs, sizes), failure=failure, numeric=numeric,

@@ -314,8 +314,8 @@ def failure_info(failure, buffers, budget):
     step = failure.step if type(failure.step) is int else 0
     if failure.kind == "exception":
         return dict(exception_info(failure.exception), step=step, kind="exception")
-    description = failure.description if type(failure.description) is str else ""
-    return {"step": step, "kind": "bad_return", "description": description[:MESSAGE_LIMIT],
+    return {"step": step, "kind": "bad_return", "missing": [name for name in failure.missing if type(name) is str],
+            "unpacking_raised": failure.unpacking_raised is True,
             "value": wire.encode_untrusted(failure.value, buffers, budget)}
 
 

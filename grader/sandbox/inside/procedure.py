@@ -19,13 +19,14 @@ import numpy as np
 class StepFailure(Exception):
     """A step could not produce its values: the code raised, or returned the wrong thing."""
 
-    def __init__(self, step, kind, exception=None, description="", value=None):
-        super().__init__(description or repr(exception))
+    def __init__(self, step, kind, exception=None, value=None, missing=(), unpacking_raised=False):
+        super().__init__(repr(exception) if exception is not None else kind)
         self.step = step
         self.kind = kind  # "exception" or "bad_return"
         self.exception = exception
-        self.description = description
         self.value = value
+        self.missing = tuple(missing)  # bad_return, a dict: the keys it lacks
+        self.unpacking_raised = unpacking_raised  # bad_return: what came back raised as it was unpacked
 
 
 _PARSED = {}
@@ -62,19 +63,6 @@ def evaluate(node, values, namespace):
     raise ValueError("unsupported expression: %s" % ast.dump(node))
 
 
-def describe_value(value):
-    """How a returned value reads in feedback: 'None', 'a tuple of 2 values', 'a list'."""
-    if value is None:
-        return "None"
-    if isinstance(value, (tuple, list)):
-        return "a %s of %d value%s" % (type(value).__name__, len(value), "" if len(value) == 1 else "s")
-    if isinstance(value, dict):
-        return "a dict with keys %s" % ", ".join(sorted(map(str, value)))
-    if isinstance(value, np.ndarray):
-        return "an array of shape %s" % (value.shape,)
-    return "a %s" % type(value).__name__
-
-
 def unpack(step_index, returns, value, values):
     kind = returns["kind"]
     if kind == "none":
@@ -85,18 +73,15 @@ def unpack(step_index, returns, value, values):
     names = returns["names"]
     if kind == "tuple":
         if not isinstance(value, (tuple, list)) or len(value) != len(names):
-            raise StepFailure(step_index, "bad_return", value=value, description=(
-                "returned %s; expected a tuple of %d: (%s)" % (describe_value(value), len(names), ", ".join(names))))
+            raise StepFailure(step_index, "bad_return", value=value)
         values.update(zip(names, value))
         return
     if kind == "dict":
         if not isinstance(value, dict):
-            raise StepFailure(step_index, "bad_return", value=value, description=(
-                "returned %s; expected a dict with keys %s" % (describe_value(value), ", ".join(names))))
+            raise StepFailure(step_index, "bad_return", value=value)
         missing = [name for name in names if name not in value]
         if missing:
-            raise StepFailure(step_index, "bad_return", value=value, description=(
-                "returned a dict without the key%s %s" % ("" if len(missing) == 1 else "s", ", ".join(map(repr, missing)))))
+            raise StepFailure(step_index, "bad_return", value=value, missing=missing)
         for name in names:
             values[name] = value[name]
         return
@@ -117,8 +102,7 @@ def run_steps(steps, namespace, values, global_names=None):
         except StepFailure:
             raise
         except BaseException as exc:  # what it returned fights being unpacked (a hostile __len__ or __iter__)
-            raise StepFailure(index, "bad_return", value=result, description=(
-                "returned an object that raised an exception when it was unpacked")) from exc
+            raise StepFailure(index, "bad_return", value=result, unpacking_raised=True) from exc
     return values
 
 
