@@ -561,7 +561,7 @@ ONE_CALL = Job(unit="f", steps=(), forward_steps=0, trials=(TrialRequest({}, see
 def test_a_leader_reads_any_child(chunks, pause, status, reason):
     read_fd = _feed(chunks, pause)
     started = time.monotonic()
-    got, detail, _ = zygote.watch(read_fd, ONE_CALL.to_wire(), WATCH_LIMITS)
+    got, detail, _ = zygote.watch(wire.FrameReader(read_fd), ONE_CALL.to_wire(), WATCH_LIMITS)
     os.close(read_fd)
     assert got == status and (reason is None or reason in detail["reason"])
     assert time.monotonic() - started < 3
@@ -569,10 +569,10 @@ def test_a_leader_reads_any_child(chunks, pause, status, reason):
 
 def test_a_frame_of_an_earlier_job_voids_it():
     read_fd = _feed([_frame({"job": 0, "tick": 5})])
-    assert zygote.watch(read_fd, ONE_CALL.to_wire(), WATCH_LIMITS, position=1)[0] == "late"
+    assert zygote.watch(wire.FrameReader(read_fd), ONE_CALL.to_wire(), WATCH_LIMITS, position=1)[0] == "late"
     os.close(read_fd)
     read_fd = _feed([_frame({"job": 0, "stop": True})])
-    assert zygote.watch(read_fd, ONE_CALL.to_wire(), WATCH_LIMITS, position=1)[0] == "stopped"
+    assert zygote.watch(wire.FrameReader(read_fd), ONE_CALL.to_wire(), WATCH_LIMITS, position=1)[0] == "stopped"
     os.close(read_fd)
 
 
@@ -591,13 +591,25 @@ def test_what_is_left_in_a_finished_channel(left, after):
     for chunk in left:
         os.write(write_fd, chunk)
     os.close(write_fd)
-    assert zygote.sent_after(read_fd, 0) is after
+    assert zygote.sent_after(wire.FrameReader(read_fd), 0) is after
+    os.close(read_fd)
+
+
+def test_what_a_job_sends_with_its_result_is_still_after_it():
+    """The leader reads its children in large reads: a tick written in the same write as the result is
+    already in its reader's hands when the result is returned, and still counts as sent after it."""
+    read_fd, write_fd = os.pipe()
+    os.write(write_fd, _frame({"job": 0, "result": {"trials": []}}) + _frame({"job": 0, "tick": 2}))
+    os.close(write_fd)
+    reader = wire.FrameReader(read_fd)
+    assert zygote.watch(reader, ONE_CALL.to_wire(), WATCH_LIMITS)[0] == "ok"
+    assert zygote.sent_after(reader, 0) is True
     os.close(read_fd)
 
 
 def test_a_child_that_stalls_mid_frame_times_out():
     read_fd = _feed([struct.pack("<II", 100, 0) + b"{"], close=False)
-    assert zygote.watch(read_fd, ONE_CALL.to_wire(), WATCH_LIMITS)[0] == "timeout"
+    assert zygote.watch(wire.FrameReader(read_fd), ONE_CALL.to_wire(), WATCH_LIMITS)[0] == "timeout"
     os.close(read_fd)
 
 

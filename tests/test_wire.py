@@ -96,16 +96,43 @@ def test_a_message_has_a_budget():
     assert "too many values" in json.dumps(many)
 
 
-def test_frames_travel_through_a_pipe():
+# Both ways of reading a channel: exactly one frame's bytes, or in large reads keeping what comes after.
+READERS = {"exact": lambda fd: lambda *args, **kwargs: wire.read_frame(fd, *args, **kwargs),
+           "buffered": lambda fd: wire.FrameReader(fd).read_frame}
+
+
+@pytest.fixture(params=sorted(READERS))
+def reader_of(request):
+    return READERS[request.param]
+
+
+def test_frames_travel_through_a_pipe(reader_of):
     read_fd, write_fd = os.pipe()
+    read_frame = reader_of(read_fd)
     message = wire.pack({"hello": "world"}, [b"x" * 300000, b""])
     writer = threading.Thread(target=wire.write_all, args=(write_fd, message))
     writer.start()
-    frame = wire.read_frame(read_fd, time.monotonic() + 10)
+    frame = read_frame(time.monotonic() + 10)
     writer.join()
     assert wire.unpack(frame) == ({"hello": "world"}, [b"x" * 300000, b""])
     os.close(write_fd)
-    assert wire.read_frame(read_fd) is None  # end of file
+    assert read_frame() is None  # end of file
+    os.close(read_fd)
+
+
+def test_a_buffered_reader_gives_frames_that_arrive_together_one_by_one():
+    read_fd, write_fd = os.pipe()
+    frames = [wire.pack({"job": 0, "tick": n}) for n in range(50)] + [wire.pack({"r": 1}, [b"a" * 100, b"b" * 7])]
+    data = b"".join(frames) + frames[0][:5]
+    writer = threading.Thread(target=lambda: [os.write(write_fd, data[i:i + 97]) for i in range(0, len(data), 97)])
+    writer.start()
+    reader = wire.FrameReader(read_fd)
+    got = [reader.read_frame(time.monotonic() + 10) for _ in frames]
+    writer.join()
+    assert got == frames
+    assert reader.read_frame(time.monotonic() + 0.2) is None  # a frame begun, never finished
+    assert reader.take_buffered() == frames[0][:5] and reader.take_buffered() == b""
+    os.close(write_fd)
     os.close(read_fd)
 
 
@@ -138,31 +165,30 @@ def feed(data, close=True):
 
 @pytest.mark.parametrize("head", [struct.pack("<II", 0xFFFFFFF0, 0), struct.pack("<II", 10, 0xFFFFFFF0),
                                   struct.pack("<II", wire.MAX_HEADER_BYTES + 1, 0)])
-def test_oversized_frames_are_refused_before_reading(head):
+def test_oversized_frames_are_refused_before_reading(head, reader_of):
     read_fd, _ = feed(head)
     with pytest.raises(WireError, match="too large"):
-        wire.read_frame(read_fd, time.monotonic() + 5)
+        reader_of(read_fd)(time.monotonic() + 5)
 
 
-def test_oversized_buffers_are_refused_before_reading():
-    read_fd, _ = feed(frame(b"{}") [:8] + b"{}" + struct.pack("<I", 2000), close=False)
+def test_oversized_buffers_are_refused_before_reading(reader_of):
     data = struct.pack("<II", 2, 1) + b"{}" + struct.pack("<I", 2000)
     read_fd, _ = feed(data, close=False)
     with pytest.raises(WireError, match="too large"):
-        wire.read_frame(read_fd, time.monotonic() + 5, limit=1000)
+        reader_of(read_fd)(time.monotonic() + 5, limit=1000)
 
 
-def test_a_frame_that_never_ends_times_out():
+def test_a_frame_that_never_ends_times_out(reader_of):
     read_fd, write_fd = feed(struct.pack("<II", 100, 0) + b"{", close=False)
     started = time.monotonic()
-    assert wire.read_frame(read_fd, time.monotonic() + 0.3) is None
+    assert reader_of(read_fd)(time.monotonic() + 0.3) is None
     assert time.monotonic() - started < 2
     os.close(write_fd)
 
 
-def test_a_frame_cut_short_is_not_a_frame():
+def test_a_frame_cut_short_is_not_a_frame(reader_of):
     read_fd, _ = feed(frame(b'{"result": 1}')[:-3])
-    assert wire.read_frame(read_fd, time.monotonic() + 5) is None
+    assert reader_of(read_fd)(time.monotonic() + 5) is None
 
 
 @pytest.mark.parametrize("obj, buffers", [

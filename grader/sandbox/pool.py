@@ -108,6 +108,7 @@ class Worker:
         self.limits = limits
         self.memory_cgroups = memory_cgroups  # cgroup.Hierarchy where each worker gets a memory cgroup, or None
         self.process = None
+        self.replies = None  # wire.FrameReader of the worker's stdout
         self.scratch_parent = None
         self.uid = None
         self.cgroup = None
@@ -141,6 +142,7 @@ class Worker:
         self.process = _spawn(
             command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=_worker_log(), env=sandbox_env(),
             cwd=self.scratch_parent, start_new_session=True, pass_fds=(self.oom_events,) if self.cgroup else ())
+        self.replies = wire.FrameReader(self.process.stdout.fileno())
         ready = self._read(time.monotonic() + 60)
         if ready is None or not ready[0].get("ready"):
             self.stop()
@@ -158,7 +160,7 @@ class Worker:
         soon as its lengths say so, before the rest is read)."""
         try:
             limit = limit or (self.limits.message_mb << 21)
-            frame = wire.read_frame(self.process.stdout.fileno(), deadline, limit=limit)
+            frame = self.replies.read_frame(deadline, limit=limit)
             return None if frame is None else wire.unpack(frame)
         except wire.WireError:
             return None
@@ -172,7 +174,7 @@ class Worker:
             self.process.wait()
             for stream in (self.process.stdin, self.process.stdout):
                 stream.close()
-            self.process = None
+            self.process = self.replies = None
             if self.uid is not None and self.mode != "bwrap":
                 # Killed in the middle of a job, the worker could not clean up after it: what the job's user
                 # still runs or left is ours to remove (in strict mode, the sandbox's namespaces die with it).

@@ -380,7 +380,7 @@ def describe_exit(status):
 AFTER_RESULT = "it sent more on its channel after its result"
 
 
-def watch(read_fd, job, limits, position=0):
+def watch(reader, job, limits, position=0):
     """Read the job's frames until its result, a timeout, garbage or its end: (status, detail, result frame).
 
     `position` is the job's place in its process: every frame names it, a "stop" names the job before.
@@ -392,7 +392,7 @@ def watch(read_fd, job, limits, position=0):
     limit = planned.reply_limit(limits["message_bytes"], limits["output_chars"])
     while True:
         try:
-            frame = wire.read_frame(read_fd, deadline, limit=limit)
+            frame = reader.read_frame(deadline, limit=limit)
             header = None if frame is None else wire.unpack(frame)[0]
         except wire.WireError as exc:
             return "protocol", {"reason": str(exc)[:300]}, None
@@ -423,13 +423,13 @@ def watch(read_fd, job, limits, position=0):
         return "protocol", {"reason": "unexpected message"}, None
 
 
-def sent_after(read_fd, position):
-    """Whether what is left in a finished process's channel includes a frame of job `position` or earlier
-    (or garbage), other than the "stop" that may follow a result: all its writers are dead, so what is
-    there is all there will be."""
-    data = []
-    while _select([read_fd], [], [], 0)[0]:
-        chunk = os.read(read_fd, 1 << 16)
+def sent_after(reader, position):
+    """Whether what is left in a finished process's channel (what `reader` holds, then the pipe) includes a
+    frame of job `position` or earlier (or garbage), other than the "stop" that may follow a result: all
+    its writers are dead, so what is there is all there will be."""
+    data = [reader.take_buffered()]
+    while _select([reader.fd], [], [], 0)[0]:
+        chunk = os.read(reader.fd, 1 << 16)
         if not chunk:
             break
         data.append(chunk)
@@ -561,11 +561,12 @@ def run_in_child(session, indices, buffers, limits, scratch_root, uid, in_fd=Non
     if references:
         os.close(references[1])
         pass_on(in_fd, references[0], references[2])
+    reader = wire.FrameReader(read_fd)
     settled = []
     kills = oom_kills()
     try:
         for position, index in enumerate(indices):
-            status, detail, result = watch(read_fd, session["jobs"][index], limits, position)
+            status, detail, result = watch(reader, session["jobs"][index], limits, position)
             if status == "stopped":
                 if not settled:  # only a job of this process that finished may ask for a fresh one
                     settled.append(("protocol", {"reason": "unexpected message"}, None))
@@ -582,7 +583,7 @@ def run_in_child(session, indices, buffers, limits, scratch_root, uid, in_fd=Non
                 break
     finally:
         exit_status = kill_leftovers(pid, uid)
-        if settled and settled[-1][0] == "ok" and sent_after(read_fd, len(settled) - 1):
+        if settled and settled[-1][0] == "ok" and sent_after(reader, len(settled) - 1):
             settled[-1] = ("protocol", {"reason": AFTER_RESULT}, None)
         os.close(read_fd)
         remove_leftovers(scratch, uid)
