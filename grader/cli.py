@@ -10,6 +10,7 @@ import shutil
 import sys
 import tempfile
 import time
+import traceback
 from pathlib import Path
 
 import click
@@ -132,8 +133,16 @@ def run(submissions, assignment, assignments_dir, out_dir, roster, canvas_column
         banner = "grader: %s, %d submission%s, seed %d" % (spec.name, len(found), "" if len(found) == 1 else "s", seed)
         name_notes = {item.id: item.note for item in found if item.note}
 
+        unwritten = []
+
         def finished(result):
-            report.write_submission_reports(result, out)
+            try:
+                report.write_submission_reports(result, out)
+            except Exception as exc:  # noqa: BLE001 (one submission's feedback never stops the class's)
+                unwritten.append(result.id)
+                click.echo("grader: the feedback of %s is not all written (%s: %s); its grade is in grades.csv"
+                           % (result.id, type(exc).__name__, exc), err=True)
+                traceback.print_exc()
             progress.advance(result)
 
         if scheduler:
@@ -171,6 +180,10 @@ def run(submissions, assignment, assignments_dir, out_dir, roster, canvas_column
     click.echo(report.score_table(results))
     click.echo("grader: graded %d submission%s in %.1f s; feedback in %s/ (summary.html, grades.csv)" % (
         len(results), "" if len(results) == 1 else "s", elapsed, out), err=True)
+    if unwritten:
+        click.echo("grader: the feedback of %d submission%s is not all written: %s (the grader's fault, see above)"
+                   % (len(unwritten), "" if len(unwritten) == 1 else "s", ", ".join(unwritten)), err=True)
+        sys.exit(1)
 
 
 def _for_class_reports(result):

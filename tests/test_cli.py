@@ -184,3 +184,41 @@ def test_python2_code_is_told_to_the_student_and_marked_in_the_class_summary(tmp
     rows = {name: summary[summary.index(">%s</a>" % name):].split("</tr>")[0]
             for name in ("correct_python2_module", "correct_dot")}
     assert ">py2</span>" in rows["correct_python2_module"] and ">py2</span>" not in rows["correct_dot"]
+
+
+def test_a_notebook_with_a_key_nbformat_does_not_know_is_graded_and_annotated(tmp_path):
+    """Jupyter opens a notebook with a stray key in a cell (nbformat only warns): so does the grader, and
+    it writes that student's annotated notebook without stopping the class."""
+    submissions = tmp_path / "subs"
+    submissions.mkdir()
+    notebook = json.loads((CORPUS / "correct_loops.ipynb").read_text())
+    notebook["cells"][0]["bogus"] = 1
+    (submissions / "stray_key.ipynb").write_text(json.dumps(notebook))
+    shutil.copy(CORPUS / "correct_module.py", submissions)
+    run = grader("run", "-a", "cs231n-rnn", "--out", tmp_path / "out", submissions)
+    assert run.returncode == 0, run.stderr
+    annotated = json.loads((tmp_path / "out" / "stray_key" / "feedback.ipynb").read_text())
+    assert annotated["cells"][0]["bogus"] == 1
+    assert any("grader" in cell["metadata"] for cell in annotated["cells"])
+    assert (tmp_path / "out" / "stray_key" / "feedback-notebook.html").exists()
+    rows = {row["submission"]: row for row in csv.DictReader((tmp_path / "out" / "grades.csv").open())}
+    assert rows["stray_key"]["total"] == rows["correct_module"]["total"] == "18"
+
+
+def test_feedback_that_cannot_be_written_stops_only_that_student(tmp_path):
+    """One student's reports failing (here their folder's name is taken by a file) costs only those reports:
+    the others' are written, the class's grades too, and the run says whose failed and exits 1."""
+    submissions = tmp_path / "subs"
+    submissions.mkdir()
+    for name in ("correct_module.py", "db_wrong_axis.ipynb"):
+        shutil.copy(CORPUS / name, submissions)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "correct_module").write_text("not a folder")
+    run = grader("run", "-a", "cs231n-rnn", "--out", out, submissions)
+    assert run.returncode == 1
+    assert "the feedback of correct_module is not all written" in run.stderr
+    assert "Traceback" in run.stderr
+    assert (out / "db_wrong_axis" / "feedback.html").exists()
+    rows = {row["submission"]: row for row in csv.DictReader((out / "grades.csv").open())}
+    assert rows["correct_module"]["total"] == "18" and set(rows) == {"correct_module", "db_wrong_axis"}

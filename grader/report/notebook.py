@@ -79,7 +79,10 @@ def feedback_notebook(result):
             cells.append(feedback_cell(by_cell[number]))
     annotated = copy.deepcopy(notebook)
     annotated.cells = cells
-    nbformat.validate(annotated)
+    # Our feedback cells must never make a valid notebook invalid. One the student's tools left invalid (a
+    # stray key in a cell) is read, graded and annotated all the same, as Jupyter itself opens it.
+    if nbformat.validator.isvalid(notebook):
+        nbformat.validate(annotated)
     return annotated
 
 
