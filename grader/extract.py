@@ -476,6 +476,11 @@ def reference_blocks(source, name, include, exclude):
     return blocks
 
 
+def reference_uses(source, name):
+    """The top-level functions and classes (and "Class.method"s) the reference's `name` uses, transitively."""
+    return _with_dependencies(syntax.parse(source), {name}) - {name}
+
+
 def _with_dependencies(tree, include):
     """`include` and the module's top-level functions and classes that what it includes uses, transitively."""
     top = {node.name: node for node in tree.body if isinstance(node, (ast.FunctionDef, ast.ClassDef))}

@@ -37,6 +37,7 @@ class Grader:
         reference_source = assignment.reference.read_text()
         unit_definitions = {unit.defines.split(".")[0] for unit in assignment.units.values()}
         self._reference_source, self._unit_definitions = reference_source, unit_definitions
+        self._reference_uses = {}  # substitution target -> what its reference uses (_reference_reaches)
         self._lock = threading.Lock()  # reference jobs made while grading, in several threads
         provided = set(assignment.provides)
         self.provided = [b.to_wire() for b in extract.reference_blocks(
@@ -217,7 +218,19 @@ class Grader:
             names |= self._units_defined_as(item, unit.defines.split(".")[0])
         # A backward callee only works with the cache of its own forward: substitute the pair.
         names |= {units[callee].after for callee in names if callee in units and units[callee].after}
-        return names - {name, unit.after}
+        return {callee for callee in names - {name, unit.after} if not self._reference_reaches(callee, unit)}
+
+    def _reference_reaches(self, callee, unit):
+        """Whether the reference of `callee` uses the unit's own code or its forward's. Such a callee is never
+        substituted: it would run the reference of the very code being graded (a step function that calls the
+        sequence function calling it would pass "once the sequence function is fixed", and so would that)."""
+        units = self.assignment.units
+        own = {units[name].defines for name in (unit.name, unit.after) if name}
+        own |= {defines.split(".")[0] for defines in own}
+        target = substitution_target(units, callee)
+        if target not in self._reference_uses:  # computed once per target; a race only computes it twice
+            self._reference_uses[target] = extract.reference_uses(self._reference_source, target)
+        return bool(self._reference_uses[target] & own)
 
     @staticmethod
     def _reached(unit, program):
