@@ -297,9 +297,10 @@ def _as_python2(parsed):
                     kinds.add("print")
                     source, trees, cell_problems = candidate, new_trees, new_problems
         printed.append((cell, source, trees, cell_problems))
-    for _, _, trees, _ in printed:
-        for _, tree in trees:
-            kinds |= py2.python2_signs(tree)
+    for _, source, trees, _ in printed:
+        if py2.may_have_python2_signs(source):
+            for _, tree in trees:
+                kinds |= py2.python2_signs(tree)
     if not kinds:
         return parsed, ()
     division = not any(py2.has_true_division(tree) or py2.python3_signs(tree)
@@ -319,6 +320,7 @@ def _as_python2(parsed):
 
 
 COMPREHENSIONS = {"listcomp", "dictcomp", "setcomp", "genexpr"}
+AUGMENTED_OPERATOR = re.compile(r"(?:\+|-|\*\*?|//?|%|@|&|\||\^|>>|<<)=")
 
 
 def _scope_reads(table, immediate, deferred, runs_now):
@@ -342,9 +344,11 @@ def _bindings_and_reads(statement):
              if symbol.is_assigned() or symbol.is_imported() or symbol.is_namespace()}
     immediate, deferred = set(), set()
     _scope_reads(table, immediate, deferred, True)
-    # `x += 1` reads x, though the symbol table records only the assignment.
-    immediate |= {node.target.id for node in ast.walk(statement.node)
-                  if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name)}
+    # `x += 1` reads x, though the symbol table records only the assignment. Its operator is one token of
+    # the text: a statement without one is not walked.
+    if AUGMENTED_OPERATOR.search(statement.code):
+        immediate |= {node.target.id for node in ast.walk(statement.node)
+                      if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name)}
     return binds, immediate, deferred
 
 

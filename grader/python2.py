@@ -117,6 +117,18 @@ def translate_prints(source):
     return "\n".join(lines)
 
 
+def may_have_python2_signs(source):
+    """False when `source` cannot hold a sign python2_signs looks for, so its tree need not be walked: each
+    sign's words are in the text as written. Text that is not ASCII always may (Python reads an identifier
+    in its NFKC form: `ｘrange` is xrange)."""
+    if not source.isascii():
+        return True
+    return any(word in source for word in _SIGN_WORDS) or ("print" in source and ">>" in source)
+
+
+_SIGN_WORDS = ("xrange", *DICT_METHODS)
+
+
 def python2_signs(tree):
     """Which Python 2 idioms a parsed cell uses: 'xrange', 'dict_iteration', 'print' (`print >>f, x`, which
     parses in Python 3 as an expression)."""

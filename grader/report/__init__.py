@@ -30,7 +30,7 @@ __all__ = ["write_submission_reports", "write_class_reports", "score_table", "un
 
 
 def _write(path, text):
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write a file of a folder already made, whole or not at all."""
     temporary = path.with_name(path.name + ".tmp")
     temporary.write_text(text, encoding="utf-8")
     temporary.replace(path)
@@ -40,6 +40,7 @@ def write_submission_reports(result, out_dir):
     """Write results.json and feedback.html (and for a notebook feedback.ipynb and feedback-notebook.html)
     for one submission; return the folder written."""
     folder = Path(out_dir) / safe_id(result.id)
+    folder.mkdir(parents=True, exist_ok=True)
     data = results_json(result)
     # The whole result, as data, for rebuilding the class reports when one student is regraded later.
     data["extra_data"]["record"] = {"version": RECORD_VERSION, "result": to_record(result)}
@@ -65,6 +66,7 @@ def write_class_reports(results, out_dir, assignment_title, roster=None, canvas_
     Canvas's gradebook import, canvas-grades[-<name>].csv, with that column."""
     results = list(results)
     out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
     summary, grades = out_dir / "summary.html", out_dir / "grades.csv"
     by_assignment = {}
     for result in results:

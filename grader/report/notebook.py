@@ -77,13 +77,13 @@ def feedback_notebook(result):
         cells.append(cell)
         if number in by_cell:
             cells.append(feedback_cell(by_cell[number]))
-    annotated = copy.deepcopy(notebook)
-    annotated.cells = cells
     # Our feedback cells must never make a valid notebook invalid. One the student's tools left invalid (a
     # stray key in a cell) is read, graded and annotated all the same, as Jupyter itself opens it.
-    if nbformat.validator.isvalid(notebook):
-        nbformat.validate(annotated)
-    return annotated
+    valid = nbformat.validator.isvalid(notebook)
+    notebook.cells = cells  # the notebook was just read: its cells are this copy's own, no need to copy them
+    if valid:
+        nbformat.validate(notebook)
+    return notebook
 
 
 # A character of text that bleach and BeautifulSoup leave as it is: printable, none of & < >, no control character.

@@ -14,6 +14,7 @@ import importlib
 import json
 import math
 import re
+from functools import lru_cache
 from pathlib import Path
 
 RECORD_VERSION = 1
@@ -24,10 +25,16 @@ SUBMISSION_FILES = ("results.json", "feedback.html", "feedback.ipynb", "feedback
 
 def to_record(value):
     """Tagged plain data for a result (dataclasses, tuples, lists, dicts of plain values)."""
+    kind = type(value)
+    if kind in _PLAIN:  # most of a result's values: the cheap test first (this runs for every student)
+        return value
+    if kind is float:
+        return value if math.isfinite(value) else {"float": repr(value)}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        record = {"@": "%s:%s" % (type(value).__module__, type(value).__qualname__)}
-        for item in dataclasses.fields(value):
-            record[item.name] = to_record(getattr(value, item.name))
+        tag, names = _layout(kind)
+        record = {"@": tag}
+        for name in names:
+            record[name] = to_record(getattr(value, name))
         return record
     if isinstance(value, (list, tuple)):
         return [to_record(item) for item in value]
@@ -38,6 +45,15 @@ def to_record(value):
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     return str(value)
+
+
+_PLAIN = frozenset([str, int, bool, type(None)])
+
+
+@lru_cache(maxsize=None)
+def _layout(cls):
+    """A dataclass's tag and field names, looked up once per class."""
+    return "%s:%s" % (cls.__module__, cls.__qualname__), tuple(item.name for item in dataclasses.fields(cls))
 
 
 def _dataclass(tag):
