@@ -180,9 +180,11 @@ def run(submissions, assignment, assignments_dir, out_dir, roster, canvas_column
     click.echo(report.score_table(results))
     click.echo("grader: graded %d submission%s in %.1f s; feedback in %s/ (summary.html, grades.csv)" % (
         len(results), "" if len(results) == 1 else "s", elapsed, out), err=True)
-    if unwritten:
-        click.echo("grader: the feedback of %d submission%s is not all written: %s (the grader's fault, see above)"
-                   % (len(unwritten), "" if len(unwritten) == 1 else "s", ", ".join(unwritten)), err=True)
+    failed = [result.id for result in results if result.grader_failure]
+    for what, ids in (("not graded", failed), ("feedback not all written", unwritten)):
+        if ids:
+            click.echo("grader: %s, the grader's fault (see above): %s" % (what, ", ".join(ids)), err=True)
+    if failed or unwritten:
         sys.exit(1)
 
 

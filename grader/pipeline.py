@@ -11,12 +11,15 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import secrets
+import sys
 import threading
 import time
+import traceback
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from . import causes, check, extract, limits, lines, load, score, syntax, trials
+from .errors import GraderError
 from .results import (CodeProblem, Location, OverBound, Reason, StageTimes, SubmissionResult, UnitResult,
                       UnitVerdict)
 from .sandbox import Job, Session, Shared, Substitution, TrialRequest, describe_mode, encode_value, tracing
@@ -96,29 +99,40 @@ class Grader:
         started = time.perf_counter()
         try:
             submission = load.load_submission(submission_id, path, error)
+        except GraderError:
+            raise
         except Exception as exc:  # noqa: BLE001 (one submission must never stop the others)
-            reason = "the grader failed to read it (%s)" % type(exc).__name__
-            submission = load.Submission(submission_id, Path(path), load_error=reason)
+            _report_failure(submission_id)
+            submission = load.Submission(submission_id, Path(path))
+            return self._not_graded(submission, time.perf_counter() - started, time.perf_counter() - started,
+                                    grader_failure=type(exc).__name__)
         return self.grade(submission, load_seconds=time.perf_counter() - started)
 
     def grade(self, submission, load_seconds=0.0):
-        """The submission's result. Whatever goes wrong while grading it is its result too: a zero with the
-        reason, never an error that stops the class."""
+        """The submission's result. A failure of the grader's own code on it is its result too (a zero that
+        says so, the traceback on stderr), never an error that stops the class; a problem of the grader's
+        set-up (GraderError: the sandbox cannot start) stops the run."""
         started = time.perf_counter()
         try:
             return self._grade(submission, load_seconds)
+        except GraderError:
+            raise
         except Exception as exc:  # noqa: BLE001 (one submission must never stop the others)
-            reason = "the grader failed on it (%s), so it is not graded; tell your instructor" % type(exc).__name__
-            return self._not_graded(submission, reason, time.perf_counter() - started + load_seconds, load_seconds)
+            _report_failure(submission.id)
+            return self._not_graded(submission, time.perf_counter() - started + load_seconds, load_seconds,
+                                    grader_failure=type(exc).__name__)
 
-    def _not_graded(self, submission, reason, seconds, load_seconds, over_bound=None):
-        units = tuple(UnitResult(u.name, "missing", 0.0, u.points, UnitVerdict("missing", Reason("file_unreadable")),
+    def _not_graded(self, submission, seconds, load_seconds, over_bound=None, grader_failure=None):
+        kind = "grader_failed" if grader_failure else "file_too_large" if over_bound else "file_unreadable"
+        units = tuple(UnitResult(u.name, "missing", 0.0, u.points, UnitVerdict("missing", Reason(kind)),
                                  public=u.public)
                       for u in self.assignment.units.values())
         return SubmissionResult(id=submission.id, path=str(submission.path), assignment=self.assignment.name,
                                 title=self.assignment.title, seed=self.seed,
-                                sandbox_mode=describe_mode(self.sandbox.mode), units=units, load_error=reason,
-                                over_bound=over_bound, seconds=seconds, stage_seconds=StageTimes(load=load_seconds))
+                                sandbox_mode=describe_mode(self.sandbox.mode), units=units,
+                                load_error=submission.load_error, over_bound=over_bound,
+                                grader_failure=grader_failure, seconds=seconds,
+                                stage_seconds=StageTimes(load=load_seconds))
 
     def _grade(self, submission, load_seconds):
         started = time.perf_counter()
@@ -127,8 +141,7 @@ class Grader:
                     title=self.assignment.title, seed=self.seed, sandbox_mode=describe_mode(self.sandbox.mode))
         oversized = None if submission.load_error else over_bounds(submission.cells)
         if submission.load_error or oversized:
-            return self._not_graded(submission, submission.load_error, time.perf_counter() - started + load_seconds,
-                                    load_seconds, oversized)
+            return self._not_graded(submission, time.perf_counter() - started + load_seconds, load_seconds, oversized)
         program = extract.extract_program(submission.cells, self.graded, self.given, self.assignment.python2)
         clock.lap("extract")
         context = check.Context(
@@ -424,6 +437,13 @@ class StageClock:
         now = time.perf_counter()
         self.totals[stage] += now - self.last
         self.last = now
+
+
+def _report_failure(submission_id):
+    """The grader's own failure on one submission, on stderr with its traceback: a bug to report, not the
+    student's doing."""
+    print("grader: the grader failed on %s; it is not graded (please report this):\n%s"
+          % (submission_id, traceback.format_exc()), file=sys.stderr, end="")
 
 
 def _top_level_names(source):

@@ -189,7 +189,7 @@ class Reason:
                (top-level code the unit needs raised: the verdict's error)
       missing: "returns_none", "not_implemented", "stub" (detail: the stub's sign), "unreadable_code"
                (detail: the parse error, location), "not_found" (detail: the definition wanted, near: a
-               close name), "file_unreadable"
+               close name), "file_unreadable", "file_too_large", "grader_failed"
       blocked: by the forward's own verdict (score.blocked_by): "forward_wrong" (it failed), "forward_missing"
                (it is missing), "forward_failed" (it raised, hung or crashed: the verdict's error is its error),
                with `forward` naming the forward unit and `cause` its reason
@@ -305,6 +305,7 @@ class SubmissionResult:
     units: tuple = ()
     load_error: str | None = None  # why it could not be read
     over_bound: OverBound | None = None  # or why it was too large to read
+    grader_failure: str | None = None  # or the type of the exception the grader itself raised on it
     problems: tuple = ()  # CodeProblem
     python2: tuple = ()  # Python 2 idioms graded as Python 2 meant them (python2.TRANSLATIONS); () for Python 3
     sandbox_mode: str = ""
@@ -315,8 +316,9 @@ class SubmissionResult:
 
     @property
     def unread(self):
-        """Not graded at all (a zero): it could not be read, or is larger than the grader reads."""
-        return bool(self.load_error or self.over_bound)
+        """Not graded at all (a zero): it could not be read, is larger than the grader reads, or the grader
+        failed on it."""
+        return bool(self.load_error or self.over_bound or self.grader_failure)
 
     @property
     def score(self):

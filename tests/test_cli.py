@@ -218,6 +218,7 @@ def test_feedback_that_cannot_be_written_stops_only_that_student(tmp_path):
     run = grader("run", "-a", "cs231n-rnn", "--out", out, submissions)
     assert run.returncode == 1
     assert "the feedback of correct_module is not all written" in run.stderr
+    assert "feedback not all written, the grader's fault (see above): correct_module" in run.stderr
     assert "Traceback" in run.stderr
     assert (out / "db_wrong_axis" / "feedback.html").exists()
     rows = {row["submission"]: row for row in csv.DictReader((out / "grades.csv").open())}

@@ -1013,14 +1013,30 @@ def test_a_notebook_of_too_many_cells_is_over_the_cell_bound():
     assert over_bounds(cells[:limits.MAX_CELLS]) is None
 
 
-def test_an_error_of_the_grader_on_one_submission_is_that_submissions_result(grader, arena, monkeypatch):
+def test_an_error_of_the_grader_on_one_submission_is_that_submissions_result(grader, arena, monkeypatch, capsys):
+    """A zero that says the grader failed (not that the file is unreadable), with the traceback on stderr."""
     import grader.check as check_module
 
     def broken(*args):
         raise OverflowError("int too large to convert to float")
     monkeypatch.setattr(check_module, "judge_unit", broken)
     result = grade(grader, arena, "any", (HOSTILE / "_correct.py").read_text())
-    assert result.score == 0 and "the grader failed on it (OverflowError)" in result.load_error
+    assert result.score == 0 and result.unread and result.grader_failure == "OverflowError"
+    assert result.load_error is None and {unit.verdict.reason.kind for unit in result.units} == {"grader_failed"}
+    assert "the grader failed on it (OverflowError)" in wording.unread_text(result)
+    assert "not graded: the grader failed" in report.unit_feedback(result.units[0])
+    stderr = capsys.readouterr().err
+    assert "the grader failed on any" in stderr and "Traceback" in stderr and "int too large" in stderr
+
+
+def test_a_problem_of_the_graders_set_up_stops_the_run(grader, arena, monkeypatch):
+    import grader.check as check_module
+
+    def no_sandbox(*args):
+        raise HarnessError("the sandbox worker did not start (bwrap mode)")
+    monkeypatch.setattr(check_module, "judge_unit", no_sandbox)
+    with pytest.raises(HarnessError):
+        grade(grader, arena, "any", (HOSTILE / "_correct.py").read_text())
 
 
 def oversized_sources():

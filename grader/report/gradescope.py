@@ -209,6 +209,7 @@ def results_json(result):
             "seconds": json_number(result.seconds, 3),
             "load_error": wording.unread_text(result),
             "over_bound": dataclasses.asdict(result.over_bound) if result.over_bound else None,
+            "grader_failure": result.grader_failure,
             "problems": [wording.problem_text(problem) for problem in result.problems],
             "python2": list(result.python2),
             "max_score": json_number(result.max_score),

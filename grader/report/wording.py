@@ -421,6 +421,8 @@ def unread_text(result):
     """Why a submission was not graded at all (see SubmissionResult.unread), or None."""
     if result.load_error:
         return result.load_error
+    if result.grader_failure:
+        return "the grader failed on it (%s), so it is not graded; tell your instructor" % result.grader_failure
     return over_bound_text(result.over_bound) if result.over_bound else None
 
 
@@ -510,6 +512,10 @@ def reason_text(reason, checks=(), error=None):
         return text
     if kind == "file_unreadable":
         return "not graded: the file could not be read"
+    if kind == "file_too_large":
+        return "not graded: the file is larger than the grader reads"
+    if kind == "grader_failed":
+        return "not graded: the grader failed on this submission; tell your instructor"
     if kind == "forward_wrong":
         what = ("returns wrong values" if reason.cause is None or reason.cause.kind != "bad_return"
                 else reason_text(reason.cause))

@@ -248,8 +248,8 @@ class Worker:
                 outcomes[index] = conceal(outcome, job) if job.substitute else outcome
             message = self._read(time.monotonic() + JOB_OVERHEAD_SECONDS)
             clean = message is not None and message[0] == {"done": True} and not message[1] and not suspect
-        except Exception:  # noqa: BLE001 (whatever happened, this worker is not reused)
-            clean = False
+        except (HarnessError, OSError, wire.WireError):  # the worker's doing: the jobs it did not answer crashed
+            clean = False  # and it is not reused; a failure of the grader's own code goes on up, as the grader's
         finally:
             if clean:
                 self.open_program = session.program
