@@ -535,8 +535,8 @@ def locate_wrong_values(finder, plan, index, outcome, verdict, program, definiti
     if outcome.status != "ok" or not outcome.trials:
         return {}
     result = outcome.trials[0]
-    if result.failure is not None or result.trace is None or not result.trace.records:
-        return {}
+    if result.failure is not None or result.trace is None or not result.trace.records or result.trace.truncated:
+        return {}  # a trace cut at its bounds ends before the values it should lead to
     node = function_node(program, definition)
     if node is None:
         return {}

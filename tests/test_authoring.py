@@ -118,6 +118,28 @@ def test_forward_units_get_forward_mistakes_and_loops_lose_what_they_carry(term)
     assert not any("range" in site or site.startswith(":") for _, _, site, _ in found)
 
 
+def test_no_mutation_is_made_inside_a_while_loop(term):
+    """A while loop's condition or counter changed may never end, and mutants run in the grader's process."""
+    spec = find_assignment("term")
+    source = spec.reference.read_text().replace(
+        "    for t in range(x.shape[1]):\n"
+        "        h_prev, step_cache = rnn_step_forward(x[:, t, :], h_prev, Wx, Wh, b)\n"
+        "        hs.append(h_prev)\n"
+        "        caches.append(step_cache)\n",
+        "    t = x.shape[1]\n"
+        "    while t > 0:\n"
+        "        t = t - 1\n"
+        "        h_prev, step_cache = rnn_step_forward(x[:, x.shape[1] - 1 - t, :], h_prev, Wx, Wh, b)\n"
+        "        hs.append(h_prev + 0 * t)\n"
+        "        caches.append(step_cache)\n", 1)
+    assert "while t > 0" in source
+    for code, kind in ((spec.reference.read_text(), ast.For), (source, ast.While)):
+        loop = next(node for node in ast.walk(ast.parse(code)) if isinstance(node, kind))
+        inside = [m for m in mutants.make_mutants(spec, code, units=["rnn_forward"])
+                  if loop.lineno <= m.line <= loop.end_lineno]
+        assert bool(inside) == (kind is ast.For), [m.key for m in inside]
+
+
 def test_a_mutant_is_the_reference_with_one_function_changed_at_one_place(term):
     spec = find_assignment("term")
     source = spec.reference.read_text()

@@ -171,6 +171,22 @@ def test_a_unit_that_turns_the_trace_off_loses_only_its_line(graders, tmp_path):
     assert {r["line"] for r in backward["extra_data"]["diagnosis"]} == {None}
 
 
+def test_a_trace_cut_at_its_bounds_names_no_line(graders, tmp_path):
+    """Better no line than one read from part of the run: a loop of float locals after the wrong line
+    fills the trace's record bound."""
+    lines_of = {}
+    for name, count in (("short", 10), ("long", tracing.MAX_RECORDS + 100)):
+        path = tmp_path / (name + ".py")
+        path.write_text(HOSTILE.replace("    sys.settrace(None)\n", "").replace(
+            "    da = 1 - next_h ** 2\n",
+            "    da = 1 - next_h ** 2\n    for i in range(%d):\n        s = float(i)\n" % count))
+        result = graders("cs231n-rnn").grade_path(name, path)
+        folder = write_submission_reports(result, tmp_path / "out")
+        tests = {t["name"]: t for t in json.loads((folder / "results.json").read_text())["tests"]}
+        lines_of[name] = {r["line"] for r in tests["rnn_step_backward"]["extra_data"]["diagnosis"]}
+    assert lines_of == {"short": {11}, "long": {None}}
+
+
 def test_only_units_found_wrong_are_traced(graders, tmp_path, monkeypatch):
     located = []
     real = lines.locate_wrong_values

@@ -819,11 +819,15 @@ def test_a_run_that_was_killed_leaves_no_cgroup(tmp_path):
     own, folder = fake_hierarchy(tmp_path, 1)
     stale = folder / (cgroup.PREFIX + "999999999.12345-abcd")
     mine = folder / ("%s%s-abcd" % (cgroup.PREFIX, cgroup._own_tag()))
+    # A live grader that could not read its start time tags 0: its pid runs, so its cgroups are kept.
+    untimed = folder / ("%s%d.0-abcd" % (cgroup.PREFIX, os.getppid()))
+    untimed_gone = folder / (cgroup.PREFIX + "999999999.0-abcd")
     other = folder / "not-the-graders"
-    for made in (stale, mine, other):
+    for made in (stale, mine, untimed, untimed_gone, other):
         made.mkdir()
     cgroup.remove_stale(cgroup.Hierarchy(1, str(folder)))
-    assert not stale.exists() and mine.exists() and other.exists()
+    assert not stale.exists() and not untimed_gone.exists()
+    assert mine.exists() and untimed.exists() and other.exists()
     if CGROUPS:  # and for real: a grader killed with a worker running
         hierarchy = memory_cgroups()[0]
         script = ("import sys; from grader.sandbox import Sandbox, Limits\n"

@@ -187,7 +187,11 @@ def remove_stale(hierarchy):
         return
     for name in names:
         match = _NAME.fullmatch(name)
-        if match and process_start_time(int(match.group(1))) != int(match.group(2)):
+        if not match:
+            continue
+        started, tagged = process_start_time(int(match.group(1))), int(match.group(2))
+        # Tagged 0: its grader could not read its own start time; only a pid that runs nothing proves it gone.
+        if started is None or (tagged and started != tagged):
             _remove(os.path.join(hierarchy.path, name), seconds=1.0)
 
 
