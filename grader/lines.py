@@ -293,6 +293,7 @@ class LineFinder:
         self._parts = None  # the Pool a running reference records its subexpressions into
         self._runs = {}  # (unit, trial) -> (Pool of the reference's values, its records keyed)
         self._mutant_runs = {}  # (unit, trial, mutant) -> (its records keyed, its results)
+        self._spoiled_parts = {}  # (unit, trial, mutant, tolerance) -> what it got wrong (_spoiled)
         self._lock = threading.Lock()
         self._run_lock = threading.Lock()
 
@@ -375,11 +376,22 @@ class LineFinder:
             records, outputs = found
             if outputs is None or name not in outputs or not same_values(student_value, outputs[name]):
                 continue
-            for (function, local, count), value in records.items():
-                for item in _differing(value, reference.get((function, local, count)), tolerance):
-                    if not _constant(item):
-                        pool.add(item, local)
+            for item, local in self._spoiled(key + (tolerance,), records, reference, tolerance):
+                pool.add(item, local)
         return pool
+
+    def _spoiled(self, key, records, reference, tolerance):
+        """[(value, local)]: what a mutant's locals held that the reference's did not (constants left out).
+        The same for every submission and every wrong value it is asked for: computed once per run."""
+        with self._lock:
+            found = self._spoiled_parts.get(key)
+        if found is None:
+            found = [(item, local) for (function, local, count), value in records.items()
+                     for item in _differing(value, reference.get((function, local, count)), tolerance)
+                     if not _constant(item)]
+            with self._lock:
+                self._spoiled_parts[key] = found
+        return found
 
 
 def _differing(value, expected, tolerance):
