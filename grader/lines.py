@@ -196,7 +196,7 @@ def _passes_on(expression):
         name = function.attr if isinstance(function, ast.Attribute) else getattr(function, "id", None)
         return name in ALLOCATIONS
     return all(isinstance(node, (ast.Name, ast.Attribute, ast.Subscript, ast.Tuple, ast.List, ast.Constant,
-                                 ast.Slice, ast.Load, ast.Store, ast.Index if hasattr(ast, "Index") else ast.Slice))
+                                 ast.Slice, ast.Load, ast.Store))
                for node in ast.walk(expression))
 
 

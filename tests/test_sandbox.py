@@ -688,8 +688,9 @@ def test_a_reply_over_its_plan_is_refused_as_it_streams(monkeypatch):
 
 
 def test_a_worker_is_never_reused_after_an_error_in_the_middle_of_a_session(assignment, arena, mode, monkeypatch):
-    """An error while reading a worker's replies (here: decoding raises) stops that worker: the next
-    submission gets a fresh one, and is graded as if alone, instead of waiting on the half-read one."""
+    """An error of the grader's own code while reading a worker's replies (here: decoding raises) stops that
+    worker: the submission is not graded (the grader's failure, not the student's), and the next one gets a
+    fresh worker and is graded as if alone, instead of waiting on the half-read one."""
     with Sandbox(jobs=1, limits=LIMITS, mode=mode) as sandbox:
         graded = Grader(assignment, SEED, sandbox)
         real = pool.decode_job
@@ -701,9 +702,9 @@ def test_a_worker_is_never_reused_after_an_error_in_the_middle_of_a_session(assi
                 raise OverflowError("int too large to convert to float")
             return real(*args)
         monkeypatch.setattr(pool, "decode_job", failing)
-        first = units_of(grade(graded, arena, "first", (HOSTILE / "_correct.py").read_text()))
+        first = grade(graded, arena, "first", (HOSTILE / "_correct.py").read_text())
         second = units_of(grade(graded, arena, "second", (HOSTILE / "_correct.py").read_text()))
-    assert "crashed" in {unit.status for unit in first.values()}  # the units not read: lost, not passed
+    assert first.grader_failure == "OverflowError" and first.score == 0  # lost, not passed, nor the student's
     assert {unit.status for unit in second.values()} == {"passed"}
 
 

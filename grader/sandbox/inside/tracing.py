@@ -90,16 +90,14 @@ def _nbytes(value):
 class LineTrace:
     """Records what each line of the traced code changes among its locals.
 
-    `wanted(code)` says which functions to trace; `first_call_only` traces the first call of one
-    and nothing after it returns."""
+    `wanted(code)` says which functions to trace; every call of them is traced (`call` in each record)."""
 
-    def __init__(self, wanted, first_call_only=False):
+    def __init__(self, wanted):
         self.wanted = wanted
-        self.first_call_only = first_call_only
         self.records = []
         self.functions = []  # the name of the function each record is from (the grader aligns runs by it)
         self.truncated = False
-        self.finished = False
+        self.finished = False  # at a bound: nothing more is recorded
         self._bytes = 0
         self._frames = {}  # frame -> [line running, {name: kept copy}, call number]
         self._calls = 0
@@ -122,8 +120,6 @@ class LineTrace:
                 return None
         except BaseException:
             return None
-        if self.first_call_only and self._calls:
-            return None
         self._calls += 1
         self._frames[frame] = [None, {}, self._calls]
         return self._local
@@ -144,8 +140,6 @@ class LineTrace:
                 if value is not None and state[0] is not None:
                     self._add(state[0], frame.f_code, RETURN, value, state[2])
                 del self._frames[frame]
-                if self.first_call_only:
-                    self.finished = True
         except BaseException:  # whatever a local does to the copying ends the trace, not the run
             self.truncated = self.finished = True
             return None
