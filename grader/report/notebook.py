@@ -147,6 +147,23 @@ def kept_markdown(markdown2html):
     return kept
 
 
+def kept_clean_html():
+    """nbconvert's clean_html filter (bleach, about a millisecond a call), each input's HTML kept. Its inputs
+    come again: a held cell's marker is the same for the same cell number on every page of a run, and the
+    handout's markdown and the feedback of units that passed are the same for many students. The filter
+    depends on its input alone."""
+    from nbconvert.filters import clean_html
+
+    rendered = lru_cache(maxsize=1024)(clean_html)
+
+    def kept(element):
+        if isinstance(element, str) and len(element) <= KEPT_CELL_CHARS:
+            return rendered(element)
+        return clean_html(element)
+
+    return kept
+
+
 class NotebookRenderer:
     """One exporter for the run: making one loads nbconvert's templates. Rendering is serialized, since nbconvert
     registers its filters on the exporter for each notebook."""
@@ -154,10 +171,13 @@ class NotebookRenderer:
     def __init__(self):
         from nbconvert import HTMLExporter
 
-        self.exporter = HTMLExporter(template_name="basic", exclude_output=True)
+        # optimistic_validation: the notebook validated once after nbconvert's preprocessors, not after each
+        # of them (a dozen times, most of them disabled); validation only ever raises, so the page is the same.
+        self.exporter = HTMLExporter(template_name="basic", exclude_output=True, optimistic_validation=True)
         self.highlight = HeldHighlight(self.exporter)
         self.exporter.filters = {**self.exporter.filters, "highlight_code": self.highlight,
-                                 "markdown2html": kept_markdown(self.exporter.markdown2html)}
+                                 "markdown2html": kept_markdown(self.exporter.markdown2html),
+                                 "clean_html": kept_clean_html()}
         self.lock = threading.Lock()
 
     def body(self, notebook):
