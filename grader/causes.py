@@ -22,6 +22,7 @@ a wrong value first needs them, and kept.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 import threading
@@ -82,7 +83,7 @@ class MutantBank:
         if kept is None or kept[0] is not plan:  # two threads may both compute it: the same values, either kept
             _, namespace, lock = self.mutants(plan.unit.name)[number]
             steps = [step.to_wire() for step in plan.unit.steps]
-            kept = self._outputs[key] = (plan, _run(steps, namespace, lock, plan.trials[index].inputs,
+            kept = self._outputs[key] = (plan, run_quietly(steps, namespace, lock, plan.trials[index].inputs,
                                                     plan.unit.global_names))
         return kept[1]
 
@@ -140,12 +141,16 @@ def mutant_causes(bank, plan, wrong):
     return found
 
 
-def _run(steps, namespace, lock, inputs, global_names):
+def run_quietly(steps, namespace, lock, inputs, global_names, tracer=None):
+    """The steps' values on fresh copies of a trial's inputs, warnings and floating-point errors silenced,
+    under `tracer` when given; None when they raised. Only for the reference and its mutants (code the
+    grader wrote), which run in the grader's own process."""
     values = {key: procedure.fresh_copy(value) for key, value in inputs.items()}
     with lock, warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
         try:
-            return procedure.run_steps(steps, namespace, values, global_names)
+            with tracer or contextlib.nullcontext():
+                return procedure.run_steps(steps, namespace, values, global_names)
         except Exception:  # noqa: BLE001 - a mutant that raises on these inputs explains nothing
             return None
 

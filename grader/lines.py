@@ -27,13 +27,12 @@ from __future__ import annotations
 import ast
 import contextlib
 import threading
-import warnings
 
 import numpy as np
 
 from . import syntax
 from .results import Location
-from .sandbox import procedure, tracing
+from .sandbox import tracing
 
 REFERENCE_FILE = "<reference-lines>"
 MAX_POOL = 20_000  # reference values kept per trial
@@ -260,16 +259,10 @@ class Recorded(ast.NodeTransformer):
 def traced_run(namespace, file, steps, inputs, global_names, lock):
     """(tracer, outputs) of the reference (or a mutant) on a trial's inputs, every function of `file` traced;
     outputs None when it raised."""
-    values = {key: procedure.fresh_copy(value) for key, value in inputs.items()}
+    from .causes import run_quietly  # causes imports check, which imports this module's users
+
     tracer = tracing.LineTrace(_everything_in(file))
-    with lock, warnings.catch_warnings(), np.errstate(all="ignore"):
-        warnings.simplefilter("ignore")
-        try:
-            with tracer:
-                procedure.run_steps(steps, namespace, values, global_names)
-        except Exception:  # noqa: BLE001 - a mutant that raises on these inputs explains nothing
-            return tracer, None
-    return tracer, values
+    return tracer, run_quietly(steps, namespace, lock, inputs, global_names, tracer)
 
 
 def _keyed(tracer):

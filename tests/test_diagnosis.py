@@ -385,8 +385,8 @@ def test_a_mutant_runs_once_per_trial_for_the_whole_run(monkeypatch):
 
     assignment, unit = find_assignment("cs231n-rnn"), "rnn_step_backward"
     bank = causes.MutantBank(assignment)
-    runs, run = [], causes._run
-    monkeypatch.setattr(causes, "_run", lambda *arguments: runs.append(arguments) or run(*arguments))
+    runs, run = [], causes.run_quietly
+    monkeypatch.setattr(causes, "run_quietly", lambda *arguments: runs.append(arguments) or run(*arguments))
     plan = trials.plan_assignment(assignment, 1)[unit]
     number = next(n for n in range(len(bank.mutants(unit))) if bank.outputs(plan, n, 0))
     cause = bank.mutants(unit)[number][0]

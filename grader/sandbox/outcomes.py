@@ -227,21 +227,11 @@ def decode_trace(obj, buffers):
         line, iteration, name, value, call = record
         _check(type(name) is str and len(name) <= tracing.MAX_NAME, "bad trace record")
         value = wire.decode_value(value, buffers)
-        total += _trace_bytes(value)
+        total += tracing.nbytes(value)
         _check(total <= tracing.MAX_BYTES, "a trace larger than its bound")
         decoded.append((_int(line, 1, MAX_LINE), _int(iteration, 1, MAX_LINE), name, value,
                         _int(call, 1, MAX_LINE)))
     return LineTrace(tuple(decoded), truncated)
-
-
-def _trace_bytes(value):
-    if isinstance(value, np.ndarray):
-        return value.nbytes
-    if isinstance(value, (tuple, list)):
-        return sum(_trace_bytes(item) for item in value)
-    if isinstance(value, dict):
-        return sum(_trace_bytes(item) for item in value.values())
-    return 8
 
 
 HIDDEN = "not shown: a run with the reference versions of the functions it calls"
