@@ -168,8 +168,13 @@ class Grader:
                           for name, outcome in reference_outcomes.items() if not isinstance(name, tuple)}
         for name, (index, _) in traced.items():
             definition = program.definitions[self.assignment.units[name].defines]
-            found = lines.locate_wrong_values(self.lines, self.plans[name], index, reference_outcomes[name, "trace"],
-                                              verdicts[name], program, definition)
+            try:
+                found = lines.locate_wrong_values(self.lines, self.plans[name], index,
+                                                  reference_outcomes[name, "trace"], verdicts[name], program,
+                                                  definition)
+            except Exception:  # noqa: BLE001 (the line only explains a verdict: a bug here costs only the line)
+                _report_failure(submission.id, "the line of %s's wrong values is not named" % name)
+                found = {}
             verdicts[name] = check.with_locations(verdicts[name], found)
         for name in defined:
             if verdicts[name].status == "timeout":
@@ -439,11 +444,11 @@ class StageClock:
         self.last = now
 
 
-def _report_failure(submission_id):
+def _report_failure(submission_id, lost="it is not graded"):
     """The grader's own failure on one submission, on stderr with its traceback: a bug to report, not the
-    student's doing."""
-    print("grader: the grader failed on %s; it is not graded (please report this):\n%s"
-          % (submission_id, traceback.format_exc()), file=sys.stderr, end="")
+    student's doing. `lost`: what the failure cost."""
+    print("grader: the grader failed on %s; %s (please report this):\n%s"
+          % (submission_id, lost, traceback.format_exc()), file=sys.stderr, end="")
 
 
 def _top_level_names(source):

@@ -187,6 +187,23 @@ def test_a_trace_cut_at_its_bounds_names_no_line(graders, tmp_path):
     assert lines_of == {"short": {11}, "long": {None}}
 
 
+def test_a_failure_of_the_line_finder_costs_only_the_line(graders, tmp_path, monkeypatch, capsys):
+    def broken(*args):
+        raise IndexError("a bug in the line finder")
+
+    monkeypatch.setattr(lines, "locate_wrong_values", broken)
+    path = tmp_path / "buggy.py"
+    path.write_text(HOSTILE.replace("    sys.settrace(None)\n", ""))
+    result = graders("cs231n-rnn").grade_path("buggy", path)
+    units = {unit.name: unit for unit in result.units}
+    assert result.grader_failure is None and units["rnn_step_forward"].status == "passed"
+    backward = units["rnn_step_backward"]
+    assert backward.status == "failed" and backward.verdict.reason.kind == "wrong_values"
+    assert {check.location for check in backward.verdict.checks if not check.passed} == {None}
+    stderr = capsys.readouterr().err
+    assert "the line of rnn_step_backward's wrong values is not named" in stderr and "IndexError" in stderr
+
+
 def test_only_units_found_wrong_are_traced(graders, tmp_path, monkeypatch):
     located = []
     real = lines.locate_wrong_values
