@@ -1,5 +1,6 @@
 """Loading and extraction: what real notebooks and modules throw at the grader."""
 
+import ast
 import textwrap
 
 import nbformat
@@ -325,3 +326,14 @@ def test_what_a_method_reaches_goes_through_helper_methods_factories_and_aliases
     assert reached["Time.__init__"] == frozenset()
     assert reached["Time.again"] == frozenset()  # the class itself is not a callee of its methods
     assert program.callees["Time"] == {"Step", "Step2"}
+
+
+def test_every_augmented_assignment_reads_its_target():
+    # Each of Python's augmented operators, as Python itself writes it: the statement before it is needed.
+    for operator in ast.operator.__subclasses__():
+        augmented = ast.unparse(ast.AugAssign(ast.Name("scale", ast.Store()), operator(), ast.Constant(2)))
+        program = extract.extract_program(cells_of("scale = len('abc')\n%s\n" % augmented, """
+            def step(x):
+                return x * scale
+            """), graded=["step"])
+        assert [program.blocks[i].code for i in program.needs["step"]] == ["scale = len('abc')", augmented], augmented

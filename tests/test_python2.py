@@ -126,3 +126,11 @@ def test_in_place_division_of_two_integers_floors_in_place_as_python2_did():
     assert x_after is x and x.tolist() == [1.5, 2.5]  # a float array divides as usual, in place
     future = program("from __future__ import division\ndef f(n):\n    n /= 2\n    return n\n", "print 'hi'\n")
     assert run(future)["f"](3) == 1.5
+
+
+def test_python2_signs_are_found_in_identifiers_written_with_other_letters():
+    # Python reads `ｘrange` (a fullwidth x) as xrange: the text alone does not show it, the tree does.
+    namespace = run(program("def total(n):\n    return sum(t for t in \uff58range(n))\n"))
+    assert namespace["total"](4) == 6
+    assert python2.may_have_python2_signs("for t in \uff58range(4): pass")
+    assert not python2.may_have_python2_signs("for t in range(4):\n    print(t // 2)\n")
