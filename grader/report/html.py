@@ -95,15 +95,17 @@ def highlight_lines(source):
         spans = {}
     result = []
     for number, line in enumerate(lines, start=1):
+        # Plain strings of escaped pieces, made Markup once per line (Markup's own % and join cost as much
+        # as the tokenizer); the css classes are pygments' names, which need no escaping.
         pieces, column = [], 0
         for start, (stop, css) in sorted(spans.get(number, {}).items()):
             if start < column:
                 continue
             pieces.append(escape(line[column:start]))
-            pieces.append(Markup('<span class="%s">%s</span>') % (css, line[start:stop]))
+            pieces.append('<span class="%s">%s</span>' % (css, escape(line[start:stop])))
             column = stop
         pieces.append(escape(line[column:]))
-        result.append(Markup("").join(piece for piece in pieces if piece))
+        result.append(Markup("".join(pieces)))
     return result
 
 
