@@ -38,6 +38,7 @@ from grader.results import OverBound
 from grader.sandbox import (Job, Limits, Sandbox, Session, TrialRequest, bwrap_available, cgroup, describe_mode,
                             memory_cgroups, network_isolated, private_folder_sizes, throwaway_users)
 from grader.sandbox.inside import wire, zygote
+from grader.sandbox.inside.clock import CallClock, Reading, Ticking
 from grader.errors import HarnessError
 from grader.spec import find_assignment
 
@@ -542,16 +543,37 @@ WATCH_LIMITS = {"call_seconds": 0.5, "message_bytes": 1 << 20, "output_chars": 1
 ONE_CALL = Job(unit="f", steps=(), forward_steps=0, trials=(TrialRequest({}, seed=0),))  # one call: two ticks allowed
 
 
+def _watch(read_fd, clock=None, position=0, reader=None):
+    return zygote.watch(reader or wire.FrameReader(read_fd), clock or CallClock(position + 1), ONE_CALL.to_wire(),
+                        WATCH_LIMITS, position)
+
+
+def _ticking(clock, ticks, pause, position=0, then=None):
+    """A job's process in a thread: `ticks` call ends recorded `pause` apart, then `then` (frames) sent."""
+    read_fd, write_fd = os.pipe()
+
+    def job():
+        ticker = Ticking(clock, position)
+        for _ in range(ticks):
+            ticker.tick()
+            time.sleep(pause)
+        for chunk in then or []:
+            wire.write_all(write_fd, chunk)
+        os.close(write_fd)
+
+    threading.Thread(target=job, daemon=True).start()
+    return read_fd
+
+
 @pytest.mark.parametrize("chunks, pause, status, reason", [
-    ([_frame({"job": 0, "tick": 1}), _frame({"job": 0, "result": {"trials": []}})], 0, "ok", None),
+    ([_frame({"job": 0, "result": {"trials": []}})], 0, "ok", None),
     ([b"\x05\x00\x00\x00\x00\x00\x00\x00hello"], 0, "protocol", "malformed"),
     ([struct.pack("<II", 0xFFFFFFF0, 0)], 0, "protocol", "too large"),
     ([struct.pack("<II", 8, 1) + b'{"a": 1}' + struct.pack("<I", 2 << 20)], 0, "protocol", "too large"),
     ([struct.pack("<II", 100000, 0) + b"[" * 100000], 0, "protocol", "malformed"),
-    ([_frame({"job": 0, "tick": n}) for n in range(1000)], 0, "protocol", "more calls"),
-    ([_frame({"job": 0, "tick": n}) for n in range(1000)], 0.3, "protocol", "more calls"),  # ticking slowly, forever
-    ([_frame({"tick": 1})], 0, "protocol", "out of order"),  # a frame that does not say whose it is
-    ([_frame({"job": 1, "tick": 1})], 0, "protocol", "out of order"),
+    ([_frame({"job": 0, "tick": 1})], 0, "protocol", "unexpected"),  # a call's end is not a message
+    ([_frame({"job": 1, "result": {}})], 0, "protocol", "out of order"),
+    ([_frame({"result": {}})], 0, "protocol", "out of order"),  # a frame that does not say whose it is
     ([_frame({"job": 0, "result": {"trials": []}, "stop": True})], 0, "ok", None),
     ([_frame({"internal_error": "TypeError: x"})], 0, "protocol", "the grader's code in its process failed"),
     ([_frame(["not", "a", "dict"])], 0, "protocol", "malformed"),
@@ -561,18 +583,56 @@ ONE_CALL = Job(unit="f", steps=(), forward_steps=0, trials=(TrialRequest({}, see
 def test_a_leader_reads_any_child(chunks, pause, status, reason):
     read_fd = _feed(chunks, pause)
     started = time.monotonic()
-    got, detail, _ = zygote.watch(wire.FrameReader(read_fd), ONE_CALL.to_wire(), WATCH_LIMITS)
+    got, detail, _ = _watch(read_fd)
     os.close(read_fd)
     assert got == status and (reason is None or reason in detail["reason"])
     assert time.monotonic() - started < 3
 
 
+@pytest.mark.parametrize("ticks, pause, status, reason", [
+    (2, 0.3, "ok", None),  # each call ends within its clock, not all of them together: no timeout
+    (1000, 0, "protocol", "more calls"),  # one call, two call ends allowed
+    (1000, 0.3, "protocol", "more calls"),  # ticking slowly, forever
+])
+def test_a_call_ends_on_the_shared_clock(ticks, pause, status, reason):
+    clock = CallClock(1)
+    read_fd = _ticking(clock, ticks, pause, then=[_frame({"job": 0, "result": {"trials": []}})])
+    started = time.monotonic()
+    got, detail, _ = _watch(read_fd, clock)
+    os.close(read_fd)
+    assert got == status and (reason is None or reason in detail["reason"])
+    assert time.monotonic() - started < 3
+
+
+@pytest.mark.parametrize("forged", [float("nan"), float("inf"), 1e300, -1.0])
+def test_a_forged_call_end_time_restarts_the_clock_from_when_it_is_read(forged):
+    """The time a job writes beside its count is believed only between the call before's end and now."""
+    clock = CallClock(1)
+    read_fd = _feed([], close=False)
+    struct.pack_into("<dQ", clock.memory, 0, forged, 1)
+    started = time.monotonic()
+    got, _, _ = _watch(read_fd, clock)
+    took = time.monotonic() - started
+    os.close(read_fd)
+    # One call end read at the first deadline (0.5 s): a second clock of 0.5 s from then, not from `forged`.
+    assert got == "timeout" and 0.9 < took < 1.5
+
+
+def test_a_count_that_goes_back_is_refused():
+    clock = CallClock(1)
+    reading = Reading(clock, 0, 0.5, allowed=5)
+    struct.pack_into("<dQ", clock.memory, 0, time.monotonic(), 3)
+    assert reading.advance() is None and reading.seen == 3
+    struct.pack_into("<dQ", clock.memory, 0, time.monotonic(), 2)
+    assert "went back" in reading.advance()
+
+
 def test_a_frame_of_an_earlier_job_voids_it():
-    read_fd = _feed([_frame({"job": 0, "tick": 5})])
-    assert zygote.watch(wire.FrameReader(read_fd), ONE_CALL.to_wire(), WATCH_LIMITS, position=1)[0] == "late"
+    read_fd = _feed([_frame({"job": 0, "result": {}})])
+    assert _watch(read_fd, position=1)[0] == "late"
     os.close(read_fd)
     read_fd = _feed([_frame({"job": 0, "stop": True})])
-    assert zygote.watch(wire.FrameReader(read_fd), ONE_CALL.to_wire(), WATCH_LIMITS, position=1)[0] == "stopped"
+    assert _watch(read_fd, position=1)[0] == "stopped"
     os.close(read_fd)
 
 
@@ -596,20 +656,20 @@ def test_what_is_left_in_a_finished_channel(left, after):
 
 
 def test_what_a_job_sends_with_its_result_is_still_after_it():
-    """The leader reads its children in large reads: a tick written in the same write as the result is
+    """The leader reads its children in large reads: a frame written in the same write as the result is
     already in its reader's hands when the result is returned, and still counts as sent after it."""
     read_fd, write_fd = os.pipe()
-    os.write(write_fd, _frame({"job": 0, "result": {"trials": []}}) + _frame({"job": 0, "tick": 2}))
+    os.write(write_fd, _frame({"job": 0, "result": {"trials": []}}) + _frame({"job": 0, "result": {}}))
     os.close(write_fd)
     reader = wire.FrameReader(read_fd)
-    assert zygote.watch(reader, ONE_CALL.to_wire(), WATCH_LIMITS)[0] == "ok"
+    assert _watch(read_fd, reader=reader)[0] == "ok"
     assert zygote.sent_after(reader, 0) is True
     os.close(read_fd)
 
 
 def test_a_child_that_stalls_mid_frame_times_out():
     read_fd = _feed([struct.pack("<II", 100, 0) + b"{"], close=False)
-    assert zygote.watch(wire.FrameReader(read_fd), ONE_CALL.to_wire(), WATCH_LIMITS)[0] == "timeout"
+    assert _watch(read_fd)[0] == "timeout"
     os.close(read_fd)
 
 

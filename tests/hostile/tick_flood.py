@@ -1,26 +1,18 @@
-"""temporal_affine_backward keeps telling the sandbox that a call has finished (the message that restarts
-the per-call clock, naming its job's place in the process as the harness's own messages do), forever."""
-import json
-import os
-import struct
+"""temporal_affine_backward keeps telling the sandbox that a call has finished (restarting the per-call clock
+the way the harness does, through the job's own Ticking on the page it shares with its leader), forever."""
 import sys
 
-import numpy as np
 
-
-def _position():
+def _ticker():
     frame = sys._getframe(1)
     while frame is not None:
         if frame.f_code.co_name == "run_job":
-            return frame.f_locals.get("position", 0)
+            return frame.f_locals["ticker"]
         frame = frame.f_back
-    return 0
+    raise RuntimeError("no ticker found")
 
 
 def temporal_affine_backward(dout, cache):
-    position = _position()
-    count = 0
+    ticker = _ticker()
     while True:
-        count += 1
-        header = json.dumps({"job": position, "tick": count}).encode()
-        os.write(3, struct.pack("<II", len(header), 0) + header)
+        ticker.tick()

@@ -27,7 +27,7 @@ import types
 
 import numpy as np
 
-from . import procedure, tracing, wire
+from . import clock as call_clock, procedure, tracing, wire
 
 wire.shield(globals())
 
@@ -131,7 +131,7 @@ def exec_blocks(blocks, namespace, errors, seconds=None):
             _set_handler(_SIGALRM, previous)
 
 
-INTERNAL_FILES = {procedure.__file__, __file__, wire.__file__, tracing.__file__}
+INTERNAL_FILES = {procedure.__file__, __file__, wire.__file__, tracing.__file__, call_clock.__file__}
 
 
 def student_frames(tb, internal_files=INTERNAL_FILES):
@@ -224,22 +224,6 @@ def on_copies(callee):
 
 def _copied(value):
     return value.copy() if isinstance(value, np.ndarray) else value
-
-
-class Ticker:
-    """Tells the sandbox's parent that a call has finished, so its per-call clock restarts.
-
-    Every message carries the job's position in this process: the parent refuses one of an earlier job
-    (something sent after that job's result)."""
-
-    def __init__(self, fd, position=0):
-        self.fd = fd
-        self.position = position
-        self.count = 0
-
-    def tick(self):
-        self.count += 1
-        wire.write_all(self.fd, wire.pack({"job": self.position, "tick": self.count}))
 
 
 def run_once(session, job, buffers, inputs, seed, errors, tracer=None):
@@ -373,8 +357,9 @@ def run_trial(session, job, trial, buffers_in, buffers_out, errors, ticker, budg
     return result
 
 
-def run_job(session, job, buffers_in, result_fd, limits=None, position=0):
-    """Run every trial of one job and write one result message; `position`: the job's place in this process."""
+def run_job(session, job, buffers_in, result_fd, limits=None, position=0, clock=None):
+    """Run every trial of one job and write one result message; `position`: the job's place in this process,
+    `clock`: the per-call clock's page shared with the leader (`inside.clock`), where each call's end goes."""
     limits = limits or {}
     # Top-level code a graded function needs runs in every call: it gets half of the call's time.
     session = dict(session, load_seconds=limits["call_seconds"] / 2 if limits.get("call_seconds") else None)
@@ -384,7 +369,7 @@ def run_job(session, job, buffers_in, result_fd, limits=None, position=0):
     if job.get("reply_array_bytes"):  # what the plan allows: a larger array goes as its shape
         array_bytes = min(array_bytes, job["reply_array_bytes"])
     budget = wire.Budget(array_bytes=max(0, array_bytes))
-    ticker = Ticker(result_fd, position)
+    ticker = call_clock.Ticking(clock, position)
     errors = []
     trials = []
     buffers_out = []
@@ -406,7 +391,7 @@ def run_job(session, job, buffers_in, result_fd, limits=None, position=0):
 # Modules whose contents the next job relies on; a job that changes one of them gets no successor.
 WATCHED_MODULES = ("builtins", "sys", "os", "io", "json", "math", "copy", "signal", "warnings", "resource",
                    "numpy", "numpy.linalg", "numpy.random", "numpy.testing", "numpy.lib", "numpy.fft",
-                   __name__, procedure.__name__, wire.__name__)
+                   __name__, procedure.__name__, wire.__name__, call_clock.__name__)
 WATCHED_LIMITS = ("RLIMIT_AS", "RLIMIT_CPU", "RLIMIT_FSIZE", "RLIMIT_NPROC", "RLIMIT_NOFILE", "RLIMIT_STACK")
 
 
@@ -471,7 +456,7 @@ def _environment_changed(before, _is, _all, _map, _repeat, _vars):
     return any(after[key] != before[key] for key in before if key != "modules")
 
 
-def run_jobs(session, jobs, buffers_in, result_fd, limits=None):
+def run_jobs(session, jobs, buffers_in, result_fd, limits=None, clock=None):
     """Run jobs one after another in this process, while none leaves anything the next would run in.
 
     Each job gets its own share of CPU time through the soft limit (the hard one is their sum). When a
@@ -487,7 +472,7 @@ def run_jobs(session, jobs, buffers_in, result_fd, limits=None):
             _, hard = resource.getrlimit(resource.RLIMIT_CPU)
             share = int(used.ru_utime + used.ru_stime) + limits["cpu_seconds"]
             resource.setrlimit(resource.RLIMIT_CPU, (share if hard == resource.RLIM_INFINITY else min(share, hard), hard))
-        run_job(session, job, buffers_in, result_fd, limits, position)
+        run_job(session, job, buffers_in, result_fd, limits, position, clock)
         if position + 1 < len(jobs) and environment_changed(before):
             wire.write_all(result_fd, wire.pack({"job": position, "stop": True}))
             return

@@ -22,7 +22,9 @@ Three kinds of process, each forked from the one above:
   find and remove everything it leaves behind.
 
 The leader enforces each job's limits from outside: a per-call clock (the job
-ticks after every call, a bounded number of times), a cap on what it may
+records each call's end in a page it shares with its leader, `inside.clock`, a
+bounded number of times; the leader reads it only when the clock runs out,
+instead of waking for a message per call), a cap on what it may
 send, and the killing of whatever the job left running (its process group,
 its orphans, and with a throwaway user every process of that user) and the
 removal of what it left: its scratch folder, files of its user in the usual
@@ -46,7 +48,7 @@ import time
 import numpy as np
 import numpy.random  # noqa: F401  (imported once here, not in every job)
 
-from . import child, wire
+from . import child, clock as call_clock, wire
 from .jobs import Job, Limits, Session, TrialRequest
 
 PR_SET_PDEATHSIG = 1
@@ -380,26 +382,32 @@ def describe_exit(status):
 AFTER_RESULT = "it sent more on its channel after its result"
 
 
-def watch(reader, job, limits, position=0):
+def watch(reader, clock, job, limits, position=0):
     """Read the job's frames until its result, a timeout, garbage or its end: (status, detail, result frame).
 
-    `position` is the job's place in its process: every frame names it, a "stop" names the job before.
-    A frame of an earlier job is "late": that job sent something after its result."""
+    `reader` is a wire.FrameReader on the job's process's channel, `clock` the page where that process
+    records each call's end (`inside.clock`): the per-call clock restarts with each, up to the calls the
+    job makes. `position` is the job's place in its process: every frame names it, a "stop" names the job
+    before. A frame of an earlier job is "late": that job sent something after its result."""
     call_seconds = limits["call_seconds"]
-    deadline = time.monotonic() + call_seconds
     planned = Job.from_wire(job)
-    allowed_ticks = planned.calls + 1
+    calls = call_clock.Reading(clock, position, call_seconds, allowed=planned.calls + 1)
     limit = planned.reply_limit(limits["message_bytes"], limits["output_chars"])
     while True:
         try:
-            frame = reader.read_frame(deadline, limit=limit)
+            frame = reader.read_frame(calls.deadline, limit=limit)
             header = None if frame is None else wire.unpack(frame)[0]
         except wire.WireError as exc:
             return "protocol", {"reason": str(exc)[:300]}, None
         if frame is None:
-            if time.monotonic() >= deadline:
+            if time.monotonic() < calls.deadline:
+                return "crashed", {}, None
+            wrong = calls.advance()  # the deadline: did a call end since the clock last started?
+            if wrong:
+                return "protocol", {"reason": wrong}, None
+            if time.monotonic() >= calls.deadline:
                 return "timeout", {"seconds": call_seconds}, None
-            return "crashed", {}, None
+            continue
         if type(header) is not dict:
             return "protocol", {"reason": "unexpected message"}, None
         if "internal_error" in header:
@@ -412,13 +420,10 @@ def watch(reader, job, limits, position=0):
             if type(owner) is int and 0 <= owner < position:
                 return "late", {"reason": AFTER_RESULT}, None
             return "protocol", {"reason": "a message out of order"}, None
-        if "tick" in header:
-            if allowed_ticks <= 0:
-                return "protocol", {"reason": "more calls reported than the job makes"}, None
-            allowed_ticks -= 1
-            deadline = time.monotonic() + call_seconds
-            continue
         if "result" in header:
+            wrong = calls.advance()
+            if wrong:
+                return "protocol", {"reason": wrong}, None
             return "ok", {}, frame
         return "protocol", {"reason": "unexpected message"}, None
 
@@ -539,6 +544,7 @@ def run_in_child(session, indices, buffers, limits, scratch_root, uid, in_fd=Non
     substitute = session["jobs"][first].get("substitute")
     references = ask_for_references(in_fd, out_fd, first) if substitute else None
     read_fd, write_fd = os.pipe()
+    clock = call_clock.CallClock(len(indices))
     pid = os.fork()
     if pid == 0:
         try:
@@ -547,7 +553,7 @@ def run_in_child(session, indices, buffers, limits, scratch_root, uid, in_fd=Non
                 os.close(references[2])
                 session["references"] = {substitute["set"]: take_references(references[1])}
             prepare_child(write_fd, scratch, limits, uid, jobs=len(indices))
-            child.run_jobs(session, [session["jobs"][i] for i in indices], buffers, 3, limits)
+            child.run_jobs(session, [session["jobs"][i] for i in indices], buffers, 3, limits, clock)
         except BaseException as exc:
             # A failure of this harness (or of an interpreter the student's code broke): say so.
             try:
@@ -566,7 +572,7 @@ def run_in_child(session, indices, buffers, limits, scratch_root, uid, in_fd=Non
     kills = oom_kills()
     try:
         for position, index in enumerate(indices):
-            status, detail, result = watch(reader, session["jobs"][index], limits, position)
+            status, detail, result = watch(reader, clock, session["jobs"][index], limits, position)
             if status == "stopped":
                 if not settled:  # only a job of this process that finished may ask for a fresh one
                     settled.append(("protocol", {"reason": "unexpected message"}, None))
@@ -586,6 +592,7 @@ def run_in_child(session, indices, buffers, limits, scratch_root, uid, in_fd=Non
         if settled and settled[-1][0] == "ok" and sent_after(reader, len(settled) - 1):
             settled[-1] = ("protocol", {"reason": AFTER_RESULT}, None)
         os.close(read_fd)
+        clock.close()
         remove_leftovers(scratch, uid)
     if settled and settled[-1][0] == "crashed":
         detail = describe_exit(exit_status)
