@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import functools
 import threading
 
 import numpy as np
@@ -222,7 +223,7 @@ def function_node(program, definition):
     sources.append(program.cell_sources.get(definition.cell_name, ""))
     for source in sources:
         try:
-            tree = syntax.parse(source)
+            tree = _parsed(source)
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             continue
         for node in ast.walk(tree):
@@ -230,6 +231,12 @@ def function_node(program, definition):
                     definition.first_line <= node.lineno <= definition.last_line:
                 return node
     return None
+
+
+@functools.lru_cache(maxsize=16)
+def _parsed(source):
+    """A code block parsed once for all its units that are traced (a module holds them all); read only."""
+    return syntax.parse(source)
 
 
 # ---------------------------------------------------------------- the reference and its mutants, traced
@@ -410,14 +417,61 @@ def _equal(value, expected, tolerance):
 
 # ---------------------------------------------------------------- the student's line
 
-def first_wrong_line(trace, statements, value, reference, parts, mutant, tolerance):
-    """The first line of the student's function where `value` (as returned) goes wrong, or None.
+class StudentRun:
+    """The student's traced run, analysed once for all of a unit's wrong values: what each record was
+    computed from, and which records have a counterpart among the reference's values."""
 
-    `reference`: the reference's locals' values; `parts`: its subexpressions' values; `mutant`: what the
-    mutants that give the student's value got wrong (None when none does)."""
-    records = trace.records
-    # reads: the records each record was computed from; feeds: the same, but a line that fills part of
-    # an array (`da[:, :H] = ...`) is not computed from the array's other parts, only holds them.
+    def __init__(self, trace, statements, reference, parts):
+        self.statements = statements
+        self.reference = reference  # the reference's locals' values
+        self.parts = parts  # its subexpressions' values
+        self.returned = trace.records  # as recorded: where a returned value is found bit for bit
+        # reads: the records each record was computed from; feeds: the same, but a line that fills part of
+        # an array (`da[:, :H] = ...`) is not computed from the array's other parts, only holds them.
+        self.reads, self.feeds = _dependencies(trace.records, statements)
+        self.records = _filled_parts(trace.records, statements)
+        self.readers = [[] for _ in self.records]
+        for index, parents in enumerate(self.feeds):
+            for parent in parents:
+                self.readers[parent].append(index)
+        self._fine = {}
+
+    def lineage(self, value):
+        """The records `value` (as returned) was computed from, itself included, in the order they ran; None
+        when no record holds it."""
+        sink = next((index for index in range(len(self.returned) - 1, -1, -1)
+                     if _holds(self.returned[index][3], value)), None)
+        if sink is None:
+            return None
+        lineage, todo = {sink}, [sink]
+        while todo:
+            for parent in self.reads[todo.pop()]:
+                if parent not in lineage:
+                    lineage.add(parent)
+                    todo.append(parent)
+        return sorted(lineage)
+
+    def fine(self, with_parts, layout, tolerance):
+        """Per record: it has a counterpart (in the reference's locals, and `with_parts` its subexpressions),
+        computes nothing, or something with a counterpart is computed from it (a correct intermediate the
+        reference does not name). The same for every wrong value of the unit: computed once."""
+        key = (with_parts, layout, tolerance)
+        if key not in self._fine:
+            pools = [self.reference, self.parts] if with_parts else [self.reference]
+            records, statements = self.records, self.statements
+            result = [True] * len(records)
+            for index in range(len(records) - 1, -1, -1):
+                record = records[index][3]
+                result[index] = (_constant(record) or statements.statement(records[index][0]) in statements.given
+                                 or any(pool.has(record, tolerance, layout) for pool in pools)
+                                 or any(result[reader] for reader in self.readers[index]))
+            self._fine[key] = result
+        return self._fine[key]
+
+
+def _dependencies(records, statements):
+    """(reads, feeds): per record, the indices of the records its line read (feeds: leaving out the array a
+    line fills part of)."""
     reads, feeds, latest, group = [], [], {}, None
     pending = {}
     for index, (line, iteration, name, _, call) in enumerate(records):
@@ -431,34 +485,18 @@ def first_wrong_line(trace, statements, value, reference, parts, mutant, toleran
         filled = statements.filled.get(statements.statement(line), ())
         feeds.append({latest[read] for read in names if read in latest and not (read == name and name in filled)})
         pending[name] = index
-    sink = next((index for index in range(len(records) - 1, -1, -1) if _holds(records[index][3], value)), None)
-    records = _filled_parts(records, statements)
-    if sink is None:
+    return reads, feeds
+
+
+def first_wrong_line(run, value, mutant, tolerance):
+    """The first line of the student's function where `value` (as returned) goes wrong, or None.
+
+    `run`: the student's traced run (StudentRun); `mutant`: what the mutants that give the student's value
+    got wrong (None when none does)."""
+    order = run.lineage(value)
+    if order is None:
         return None
-    lineage, todo = {sink}, [sink]
-    while todo:
-        for parent in reads[todo.pop()]:
-            if parent not in lineage:
-                lineage.add(parent)
-                todo.append(parent)
-    order = sorted(lineage)
-
-    readers = [[] for _ in records]
-    for index, parents in enumerate(feeds):
-        for parent in parents:
-            readers[parent].append(index)
-
-    def fine(pools, layout):
-        """Per record: it has a counterpart, computes nothing, or something with a counterpart is computed
-        from it (a correct intermediate the reference does not name)."""
-        result = [True] * len(records)
-        for index in range(len(records) - 1, -1, -1):
-            record = records[index][3]
-            result[index] = (_constant(record) or statements.statement(records[index][0]) in statements.given
-                             or any(pool.has(record, tolerance, layout) for pool in pools)
-                             or any(result[reader] for reader in readers[index]))
-        return result
-
+    records, statements, feeds = run.records, run.statements, run.feeds
     if mutant:
         # A record holding what a matching mutant got wrong: the first that the reference never held, or
         # that holds it under the mutant's own name for it (`dWh = dWh_t`: the reference held dWh_t too).
@@ -467,17 +505,17 @@ def first_wrong_line(trace, statements, value, reference, parts, mutant, toleran
             if _constant(record) or not mutant.has(record, tolerance, layout=False):
                 continue
             if (name != tracing.RETURN and any(_same_role(name, other) for other in mutant.names(record, tolerance))) or \
-                    not reference.has(record, tolerance, layout=False):
+                    not run.reference.has(record, tolerance, layout=False):
                 # Unless it was computed from something already wrong that the reference never computed
                 # at all (the pre-activation without its bias, before the mutant's first named local).
-                computed = fine([reference, parts], True)
+                computed = run.fine(True, True, tolerance)
                 earlier = [other for other in order if other < index and not computed[other]
                            and all(computed[parent] for parent in feeds[other])]
                 return _place(records, earlier[0] if earlier else index, statements)
     # Transposed or reshaped intermediates are a student's choice; a value wrong only in its layout is
     # found when nothing else is. What a line only passes on (a cache unpacked, an allocation) is given.
     for layout in (True, False):
-        named = fine([reference], layout)
+        named = run.fine(False, layout, tolerance)
         for index in order:
             if not named[index]:
                 return _place(records, index, statements) if all(named[p] for p in feeds[index]) else None
@@ -545,9 +583,8 @@ def locate_wrong_values(finder, plan, index, outcome, verdict, program, definiti
     node = function_node(program, definition)
     if node is None:
         return {}
-    statements = Statements(node)
     trial = plan.trials[index]
-    reference, parts = finder.reference_pools(plan, index)
+    run = StudentRun(result.trace, Statements(node), *finder.reference_pools(plan, index))
     found = {}
     for check in verdict.checks:
         student = result.outputs.get(check.name)
@@ -558,7 +595,7 @@ def locate_wrong_values(finder, plan, index, outcome, verdict, program, definiti
         tolerance = tolerance_for(student)
         kinds = {cause.kind for cause in check.causes if cause.basis == "mutant"}
         mutant = finder.mutant_pool(plan, index, kinds, check.name, student, tolerance) if kinds else None
-        place = first_wrong_line(result.trace, statements, student, reference, parts, mutant, tolerance)
+        place = first_wrong_line(run, student, mutant, tolerance)
         if place is not None:
             line, iteration = place
             found[check.name] = Location(definition.cell_name, line, definition.cell, iteration=iteration)
