@@ -62,11 +62,16 @@ def tolerance_for(value):
 def relative_error(actual, expected, differences=None):
     """CS231n's relative error: max |a - b| / max(1e-8, |a| + |b|)."""
     actual, expected = np.asarray(actual, dtype=np.float64), np.asarray(expected, dtype=np.float64)
-    if actual.size == 0:
-        return 0.0
     if differences is None:
         differences = np.abs(actual - expected)
-    return float(np.max(differences / np.maximum(1e-8, np.abs(actual) + np.abs(expected))))
+    return _largest_relative_difference(differences, np.abs(actual), np.abs(expected))
+
+
+def _largest_relative_difference(differences, actual_magnitude, expected_magnitude):
+    """relative_error from its parts, for a caller that has them already."""
+    if differences.size == 0:
+        return 0.0
+    return float(np.max(differences / np.maximum(1e-8, actual_magnitude + expected_magnitude)))
 
 
 @dataclass(frozen=True)
@@ -113,15 +118,19 @@ def compare(actual, expected):
             return Comparison(False, Mismatch("shape", shape=actual_array.shape, expected_shape=expected_array.shape,
                                               layout=layout))
     values = actual_array.astype(np.float64)
-    bad = ~np.isfinite(values) & np.isfinite(expected_array)
-    if bad.any():
-        return Comparison(False, Mismatch("nonfinite", nan=bool(np.isnan(values).any()),
-                                          inf=bool(np.isinf(values).any()), count=int(bad.sum()), size=values.size),
-                          aligned=values)
+    finite = np.isfinite(values)
+    if not finite.all():
+        bad = ~finite & np.isfinite(expected_array)
+        if bad.any():
+            return Comparison(False, Mismatch("nonfinite", nan=bool(np.isnan(values).any()),
+                                              inf=bool(np.isinf(values).any()), count=int(bad.sum()),
+                                              size=values.size),
+                              aligned=values)
     differences = np.abs(values - expected_array)
+    expected_magnitude = np.abs(expected_array)
     # np.isclose's rule, written out: it costs several times more, and this runs for every value of every trial.
-    close = differences <= tolerance.atol + tolerance.rtol * np.abs(expected_array)
-    error = relative_error(values, expected_array, differences)
+    close = differences <= tolerance.atol + tolerance.rtol * expected_magnitude
+    error = _largest_relative_difference(differences, np.abs(values), expected_magnitude)
     if close.all():
         return Comparison(True, relative_error=error, accepted_shape=accepted, aligned=values)
     mismatch = Mismatch("values", count=int((~close).sum()), size=values.size,
@@ -159,10 +168,17 @@ def error_picture(aligned, expected, dims):
             steps = tuple(round(float(v), 3) for v in error.max(axis=others))
     plane = error.reshape(1, -1) if error.ndim == 1 else error.max(axis=tuple(range(error.ndim - 2))) \
         if error.ndim > 2 else error
-    rows = np.array_split(np.arange(plane.shape[0]), min(GRID_CELLS, plane.shape[0]))
-    columns = np.array_split(np.arange(plane.shape[1]), min(GRID_CELLS, plane.shape[1]))
-    grid = tuple(tuple(round(float(plane[np.ix_(r, c)].max()), 3) for c in columns) for r in rows)
+    blocks = np.maximum.reduceat(np.maximum.reduceat(plane, _block_starts(plane.shape[0]), axis=0),
+                                 _block_starts(plane.shape[1]), axis=1)
+    grid = tuple(tuple(round(value, 3) for value in row) for row in blocks.tolist())
     return grid, plane.shape, steps
+
+
+def _block_starts(length):
+    """Where each of at most GRID_CELLS blocks of an axis starts, sized as np.array_split sizes them."""
+    count = min(GRID_CELLS, length)
+    size, longer = divmod(length, count)
+    return np.cumsum([0] + [size + 1] * longer + [size] * (count - longer - 1))
 
 
 def _worst_entries(values, expected, close, count=3):
