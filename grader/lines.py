@@ -223,20 +223,21 @@ def function_node(program, definition):
     sources.append(program.cell_sources.get(definition.cell_name, ""))
     for source in sources:
         try:
-            tree = _parsed(source)
+            functions = _functions_in(source)
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             continue
-        for node in ast.walk(tree):
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == name and \
-                    definition.first_line <= node.lineno <= definition.last_line:
+        for node in functions:
+            if node.name == name and definition.first_line <= node.lineno <= definition.last_line:
                 return node
     return None
 
 
 @functools.lru_cache(maxsize=16)
-def _parsed(source):
-    """A code block parsed once for all its units that are traced (a module holds them all); read only."""
-    return syntax.parse(source)
+def _functions_in(source):
+    """Every function defined in a code block, parsed once for all its units that are traced (a module holds
+    them all); read only."""
+    return tuple(node for node in ast.walk(syntax.parse(source))
+                 if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)))
 
 
 # ---------------------------------------------------------------- the reference and its mutants, traced
