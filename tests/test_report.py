@@ -565,7 +565,8 @@ def test_a_notebook_submission_gets_its_notebook_back_with_the_feedback_in_place
     import nbformat
     from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-    cells = [new_markdown_cell("# My homework " + HOSTILE), new_code_cell(STEP_FORWARD), new_markdown_cell("next"),
+    link = '<a href="http://evil.example/">click</a>'
+    cells = [new_markdown_cell("# My homework " + HOSTILE), new_code_cell(STEP_FORWARD), new_markdown_cell("next " + link),
              new_code_cell(STEP_BACKWARD, outputs=[nbformat.v4.new_output("display_data", {"text/html": HOSTILE})])]
     path = tmp_path / "bob.ipynb"
     nbformat.write(new_notebook(cells=cells), str(path))
@@ -588,6 +589,9 @@ def test_a_notebook_submission_gets_its_notebook_back_with_the_feedback_in_place
     page = (folder / "feedback-notebook.html").read_text()
     assert_self_contained(page)
     assert "<script" not in page and "<img" not in page and "&lt;script&gt;" in page
+    # The student's markdown is text: its link is shown, not followed.
+    assert 'href="http://evil.example/"' not in page.replace("&lt;a href", "")
+    assert '&lt;a href="http://evil.example/"&gt;click&lt;/a&gt;' in page
     assert "dWh differs in 30 of 30 entries" in page and "def rnn_step_backward" in re.sub(r"<[^>]+>", "", page)
     # a module gets no notebook
     module = write_submission_reports(SubmissionResult("m", str(tmp_path / "m.py"), "a", "A", 1, units), tmp_path / "o")

@@ -216,7 +216,8 @@ def notebook_html(notebook, title):
         if cell.cell_type == "code":
             cell.outputs = []
         elif cell.cell_type == "markdown" and "grader" not in cell.metadata:
-            cell.cell_type, cell.source = "raw", cell.source  # the student's own markdown: shown as written
+            # The student's own markdown, shown as written: text, not markup (no link, no image, nothing live).
+            cell.cell_type, cell.source = "raw", "<pre>%s</pre>" % escape(cell.source)
         cell.pop("attachments", None)
     body = renderer().body(shown)
     return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>%s</title>\n"
