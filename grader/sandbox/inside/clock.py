@@ -8,7 +8,7 @@ since. Before this page a call's end was a message the leader woke up to read, a
 submission.
 
 What the page holds is written by student code's process, so the leader believes it only within
-bounds (`CallClock.advance`): a count that grows, at most to the calls the job makes, and a time no
+bounds (`Reading.advance`): a count that grows, at most to the calls the job makes, and a time no
 later than when it is read and no earlier than the call before's.
 """
 
@@ -17,7 +17,8 @@ import mmap
 import struct
 import time
 
-_SLOT = struct.Struct("<d")  # the time of the latest call's end, then (8 bytes on) the count of calls ended
+# A slot: the time of the latest call's end, then (8 bytes on) the count of calls ended.
+_TIME = struct.Struct("<d")
 _COUNT = struct.Struct("<Q")
 SLOT_BYTES = 16
 
@@ -27,7 +28,6 @@ class CallClock:
 
     def __init__(self, jobs):
         self.memory = mmap.mmap(-1, max(1, jobs) * SLOT_BYTES)  # anonymous and shared with the children
-        self.slots = max(1, jobs)
 
     def close(self):
         self.memory.close()
@@ -36,7 +36,7 @@ class CallClock:
 class Ticking:
     """The job's side: records each call's end in its slot. Bound at import, before any student code."""
 
-    def __init__(self, clock, position, _pack_time=_SLOT.pack_into, _pack_count=_COUNT.pack_into,
+    def __init__(self, clock, position, _pack_time=_TIME.pack_into, _pack_count=_COUNT.pack_into,
                  _monotonic=time.monotonic):
         self.memory = clock.memory if clock is not None else None
         self.offset = position * SLOT_BYTES
@@ -76,7 +76,7 @@ class Reading:
             return "more calls reported than the job makes"
         if count < self.seen:
             return "a call count that went back"
-        (ended,) = _SLOT.unpack_from(self.memory, self.offset)
+        (ended,) = _TIME.unpack_from(self.memory, self.offset)
         now = time.monotonic()
         # A time outside (the call before's end, now] is not believed: the call ended by now, at the latest.
         if not (math.isfinite(ended) and self.since < ended <= now):
