@@ -295,6 +295,7 @@ class LineFinder:
         self._runs = {}  # (unit, trial) -> (Pool of the reference's values, its records keyed)
         self._mutant_runs = {}  # (unit, trial, mutant) -> (its records keyed, its results)
         self._spoiled_parts = {}  # (unit, trial, mutant, tolerance) -> what it got wrong (_spoiled)
+        self._mutant_pools = {}  # (unit, trial, matching mutants, tolerance) -> Pool of what they got wrong
         self._lock = threading.Lock()
         self._run_lock = threading.Lock()
 
@@ -357,29 +358,41 @@ class LineFinder:
         something else (the same local, the same time it changed): their mistake and what it spoiled."""
         from .causes import same_values  # causes imports check, which imports this module's users
 
-        pool = Pool()
         if self.mutants is None:
-            return pool
-        trial = plan.trials[index]
-        reference = self._reference_run(plan, index)[2]
+            return Pool()
+        matching = []
         for number, (cause, namespace, lock) in enumerate(self.mutants.mutants(plan.unit.name)):
-            if cause not in kinds:
-                continue
-            key = (plan.unit.name, index, number)
+            if cause in kinds:
+                records, outputs = self._mutant_run(plan, index, number, namespace, lock)
+                if outputs is not None and name in outputs and same_values(student_value, outputs[name]):
+                    matching.append((number, records))
+        # The same for every submission these mutants match: kept for the run.
+        key = (plan.unit.name, index, tuple(number for number, _ in matching), tolerance)
+        with self._lock:
+            pool = self._mutant_pools.get(key)
+        if pool is None:
+            pool = Pool()
+            reference = self._reference_run(plan, index)[2]
+            for number, records in matching:
+                for item, local in self._spoiled((plan.unit.name, index, number, tolerance), records, reference,
+                                                 tolerance):
+                    pool.add(item, local)
             with self._lock:
-                found = self._mutant_runs.get(key)
-            if found is None:
-                tracer, outputs = traced_run(namespace, "<mutant>", [s.to_wire() for s in plan.unit.steps],
-                                             trial.inputs, plan.unit.global_names, lock)
-                found = _keyed(tracer), outputs
-                with self._lock:
-                    self._mutant_runs[key] = found
-            records, outputs = found
-            if outputs is None or name not in outputs or not same_values(student_value, outputs[name]):
-                continue
-            for item, local in self._spoiled(key + (tolerance,), records, reference, tolerance):
-                pool.add(item, local)
+                self._mutant_pools[key] = pool
         return pool
+
+    def _mutant_run(self, plan, index, number, namespace, lock):
+        """(its records keyed, its results): a mutant traced on a trial, made on first use and kept."""
+        key = (plan.unit.name, index, number)
+        with self._lock:
+            found = self._mutant_runs.get(key)
+        if found is None:
+            tracer, outputs = traced_run(namespace, "<mutant>", [s.to_wire() for s in plan.unit.steps],
+                                         plan.trials[index].inputs, plan.unit.global_names, lock)
+            found = _keyed(tracer), outputs
+            with self._lock:
+                self._mutant_runs[key] = found
+        return found
 
     def _spoiled(self, key, records, reference, tolerance):
         """[(value, local)]: what a mutant's locals held that the reference's did not (constants left out).
