@@ -103,8 +103,8 @@ class Grader:
             raise
         except Exception as exc:  # noqa: BLE001 (one submission must never stop the others)
             _report_failure(submission_id)
-            submission = load.Submission(submission_id, Path(path))
-            return self._not_graded(submission, time.perf_counter() - started, time.perf_counter() - started,
+            seconds = time.perf_counter() - started
+            return self._not_graded(load.Submission(submission_id, Path(path)), seconds, seconds,
                                     grader_failure=type(exc).__name__)
         return self.grade(submission, load_seconds=time.perf_counter() - started)
 

@@ -1096,6 +1096,17 @@ def test_an_error_of_the_grader_on_one_submission_is_that_submissions_result(gra
     assert "the grader failed on any" in stderr and "Traceback" in stderr and "int too large" in stderr
 
 
+def test_an_error_of_the_grader_reading_one_submission_is_that_submissions_result(grader, arena, monkeypatch,
+                                                                                     capsys):
+    def broken(*args):
+        raise KeyError("cells")
+    monkeypatch.setattr(load, "load_submission", broken)
+    result = grade(grader, arena, "any", (HOSTILE / "_correct.py").read_text())
+    assert result.score == 0 and result.grader_failure == "KeyError" and result.load_error is None
+    assert result.seconds == result.stage_seconds.load
+    assert "the grader failed on any" in capsys.readouterr().err
+
+
 def test_a_problem_of_the_graders_set_up_stops_the_run(grader, arena, monkeypatch):
     import grader.check as check_module
 
