@@ -3,6 +3,9 @@
 import shutil
 
 import pytest
+import yaml
+
+from grader import spec as spec_module
 
 from grader.errors import SpecError
 from grader.spec import BUNDLED_DIR, available_assignments, callee_closure, find_assignment, load_spec
@@ -79,6 +82,27 @@ def test_invalid_yaml_and_a_duplicate_key_are_located(tmp_path):
         load_spec(write_spec(tmp_path, "name: tiny\nunits:\n  a: [\n"))
     with pytest.raises(SpecError, match=r"spec.yaml:2: 'name' is given twice"):
         load_spec(write_spec(tmp_path, "name: tiny\nname: again\n"))
+
+
+def _with_lines(raw):
+    """A spec's YAML with the line of every mapping and key, to compare two readings."""
+    if isinstance(raw, dict):
+        return raw.line, raw.key_lines, {key: _with_lines(value) for key, value in raw.items()}
+    if isinstance(raw, list):
+        return [_with_lines(item) for item in raw]
+    return type(raw).__name__, raw
+
+
+def test_specs_read_with_libyaml_as_with_pyyaml_itself():
+    """The fast reading (libyaml) gives every bundled spec the same values, types and lines as PyYAML's own
+    parser, whose messages a spec it refuses still gets (test_invalid_yaml_and_a_duplicate_key_are_located)."""
+    assert yaml.__with_libyaml__  # PyYAML's wheels have it: the fast path is the one these tests take
+    assert issubclass(spec_module._FastLineLoader, yaml.CSafeLoader)
+    texts = [GOOD] + [(BUNDLED_DIR / name / "spec.yaml").read_text() for name in available_assignments()]
+    for text in texts:
+        fast = yaml.load(text, Loader=spec_module._FastLineLoader)
+        assert _with_lines(fast) == _with_lines(yaml.load(text, Loader=spec_module._LineLoader))
+        assert _with_lines(spec_module.read_yaml(text)) == _with_lines(fast)
 
 
 def test_a_missing_reference_is_named(tmp_path):
