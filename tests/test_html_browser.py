@@ -20,7 +20,8 @@ from urllib.parse import unquote
 
 from grader.load import safe_id
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the results built in test_report, whatever the import mode
-from test_report import TITLE, buggy_result, correct_result, hostile_result, load_error_result  # noqa: E402
+from test_report import (HOSTILE, HOSTILE_IMG, TITLE, buggy_result, correct_result, graded_notebook,  # noqa: E402
+                         hostile_result, load_error_result)
 
 from grader.results import (Cause, Mismatch, Reason, SubmissionResult, TrialRef, UnitResult,  # noqa: E402
                             UnitVerdict, ValueCheck)
@@ -142,6 +143,37 @@ def test_summary_page_in_chromium(tmp_path):
         assert name in dom.words
     assert "dWh is wrong × 1" in row_text(text, "unit-rnn_step_backward")
     assert "could not be read: not a notebook" in dom.words
+
+
+def test_the_notebook_page_in_chromium(tmp_path):
+    """The annotated notebook's page: the student's cells in order with the hostile ones shown as text (no
+    script ran, no image), each graded cell's marked line flagged and its feedback after it; it draws."""
+    from grader.report.notebook import notebook_html
+
+    notebook, result = graded_notebook()
+    page = tmp_path / "feedback-notebook.html"
+    page.write_text(notebook_html(notebook, result), encoding="utf-8")
+    text = dump_dom(tmp_path, page)
+    dom = Dom(text)
+    assert dom.title == "%s: bob" % TITLE
+    assert not [tag for tag, attrs in dom.elements if tag in ("script", "img", "a", "iframe", "link")]
+    words = dom.words
+    assert "# Homework " + HOSTILE in words and HOSTILE_IMG in words and "print('<b>done</b>')" in words
+    order = [words.index(part) for part in ("def rnn_step_backward", "Grader: rnn_step_backward — Wrong, 1.6 / 2 points",
+                                            HOSTILE_IMG, "def rnn_forward", "Grader: rnn_forward — Error, 0 / 2 points",
+                                            "print('<b>done</b>')")]
+    assert order == sorted(order)
+    assert "boom " + HOSTILE in words
+    marked = [attrs["id"] for tag, attrs in dom.elements if tag == "span" and attrs.get("class") == "marked"]
+    assert marked == ["unit-rnn_step_backward-marked", "unit-rnn_forward-marked"]
+    line = text[text.rindex("<", 0, text.index('id="unit-rnn_forward-marked"')):]
+    line = re.sub(r"<[^>]+>", "", line[:line.index("\n")])
+    assert line == "◀ line 9: ValueError raised here    return np.stack(h, axis=2), cache"
+    focusable = [attrs for tag, attrs in dom.elements if attrs.get("tabindex") == "0"]
+    assert [attrs["aria-label"] for attrs in focusable] == ["In [3]: code", "In [ ]: code", "In [ ]: code"]
+    shot = tmp_path / "notebook.png"
+    chromium(tmp_path, "--window-size=1200,2400", "--screenshot=%s" % shot, page.resolve().as_uri())
+    assert png_size(shot) == (1200, 2400) and shot.stat().st_size > 20_000
 
 
 def png_size(path):

@@ -9,8 +9,10 @@ import io
 import json
 import re
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
+from markupsafe import escape
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -591,24 +593,81 @@ def test_a_notebook_submission_gets_its_notebook_back_with_the_feedback_in_place
     assert "<script" not in page and "<img" not in page and "&lt;script&gt;" in page
     # The student's markdown is text: its link is shown, not followed.
     assert 'href="http://evil.example/"' not in page.replace("&lt;a href", "")
-    assert '&lt;a href="http://evil.example/"&gt;click&lt;/a&gt;' in page
+    assert ("", "next " + link) in NotebookPage(page).pres
+    assert_only_our_markup(page)
     assert "dWh differs in 30 of 30 entries" in page and "def rnn_step_backward" in re.sub(r"<[^>]+>", "", page)
     # a module gets no notebook
     module = write_submission_reports(SubmissionResult("m", str(tmp_path / "m.py"), "a", "A", 1, units), tmp_path / "o")
     assert not (module / "feedback.ipynb").exists()
 
 
-# The page holds each cell's highlighted code out of nbconvert's sanitizing and reprinting passes (their cost) and
-# puts it back as they would print it: the page must be nbconvert's own, byte for byte.
+# The notebook page is our own template: the student's cells in order, shown as text whatever they hold, code
+# highlighted, each unit's marked line flagged in its cell, its feedback after the cell, and nothing else.
 
-def _pages(notebook, monkeypatch):
-    """(the page as written, nbconvert's own page with nothing held out)."""
-    from grader.report import notebook as annotated
+PAGE_TAGS = {"html", "head", "meta", "title", "style", "body", "main", "div", "pre", "span", "section", "h2", "code"}
+PAGE_ATTRIBUTES = {"lang", "charset", "name", "content", "class", "id", "tabindex", "role", "aria-label"}
 
-    page = annotated.notebook_html(notebook, "T")
-    with monkeypatch.context() as patch:
-        patch.setattr(annotated.NotebookRenderer, "body", annotated.NotebookRenderer.whole)
-        return page, annotated.notebook_html(notebook, "T")
+
+class NotebookPage(HTMLParser):
+    """A notebook page read back as a browser reads it: its tags, and each <pre>'s text (entities decoded) as
+    (class, text), the marked lines' flags apart as (class of their <pre>'s section, flag text)."""
+
+    def __init__(self, page):
+        super().__init__(convert_charrefs=True)
+        self.tags, self.pres, self.flags, self.sections = [], [], [], []
+        self._pre = self._flag = None
+        self.feed(page)
+        self.close()
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        self.tags.append((tag, attrs))
+        if tag == "pre":
+            self._pre = [attrs.get("class", ""), ""]
+        elif tag == "span" and attrs.get("class") == "flag":
+            self._flag = ""
+        elif tag == "section":
+            self.sections.append(attrs.get("id"))
+
+    def handle_endtag(self, tag):
+        if tag == "pre":
+            self.pres.append(tuple(self._pre))
+            self._pre = None
+        elif tag == "span" and self._flag is not None:
+            self.flags.append((len(self.pres), self._flag))
+            self._flag = None
+
+    def handle_data(self, data):
+        if self._flag is not None:
+            self._flag += data
+        elif self._pre is not None:
+            self._pre[1] += data
+
+
+def shown_code(source):
+    """A code cell's text as the page shows it: its lines, the trailing empty ones dropped, each ended."""
+    lines = source.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    while len(lines) > 1 and not lines[-1]:
+        lines.pop()
+    return "\n".join(lines) + "\n"
+
+
+def assert_only_our_markup(page):
+    """Every tag and attribute is one the template writes: nothing a notebook holds became markup."""
+    __tracebackhide__ = True
+    assert_self_contained(page)
+    for tag, attrs in NotebookPage(page).tags:
+        assert tag in PAGE_TAGS, tag
+        assert set(attrs) <= PAGE_ATTRIBUTES, (tag, attrs)
+
+
+def expected_pres(notebook):
+    return [("code", shown_code(cell.source)) if cell.cell_type == "code" else ("", cell.source)
+            for cell in notebook.cells]
+
+
+def ungraded(notebook_path="/subs/n.ipynb"):
+    return SubmissionResult("n", notebook_path, "cs231n-rnn", TITLE, 1234, ())
 
 
 def _notebooks():
@@ -625,51 +684,117 @@ def _notebooks():
             continue
 
 
-def test_the_notebook_page_is_nbconvert_s_own_for_every_notebook_of_the_tests_and_examples(monkeypatch):
+def test_the_notebook_page_shows_every_cell_of_every_notebook_of_the_tests_and_examples_as_text_in_order():
+    from grader.report.notebook import notebook_html
+
     checked = 0
     for path, notebook in _notebooks():
-        page, own = _pages(notebook, monkeypatch)
-        assert page == own, path
+        page = notebook_html(notebook, ungraded(str(path)))
+        assert_only_our_markup(page)
+        assert NotebookPage(page).pres == expected_pres(notebook), path
+        prompts = re.findall(r'<div class="prompt input_prompt">(In \[[^\]]*\]:)</div>', page)
+        assert prompts == ["In [%s]:" % (cell.execution_count if cell.execution_count is not None else " ")
+                           for cell in notebook.cells if cell.cell_type == "code"], path
         checked += 1
     assert checked >= 40
 
 
-# Code with what escaping is about (quotes, &, <, > and entities), non-ASCII, and sometimes characters (control
-# characters, a separator, any code point) for which the page leaves the whole cell to nbconvert.
+# Code with what escaping is about (quotes, &, <, > and entities, markup, a closing tag of the page's own),
+# non-ASCII, and sometimes any character at all (control characters, separators, any code point).
 PLAIN = ["x", "1", " ", "\t", "\n", '"', "'", "&", "<", ">", ";", "#", "=", "\\", "&amp;", "&quot;", "&#39;", "<b>",
-         "é", "€", "😀", "def f(a):\n    return a & 1\n"]
+         "</pre>", "</span>", "<!--", "]]>", "é", "€", "😀", "def f(a):\n    return a & 1\n", HOSTILE, HOSTILE_IMG]
 ODD = ["\x0c", "\r", "\x00", "\x7f", "\u2028", "\ufffe", "\U000e0001"]
-CODE = st.one_of(st.lists(st.sampled_from(PLAIN), max_size=30),
+TEXT = st.one_of(st.lists(st.sampled_from(PLAIN), max_size=30),
                  st.lists(st.sampled_from(PLAIN + ODD) | st.characters(), max_size=30)).map("".join)
 
 
-@settings(max_examples=60, deadline=None)
-@given(sources=st.lists(CODE, min_size=1, max_size=3))
-def test_the_notebook_page_is_nbconvert_s_own_whatever_the_code(sources):
-    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+@settings(max_examples=80, deadline=None)
+@given(cells=st.lists(st.tuples(st.sampled_from(["code", "markdown", "raw"]), TEXT, TEXT,
+                                st.one_of(st.none(), st.integers(), TEXT)), min_size=1, max_size=4))
+def test_whatever_a_notebook_s_cells_hold_the_page_shows_it_as_text(cells):
+    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_raw_cell
 
-    cells = [new_code_cell(source) for source in sources] + [new_markdown_cell("a & b < c " + sources[0])]
-    with pytest.MonkeyPatch.context() as monkeypatch:
-        page, own = _pages(new_notebook(cells=cells), monkeypatch)
-    assert page == own
+    from grader.report.notebook import notebook_html
+
+    made = {"code": new_code_cell, "markdown": new_markdown_cell, "raw": new_raw_cell}
+    notebook = new_notebook(cells=[made[kind](source) for kind, source, _, _ in cells])
+    for cell, (kind, _, cell_id, count) in zip(notebook.cells, cells):
+        cell["id"] = cell_id  # an invalid notebook's: anything at all
+        if kind == "code":
+            cell["execution_count"] = count
+    page = notebook_html(notebook, ungraded())
+    assert_only_our_markup(page)
+    assert NotebookPage(page).pres == expected_pres(notebook)
+    ids = [attrs["id"] for tag, attrs in NotebookPage(page).tags if tag == "div" and "id" in attrs]
+    assert ids == ["cell-id=%s" % cell_id for _, _, cell_id, _ in cells if cell_id]
 
 
-def test_a_cell_that_writes_the_marker_cannot_move_code_on_the_page(monkeypatch):
-    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+def graded_notebook():
+    """A notebook (markdown, rnn_step_backward with a wrong dWh, a raw cell, rnn_forward raising, one more code
+    cell) and its result, with hostile text in the student's cells and in an exception message."""
+    import dataclasses
 
-    from grader.report import notebook as annotated
+    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_raw_cell
 
-    marker = annotated.renderer().highlight.marker
-    notebook = new_notebook(cells=[new_code_cell("x = 'secret'"), new_markdown_cell("%s0." % marker),
-                                   new_code_cell("y = '%s0.'" % marker)])
-    page, own = _pages(notebook, monkeypatch)
-    assert page == own
+    notebook = new_notebook(cells=[new_markdown_cell("# Homework " + HOSTILE), new_code_cell(STEP_BACKWARD, execution_count=3),
+                                   new_raw_cell(HOSTILE_IMG), new_code_cell(FORWARD), new_code_cell("print('<b>done</b>')")])
+    wrong = wrong_dWh_unit()
+    checks = tuple(dataclasses.replace(check, location=Location("cell 2", 7, cell=2, iteration=2)) if check.name == "dWh" else check
+                   for check in wrong.verdict.checks)
+    backward = dataclasses.replace(wrong, cell_name="cell 2", cell=2, first_line=1,
+                                   verdict=dataclasses.replace(wrong.verdict, checks=checks))
+    raising = error_unit()
+    error = dataclasses.replace(raising.verdict.error, cell_name="cell 4", message="boom " + HOSTILE)
+    forward = dataclasses.replace(raising, cell_name="cell 4", cell=4,
+                                  verdict=dataclasses.replace(raising.verdict, error=error))
+    return notebook, SubmissionResult("bob", "/subs/bob.ipynb", "cs231n-rnn", TITLE, 1234, (backward, forward))
+
+
+def test_the_notebook_page_follows_each_graded_cell_with_its_feedback_and_flags_its_marked_line():
+    from grader.report.notebook import notebook_html
+
+    notebook, result = graded_notebook()
+    page = notebook_html(notebook, result)
+    assert_only_our_markup(page)
+    read = NotebookPage(page)
+    feedback = [(kind, text) for kind, text in read.pres if kind == ""][1::2]  # markdown, feedback, raw, feedback
+    assert read.pres == [("", notebook.cells[0].source), ("code", STEP_BACKWARD), ("", unit_feedback(result.units[0])),
+                         ("", HOSTILE_IMG), ("code", FORWARD), ("", unit_feedback(result.units[1])),
+                         ("code", "print('<b>done</b>')\n")]
+    assert len(feedback) == 2 and "boom " + HOSTILE in read.pres[5][1]
+    assert read.sections == ["unit-rnn_step_backward", "unit-rnn_forward"]
+    # Each flag is in its unit's cell (the 2nd and 5th <pre>), on its line.
+    assert read.flags == [(1, "◀ line 7: dWh first goes wrong here, on the 2nd pass of the loop"),
+                          (4, "◀ line 9: ValueError raised here")]
+    marked = re.findall(r'<span class="marked" id="([^"]+)"><span class="flag">[^<]*</span>(.*)</span>\n', page)
+    assert [(anchor, re.sub(r"<[^>]+>", "", html)) for anchor, html in marked] == [
+        ("unit-rnn_step_backward-marked", STEP_BACKWARD.split("\n")[6]),
+        ("unit-rnn_forward-marked", FORWARD.split("\n")[8])]
+    assert "Grader: <code>rnn_step_backward</code> — <span class=\"badge st-failed\">Wrong</span>, 1.6 / 2 points" in page
+    assert '<title>%s: bob</title>' % escape(TITLE) in page
+    assert "In [3]:" in page and "In [ ]:" in page
+
+
+def test_the_notebook_page_flags_no_line_for_an_error_in_another_cell_or_a_line_the_cell_does_not_have():
+    import dataclasses
+
+    from grader.report.notebook import notebook_html
+
+    notebook, result = graded_notebook()
+    backward, forward = result.units
+    elsewhere = dataclasses.replace(forward, verdict=dataclasses.replace(
+        forward.verdict, error=dataclasses.replace(forward.verdict.error, cell_name="cell 2")))
+    beyond = dataclasses.replace(forward, verdict=dataclasses.replace(
+        forward.verdict, error=dataclasses.replace(forward.verdict.error, line=99)))
+    for unit in (elsewhere, beyond):
+        page = notebook_html(notebook, dataclasses.replace(result, units=(backward, unit)))
+        assert [text for _, text in NotebookPage(page).flags] == [
+            "◀ line 7: dWh first goes wrong here, on the 2nd pass of the loop"]
 
 
 def test_grading_modules_never_imports_nbconvert_or_nbformat():
-    """nbconvert and what it brings (bleach, BeautifulSoup) cost a few tenths of a second to import, nbformat
-    (with jsonschema) a tenth: a run of modules reads no notebook and writes no notebook page, so it does
-    without them."""
+    """nbformat (with jsonschema) costs a tenth of a second to import: a run of modules reads no notebook and
+    writes no notebook page, so it does without it."""
     import subprocess
     import sys
 
@@ -678,15 +803,27 @@ def test_grading_modules_never_imports_nbconvert_or_nbformat():
     assert subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True).stdout == "[]\n"
 
 
-def test_a_cell_too_large_to_keep_is_still_nbconvert_s_own(monkeypatch):
-    from nbformat.v4 import new_code_cell, new_notebook
+def test_a_notebook_s_reports_need_no_nbconvert(tmp_path):
+    """The notebook page is our own template: writing a notebook's reports imports none of nbconvert, bleach,
+    BeautifulSoup or mistune (half a second of every notebook run, when nbconvert rendered the page)."""
+    import subprocess
+    import sys
 
-    from grader.report import notebook as annotated
+    import nbformat
 
-    source = "x = 'a & b' < \"c\"\n" * (annotated.KEPT_CELL_CHARS // 10)
-    assert len(source) > annotated.KEPT_CELL_CHARS
-    page, own = _pages(new_notebook(cells=[new_code_cell(source)]), monkeypatch)
-    assert page == own
+    notebook, _ = graded_notebook()
+    path = tmp_path / "bob.ipynb"
+    nbformat.write(notebook, str(path))
+    program = ("import dataclasses, sys; sys.path.insert(0, sys.argv[1]); import test_report; "
+               "from grader.report import write_submission_reports; "
+               "write_submission_reports(dataclasses.replace(test_report.graded_notebook()[1], path=sys.argv[2]), "
+               "sys.argv[3]); "
+               "print(sorted(m for m in ('nbconvert', 'bleach', 'bs4', 'mistune', 'soupsieve') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", program, str(Path(__file__).resolve().parent), str(path),
+                           str(tmp_path / "out")], capture_output=True, text=True, check=True)
+    assert done.stdout == "[]\n"
+    page = (tmp_path / "out" / "bob" / "feedback-notebook.html").read_text()
+    assert NotebookPage(page).sections == ["unit-rnn_step_backward", "unit-rnn_forward"]
 
 
 def test_the_numerical_gradient_s_disagreement_is_said_once_per_unit():

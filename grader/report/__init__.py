@@ -22,7 +22,7 @@ from .gradescope import results_json
 from .grades import assignment_max, canvas_csv, grades_csv, row_max
 from .html import feedback_html, index_html, summary_html
 from .stored import RECORD_VERSION, remove_written, stored_results, to_record
-from .notebook import feedback_notebook, notebook_html
+from .notebook import feedback_notebook, notebook_html, read_notebook
 from .text import unit_feedback
 
 __all__ = ["write_submission_reports", "write_class_reports", "score_table", "unit_feedback", "results_json",
@@ -47,12 +47,12 @@ def write_submission_reports(result, out_dir):
     # Compact: json's fast C encoder is used only without indentation, and this runs for every student.
     _write(folder / "results.json", json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":")) + "\n")
     _write(folder / "feedback.html", feedback_html(result))
-    annotated = feedback_notebook(result)
-    if annotated is not None:  # a notebook submission: also the notebook itself, with the feedback in place
+    notebook = read_notebook(result)
+    if notebook is not None:  # a notebook submission: also the notebook itself, with the feedback in place
         import nbformat  # here: a run of modules does without it
 
-        _write(folder / "feedback.ipynb", nbformat.writes(annotated))
-        _write(folder / "feedback-notebook.html", notebook_html(annotated, "%s: %s" % (result.title, result.id)))
+        _write(folder / "feedback.ipynb", nbformat.writes(feedback_notebook(notebook, result)))
+        _write(folder / "feedback-notebook.html", notebook_html(notebook, result))
     return folder
 
 

@@ -1,42 +1,38 @@
-"""The student's own notebook, annotated: feedback.ipynb and its HTML rendering (after nbgrader's generate_feedback).
+"""The student's own notebook, annotated: feedback.ipynb and its HTML page (after nbgrader's generate_feedback).
 
 After each cell that defines a graded unit comes a markdown cell with that
 unit's feedback (`text.unit_feedback`), so it can be read in place. The
 feedback is put in a fenced code block, so nothing a submission wrote (an
-exception message, a name) becomes markup. The HTML rendering is nbconvert's
-"basic" template (the notebook's body, no script, no link to anything
-outside), inputs only: the student's outputs are left out, since the grader
-never ran them and they could hold anything, and its markdown cells are
-shown as text in the same way.
+exception message, a name) becomes markup.
 
-nbconvert sanitizes each highlighted cell (bleach) and then parses and
-reprints the whole page (BeautifulSoup): pure Python, 90% of the cost, for
-text that pygments has already escaped. So the highlighted code of each cell
-is held out of the page while nbconvert renders it (a marker in its place)
-and put back at the end, in the form those two passes give it. That form is
-known only for what pygments writes (spans of one class around escaped text),
-so any other code goes through nbconvert whole; tests/test_report.py checks
-the page is byte for byte nbconvert's own. A cell's highlighting is kept
-for the cells that come again (the handout's, in every student's notebook).
+The page, `feedback-notebook.html`, is our own template (notebook.html.j2),
+laid out as nbconvert's "basic" template lays out a notebook, inputs only:
+the student's outputs are left out, since the grader never ran them and they
+could hold anything; markdown and raw cells are shown as text, not markup.
+Code is highlighted as on the feedback page (`html.highlight_lines`: every
+piece escaped, pygments' classes and colours), each unit's marked line
+(`html.mark_for`) is flagged in its cell, and each unit's feedback follows
+its cell. nbconvert rendered this page before; with bleach, BeautifulSoup,
+mistune and its templates it cost about half a second per run and tens of
+milliseconds per notebook, to lay out text that needs only escaping.
 
-nbconvert (with bleach, BeautifulSoup, soupsieve) takes a few tenths of a
-second to import, nbformat a tenth: they are imported when the first
-notebook's page is written, never by a run of modules.
+nbformat (with jsonschema, a tenth of a second to import) is imported when
+the first notebook is read, never by a run of modules.
 """
 
 from __future__ import annotations
 
-import copy
-import json
 import re
-import secrets
-import threading
+from dataclasses import dataclass
 from functools import lru_cache
 
-from markupsafe import escape
-
-from .formatting import score_pair, status_label
+from .formatting import anchor, score_pair, status_class, status_label
+from .html import code_css, environment, highlight_lines, mark_for
 from .text import unit_feedback
+
+# Only cells up to this size have their highlighting kept: the handout's cells come again in every student's
+# notebook and are small, and a class of huge cells must not fill memory.
+KEPT_CELL_CHARS = 20_000
 
 
 def fenced(text):
@@ -58,169 +54,116 @@ def feedback_cell(units):
     return cell
 
 
-def feedback_notebook(result):
-    """The student's notebook with a feedback cell after each cell defining a graded unit; None if not a notebook."""
+def units_by_cell(result):
+    """{notebook cell number (from 1): the units defined in it, in the result's order}."""
+    by_cell = {}
+    for unit in result.units:
+        if unit.cell is not None:
+            by_cell.setdefault(unit.cell, []).append(unit)
+    return by_cell
+
+
+def read_notebook(result):
+    """The submission's notebook as nbformat reads it (v4), or None: not a notebook, or no longer readable."""
     if result.unread or not str(result.path).lower().endswith(".ipynb"):
         return None
     import nbformat  # here: a run of modules does without it (with jsonschema, a tenth of a second to import)
 
     try:
-        notebook = nbformat.read(str(result.path), as_version=4)
+        return nbformat.read(str(result.path), as_version=4)
     except (OSError, ValueError):  # gone since it was graded, or no longer a notebook: no annotated copy
         return None
-    by_cell = {}
-    for unit in result.units:
-        if unit.cell is not None:
-            by_cell.setdefault(unit.cell, []).append(unit)
+
+
+def feedback_notebook(notebook, result):
+    """A copy of the student's notebook with a feedback cell after each cell defining a graded unit."""
+    import nbformat
+
+    by_cell = units_by_cell(result)
     cells = []
     for number, cell in enumerate(notebook.cells, start=1):
         cells.append(cell)
         if number in by_cell:
             cells.append(feedback_cell(by_cell[number]))
+    annotated = nbformat.NotebookNode({**notebook, "cells": cells})  # the student's cells shared, not changed
     # Our feedback cells must never make a valid notebook invalid. One the student's tools left invalid (a
     # stray key in a cell) is read, graded and annotated all the same, as Jupyter itself opens it.
-    valid = nbformat.validator.isvalid(notebook)
-    notebook.cells = cells  # the notebook was just read: its cells are this copy's own, no need to copy them
-    if valid:
-        nbformat.validate(notebook)
-    return notebook
+    if nbformat.validator.isvalid(notebook):
+        nbformat.validate(annotated)
+    return annotated
 
 
-# A character of text that bleach and BeautifulSoup leave as it is: printable, none of & < >, no control character.
-_TEXT = r"(?:[\t\n !-%'-;=?-~\u00a0-\ud7ff\ue000-\ufdcf\ufdf0-\ufffd\U00010000-\U0001fffd]|&(?:amp|lt|gt|quot|#39);)"
-# Only cells up to this size are kept: the handout's are small, and a class of huge cells must not fill memory.
-KEPT_CELL_CHARS = 20_000
-# pygments' HTML: the wrapping <div><pre>, then spans (never nested) of one class around text, and text.
-_HIGHLIGHTED = re.compile(r'(<div class="[^"<>&]*"><pre>)((?:<span(?: class="[\w-]+")?>%s*</span>|%s)*)(</pre></div>\n?)\Z'
-                          % (_TEXT, _TEXT))
+# ---------------------------------------------------------------- the page
+
+@dataclass(frozen=True)
+class PageLine:
+    html: object  # Markup: the line's highlighted code
+    flags: tuple  # the labels of the units' marks on this line ("line 15: NameError raised here")
+    anchor: str | None  # the id of the first unit marked here
 
 
-def reprinted(code):
-    """Highlighted code (matching _HIGHLIGHTED) as bleach and then BeautifulSoup print it: bleach keeps it as it is;
-    BeautifulSoup decodes the entities and escapes only & < > again (pygments before 2.19 escaped quotes too)."""
-    return code.replace("&quot;", '"').replace("&#39;", "'")
+@dataclass(frozen=True)
+class PageUnit:
+    name: str
+    anchor: str
+    status: str
+    score: str  # "1.6 / 2"
+    text: str  # unit_feedback: plain text, escaped by the template
 
 
-class HeldHighlight:
-    """nbconvert's highlight_code filter, but a cell's highlighted code is held (`held`, by number) and a marker
-    written in its place. The marker holds a random token, so a submission cannot write one."""
-
-    def __init__(self, exporter):
-        from nbconvert.filters.highlight import Highlight2HTML
-
-        self.highlight = Highlight2HTML(pygments_lexer="python3", parent=exporter)
-        self.marker = "grader%sheld" % secrets.token_hex(8)
-        self.markers = re.compile(r"%s(\d+)\." % self.marker)
-        self.held = []
-        self._highlighted = lru_cache(maxsize=256)(self._highlight)
-
-    def _highlight(self, source, language, metadata):
-        return self.highlight(source, language, json.loads(metadata))
-
-    def __call__(self, source, language=None, metadata=None):
-        if len(source) > KEPT_CELL_CHARS:
-            html = self.highlight(source, language, metadata)
-        else:  # by the cell's metadata too: nbconvert highlights some cells by it (magics_language)
-            html = self._highlighted(source, language, json.dumps(metadata, sort_keys=True))
-        match = _HIGHLIGHTED.match(html)
-        if match is None:
-            return html
-        self.held.append(match.group(2))
-        return "%s%s%d.%s" % (match.group(1), self.marker, len(self.held) - 1, match.group(3))
+@dataclass(frozen=True)
+class PageCell:
+    kind: str  # "code", "text" (the student's markdown or raw cell, shown as written) or "feedback"
+    id: str | None  # the notebook's cell id
+    prompt: str = ""  # "In [3]:", "In [ ]:"
+    lines: tuple = ()  # PageLine, a code cell's
+    text: str = ""  # a text cell's source
+    units: tuple = ()  # PageUnit, a feedback cell's
 
 
-def kept_markdown(markdown2html):
-    """nbconvert's markdown2html filter, each source's HTML kept: the feedback cells of units that passed, or
-    failed in the same way, are the same for many students, and each of their fenced blocks costs a pygments
-    formatter. The filter reads its context only for the cell's attachments and the notebook's path."""
-    from jinja2 import pass_context
-
-    rendered = lru_cache(maxsize=256)(lambda source: markdown2html({}, source))
-
-    @pass_context
-    def kept(context, source):
-        if (len(source) > KEPT_CELL_CHARS or context.get("cell", {}).get("attachments")
-                or context.get("resources", {}).get("metadata", {}).get("path")):
-            return markdown2html(context, source)
-        return rendered(source)
-
-    return kept
+@lru_cache(maxsize=256)
+def _highlighted(source):
+    return tuple(highlight_lines(source))
 
 
-def kept_clean_html():
-    """nbconvert's clean_html filter (bleach, about a millisecond a call), each input's HTML kept. Its inputs
-    come again: a held cell's marker is the same for the same cell number on every page of a run, and the
-    handout's markdown and the feedback of units that passed are the same for many students. The filter
-    depends on its input alone."""
-    from nbconvert.filters import clean_html
-
-    rendered = lru_cache(maxsize=1024)(clean_html)
-
-    def kept(element):
-        if isinstance(element, str) and len(element) <= KEPT_CELL_CHARS:
-            return rendered(element)
-        return clean_html(element)
-
-    return kept
+def _code_lines(source, units):
+    lines = _highlighted(source) if len(source) <= KEPT_CELL_CHARS else highlight_lines(source)
+    flags = {}
+    for unit in units:
+        mark = mark_for(unit)
+        if mark is not None and 1 <= mark.line <= len(lines):
+            flags.setdefault(mark.line, []).append((anchor(unit.name), "line %d: %s" % (mark.line, mark.label)))
+    return tuple(PageLine(html, tuple(label for _, label in flags.get(number, ())),
+                          "%s-marked" % flags[number][0][0] if number in flags else None)
+                 for number, html in enumerate(lines, start=1))
 
 
-class NotebookRenderer:
-    """One exporter for the run: making one loads nbconvert's templates. Rendering is serialized, since nbconvert
-    registers its filters on the exporter for each notebook."""
-
-    def __init__(self):
-        from nbconvert import HTMLExporter
-
-        # optimistic_validation: the notebook validated once after nbconvert's preprocessors, not after each
-        # of them (a dozen times, most of them disabled); validation only ever raises, so the page is the same.
-        self.exporter = HTMLExporter(template_name="basic", exclude_output=True, optimistic_validation=True)
-        self.highlight = HeldHighlight(self.exporter)
-        self.exporter.filters = {**self.exporter.filters, "highlight_code": self.highlight,
-                                 "markdown2html": kept_markdown(self.exporter.markdown2html),
-                                 "clean_html": kept_clean_html()}
-        self.lock = threading.Lock()
-
-    def body(self, notebook):
-        with self.lock:
-            self.highlight.held = []
-            body, _ = self.exporter.from_notebook_node(notebook)
-            held = self.highlight.held
-        markers = self.highlight.markers
-        if sorted(int(n) for n in markers.findall(body)) != list(range(len(held))):
-            return self.whole(notebook)  # a marker lost or doubled: never guess where the code goes
-        return markers.sub(lambda match: reprinted(held[int(match.group(1))]), body)
-
-    @staticmethod
-    @lru_cache(maxsize=1)
-    def _whole_exporter():
-        from nbconvert import HTMLExporter
-
-        return HTMLExporter(template_name="basic", exclude_output=True)
-
-    def whole(self, notebook):
-        """nbconvert's rendering, nothing held out."""
-        with self.lock:
-            return self._whole_exporter().from_notebook_node(notebook)[0]
+def _source(cell):
+    source = cell.get("source", "")
+    return "".join(source) if isinstance(source, list) else str(source)
 
 
-@lru_cache(maxsize=1)
-def renderer():
-    return NotebookRenderer()
+def page_cells(notebook, result):
+    """The page's cells, in the notebook's order, each graded cell followed by its units' feedback."""
+    by_cell = units_by_cell(result)
+    cells = []
+    for number, cell in enumerate(notebook.cells, start=1):
+        units = by_cell.get(number, [])
+        cell_id = cell.get("id")
+        if cell.get("cell_type") == "code":
+            count = cell.get("execution_count")
+            cells.append(PageCell("code", cell_id, "In [%s]:" % (count if count is not None else " "),
+                                  lines=_code_lines(_source(cell), units)))
+        else:  # the student's markdown or raw cell, shown as written: text, not markup (no link, no image)
+            cells.append(PageCell("text", cell_id, text=_source(cell)))
+        if units:
+            cells.append(PageCell("feedback", None, units=tuple(
+                PageUnit(unit.name, anchor(unit.name), unit.status, score_pair(unit.score, unit.max_score),
+                         unit_feedback(unit)) for unit in units)))
+    return cells
 
 
-def notebook_html(notebook, title):
+def notebook_html(notebook, result):
     """The annotated notebook as one self-contained page: inputs only, markdown as text, no script."""
-    shown = copy.deepcopy(notebook)
-    shown.metadata["language_info"] = {"name": "python", "pygments_lexer": "python3"}
-    for cell in shown.cells:
-        if cell.cell_type == "code":
-            cell.outputs = []
-        elif cell.cell_type == "markdown" and "grader" not in cell.metadata:
-            # The student's own markdown, shown as written: text, not markup (no link, no image, nothing live).
-            cell.cell_type, cell.source = "raw", "<pre>%s</pre>" % escape(cell.source)
-        cell.pop("attachments", None)
-    body = renderer().body(shown)
-    return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>%s</title>\n"
-            "<style>body { font-family: -apple-system, 'Segoe UI', Arial, sans-serif; max-width: 980px; "
-            "margin: 24px auto; padding: 0 16px; } pre { white-space: pre-wrap; background: #f6f8fa; padding: 8px; "
-            "border-radius: 6px; }</style>\n</head>\n<body>\n%s\n</body>\n</html>\n" % (escape(title), body))
+    return environment().get_template("notebook.html.j2").render(
+        title="%s: %s" % (result.title, result.id), cells=page_cells(notebook, result), css=code_css())
