@@ -320,6 +320,31 @@ def notebook(*cells):
         SourceCell(number, "cell %d" % number, textwrap.dedent(source)) for number, source in enumerate(cells, 1)))
 
 
+def test_every_call_starts_from_the_students_top_level_code_afresh(grader):
+    """State a student's function keeps between calls (a global it rebinds, a mutable default argument, a
+    global dict, array or class attribute it changes in place, an attribute on its own function) is made
+    anew for every call: the trials, the numerical gradients' runs and the repeat run each see it as the
+    top-level code left it. Each function below is right only then (state left by an earlier call scales
+    its values), and the repeat run would see the difference."""
+    source = edited(
+        ("import numpy as np\n", "import numpy as np\n\nCALLS = 0\nSTATE = {'n': 0}\nOFFSET = np.zeros(1)\n\n\n"
+                                  "class Tally:\n    n = 0\n"),
+        ('    """x int (N,T), W (V,D) -> out (N,T,D), cache."""\n',
+         '    """x int (N,T), W (V,D) -> out (N,T,D), cache."""\n    global CALLS\n    CALLS += 1\n'
+         '    return W[x] * CALLS, (x, W.shape)\n'),
+        ("def temporal_affine_forward(x, w, b):\n", "def temporal_affine_forward(x, w, b, seen=[]):\n    seen.append(1)\n"),
+        ("    return x @ w + b, (x, w)", "    return (x @ w + b) * len(seen), (x, w)"),
+        ("    db = dout.sum(axis=(0, 1))\n", "    STATE['n'] += 1\n    db = dout.sum(axis=(0, 1)) * STATE['n']\n"),
+        ("    np.add.at(dW, x, dout)\n", "    Tally.n += 1\n    np.add.at(dW, x, dout * Tally.n)\n"),
+        ("    return np.stack(dxs[::-1], axis=1), dprev_h, dWx, dWh, db",
+         "    OFFSET[0] += 1\n    rnn_backward.calls = getattr(rnn_backward, 'calls', 0) + 1\n"
+         "    return np.stack(dxs[::-1], axis=1) * OFFSET[0] * rnn_backward.calls, dprev_h, dWx, dWh, db"))
+    result, units = grade(grader, source)
+    only(units)
+    assert result.score == result.max_score
+    assert not [w for unit in units.values() for w in unit.verdict.warnings]
+
+
 def test_a_needed_top_level_statement_that_raises_is_the_error_of_the_unit_that_needs_it(grader):
     source = edited(
         ("import numpy as np\n", "import numpy as np\n\nLOG_FLOOR = np.log(np.finfo(float).epsilon)  # no log(0)\n"),

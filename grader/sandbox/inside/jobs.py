@@ -62,6 +62,20 @@ class Substitution:
         return None if obj is None else cls(obj["set"], tuple(obj["targets"]))
 
 
+def trial_calls(directions, repeat):
+    """Calls of student code in one trial: the run, two per numerical direction, and the repeat."""
+    return 1 + 2 * len(directions) + (1 if repeat else 0)
+
+
+def reply_limit(reply_bytes, trials, message_bytes, output_chars):
+    """The most a reply of a job may hold: what its plan allows (`reply_bytes`, 0 for no plan), with each of
+    its `trials` trials' printed output (12 bytes a character at most, in JSON: two escaped surrogates),
+    within the limit."""
+    if not reply_bytes:
+        return message_bytes
+    return min(message_bytes, reply_bytes + 12 * output_chars * trials)
+
+
 @dataclass(frozen=True)
 class TrialRequest:
     """One trial of a job: its inputs, as encoded values (`wire.encode_value`) over the session's buffers."""
@@ -73,8 +87,7 @@ class TrialRequest:
 
     @property
     def calls(self):
-        """Calls of student code: the run, two per numerical direction, and the repeat."""
-        return 1 + 2 * len(self.directions) + (1 if self.repeat else 0)
+        return trial_calls(self.directions, self.repeat)
 
     def to_wire(self):
         return {"inputs": self.inputs, "directions": self.directions, "seed": self.seed, "repeat": self.repeat}
@@ -120,11 +133,17 @@ class Job:
         return sum(trial.calls for trial in self.trials)
 
     def reply_limit(self, message_bytes, output_chars):
-        """The most a reply of this job may hold: what its plan allows, with each trial's printed output (12
-        bytes a character at most, in JSON: two escaped surrogates), within the limit."""
-        if not self.reply_bytes:
-            return message_bytes
-        return min(message_bytes, self.reply_bytes + 12 * output_chars * len(self.trials))
+        return reply_limit(self.reply_bytes, len(self.trials), message_bytes, output_chars)
+
+    @staticmethod
+    def wire_calls(obj):
+        """`calls` of the job whose `to_wire()` is `obj`, without decoding it (a leader does this per job)."""
+        return sum(trial_calls(trial.get("directions") or {}, trial.get("repeat")) for trial in obj["trials"])
+
+    @staticmethod
+    def wire_reply_limit(obj, message_bytes, output_chars):
+        """`reply_limit` of the job whose `to_wire()` is `obj`, without decoding it."""
+        return reply_limit(obj.get("reply_bytes", 0), len(obj["trials"]), message_bytes, output_chars)
 
     def to_wire(self):
         return {

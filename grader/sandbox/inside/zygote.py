@@ -390,9 +390,8 @@ def watch(reader, clock, job, limits, position=0):
     job makes. `position` is the job's place in its process: every frame names it, a "stop" names the job
     before. A frame of an earlier job is "late": that job sent something after its result."""
     call_seconds = limits["call_seconds"]
-    planned = Job.from_wire(job)
-    calls = call_clock.Reading(clock, position, call_seconds, allowed=planned.calls + 1)
-    limit = planned.reply_limit(limits["message_bytes"], limits["output_chars"])
+    calls = call_clock.Reading(clock, position, call_seconds, allowed=Job.wire_calls(job) + 1)
+    limit = Job.wire_reply_limit(job, limits["message_bytes"], limits["output_chars"])
     while True:
         try:
             frame = reader.read_frame(calls.deadline, limit=limit)
