@@ -2,7 +2,7 @@
 VENV := .venv
 PYTHON := $(VENV)/bin/python
 
-.PHONY: demo test system-deps bench
+.PHONY: demo test system-deps bench templates
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -10,8 +10,12 @@ $(VENV)/.installed: pyproject.toml
 	$(VENV)/bin/pip install --quiet -e '.[test]'
 	touch $@
 
+## The report templates compiled into the package, so that runs need not compile them (grader/report/precompiled.py).
+templates: $(VENV)/.installed
+	@$(VENV)/bin/grader compile-templates >/dev/null
+
 ## Grade the bundled examples of every assignment (examples/<assignment>/) into feedback/<assignment>/.
-demo: $(VENV)/.installed
+demo: $(VENV)/.installed templates
 	@for example in examples/*/; do \
 		name=$$(basename $$example); \
 		[ -f grader/assignments/$$name/spec.yaml ] || continue; \
@@ -24,9 +28,9 @@ system-deps:
 	@scripts/install-system-deps
 
 ## The whole test suite, in both sandbox modes.
-test: $(VENV)/.installed system-deps
+test: $(VENV)/.installed system-deps templates
 	$(PYTHON) -m pytest -q
 
 ## The speed benchmark (run by hand; see benchmarks/README.md).
-bench: $(VENV)/.installed
+bench: $(VENV)/.installed templates
 	$(PYTHON) benchmarks/grade_batch.py

@@ -24,6 +24,7 @@ import zipfile
 from pathlib import Path
 
 from .errors import GraderError
+from .report import precompiled
 
 ROOT_VARIABLE = "GRADER_AUTOGRADER_ROOT"
 DEFAULT_ROOT = "/autograder"
@@ -41,6 +42,7 @@ fi
 python3 -m venv "$ROOT/venv"
 "$ROOT/venv/bin/pip" install --quiet --upgrade pip
 "$ROOT/venv/bin/pip" install --quiet "$ROOT/source/grader-src"
+"$ROOT/venv/bin/grader" compile-templates >/dev/null
 """
 
 RUN_AUTOGRADER = """#!/usr/bin/env bash
@@ -107,8 +109,9 @@ def build(spec, out_path):
             for path in sorted(spec.folder.iterdir()):
                 if path.is_file() and not path.name.startswith("."):
                     _add_file(archive, "assignments/%s/%s" % (spec.name, path.name), path.read_bytes())
+            # Not what this installation compiled (bytecode, templates): setup.sh compiles its own.
             package_files = [p for p in sorted(PACKAGE.rglob("*")) if p.is_file() and "__pycache__" not in p.parts
-                             and p.suffix != ".pyc"]
+                             and p.suffix != ".pyc" and precompiled.FOLDER not in p.parents]
             for path in package_files:
                 _add_file(archive, "grader-src/grader/%s" % path.relative_to(PACKAGE).as_posix(), path.read_bytes())
             _add_file(archive, "grader-src/pyproject.toml", _pyproject(package_files))

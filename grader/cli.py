@@ -506,6 +506,15 @@ def gradescope_command(assignment, assignments_dir, output):
         output, len(members), spec.name, len(spec.units), spec.max_score))
 
 
+@main.command("compile-templates", hidden=True)
+def compile_templates_command():
+    """Compile the report templates into the installed package, so that runs need not (after installing)."""
+    from .report import html
+
+    names = html.precompile_templates()
+    click.echo("grader: %d report templates compiled into %s" % (len(names), html.precompiled.FOLDER))
+
+
 @main.command("autograde", hidden=True)
 @click.argument("assignment")
 @click.option("--root", type=click.Path(file_okay=False), default=None,

@@ -42,6 +42,7 @@ def autograder(tmp_path_factory):
         assert {"setup.sh", "run_autograder"} <= set(names)  # at the root of the zip, as Gradescope requires
         assert {"assignments/cs231n-rnn/spec.yaml", "assignments/cs231n-rnn/cs231n_rnn.py",
                 "grader-src/pyproject.toml", "grader-src/grader/cli.py"} <= set(names)
+        assert not [name for name in names if "compiled_templates" in name]  # setup.sh compiles its own
         for name in ("setup.sh", "run_autograder"):
             assert (archive.getinfo(name).external_attr >> 16) & stat.S_IXUSR
         archive.extractall(root / "source")
@@ -52,6 +53,9 @@ def autograder(tmp_path_factory):
                            cwd=root, env=_environment(root), timeout=1200)
     assert setup.returncode == 0, setup.stdout + setup.stderr
     assert (root / "venv" / "bin" / "grader").is_file()
+    # The report templates, compiled into the installed package (grader/report/precompiled.py).
+    compiled, = (root / "venv" / "lib").glob("python3*/site-packages/grader/report/compiled_templates")
+    assert len(list(compiled.glob("*.cache"))) == len(list((ROOT / "grader" / "report" / "templates").glob("*.j2")))
     return root
 
 

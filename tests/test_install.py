@@ -41,6 +41,24 @@ def installed(tmp_path_factory):
     return work / "venv" / "bin"
 
 
+def test_the_report_templates_compile_into_the_installed_package_and_runs_use_them(installed, tmp_path):
+    compiled = _grader(installed, "compile-templates", cwd=tmp_path)
+    assert compiled.returncode == 0, compiled.stderr
+    script = ("from grader.report import html\n"
+              "env = html.environment()\n"
+              "def refuse(*args, **kwargs):\n"
+              "    raise AssertionError('a template compiled at run time')\n"
+              "env.compile = refuse\n"
+              "names = env.list_templates(extensions=['j2'])\n"
+              "assert len(names) == %d, names\n"
+              "for name in names:\n"
+              "    env.get_template(name)\n"
+              "print(env.bytecode_cache.folder)\n") % len(list((ROOT / "grader" / "report" / "templates").glob("*.j2")))
+    used = subprocess.run([str(installed / "python"), "-c", script], cwd=tmp_path, capture_output=True, text=True)
+    assert used.returncode == 0, used.stderr
+    assert Path(used.stdout.strip()).resolve().is_relative_to(installed.parent.resolve())
+
+
 def _grader(bin_dir, *args, cwd):
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "GRADER_ASSIGNMENTS")}
     return subprocess.run([str(bin_dir / "grader"), *map(str, args)], cwd=cwd, env=env, capture_output=True,

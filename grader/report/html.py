@@ -31,7 +31,7 @@ from pygments.formatters import HtmlFormatter
 
 from ..limits import MAX_LISTING_LINES
 from ..load import safe_id
-from . import wording
+from . import precompiled, wording
 from .formatting import (anchor, error_text, place, plural, score_pair, score_text, shown_problems, status_class,
                          status_label, status_letter, STATUS_LABELS)
 from .grades import assignment_max, row_max, unit_columns
@@ -266,12 +266,25 @@ FILTERS = {
 }
 
 
-@lru_cache(maxsize=1)
-def environment():
+def _new_environment():
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=True, undefined=StrictUndefined,
                       trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
     env.filters.update(FILTERS)
     return env
+
+
+@lru_cache(maxsize=1)
+def environment():
+    """The reports' environment: the templates' code compiled at install time where it is there and up to
+    date (grader/report/precompiled.py), else compiled from the templates on first use."""
+    env = _new_environment()
+    env.bytecode_cache = precompiled.TemplateCache(precompiled.FOLDER, precompiled.fingerprint(env))
+    return env
+
+
+def precompile_templates(folder=precompiled.FOLDER):
+    """Compile every template into `folder`, for the runs to come (`grader compile-templates`)."""
+    return precompiled.compile_all(_new_environment(), folder)
 
 
 # ---------------------------------------------------------------- feedback page
