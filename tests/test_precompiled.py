@@ -11,22 +11,26 @@ import jinja2
 import pytest
 from jinja2 import FileSystemLoader, pass_context
 
-from grader.report import html, precompiled
+from grader.report import html, notebook, precompiled
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_report import TITLE, buggy_result, correct_result, hostile_result, load_error_result  # noqa: E402
+from test_report import (TITLE, buggy_result, correct_result, graded_notebook, hostile_result,  # noqa: E402
+                         load_error_result)
 
 TEMPLATE_NAMES = sorted(path.name for path in html.TEMPLATES.glob("*.j2"))
+GRADED_NOTEBOOK = graded_notebook()  # made once: its cells' ids are random
 
 
 def pages(monkeypatch, env):
-    """Every page the reports make, rendered with `env`."""
+    """Every page the reports make, rendered with `env`: four feedback pages, the summary, the index of
+    summaries and an annotated notebook's page."""
     monkeypatch.setattr(html, "environment", lambda: env)
+    monkeypatch.setattr(notebook, "environment", lambda: env)
     results = [correct_result(), buggy_result(), hostile_result(), load_error_result()]
     groups = [{"name": "cs231n-rnn", "title": TITLE, "count": 4, "summary": "summary-cs231n-rnn.html",
                "grades": "grades-cs231n-rnn.csv"}]
-    return [html.feedback_html(result) for result in results] + [html.summary_html(results, TITLE),
-                                                                  html.index_html(groups)]
+    return [html.feedback_html(result) for result in results] + [
+        html.summary_html(results, TITLE), html.index_html(groups), notebook.notebook_html(*GRADED_NOTEBOOK)]
 
 
 def environment_of(templates):
@@ -98,8 +102,8 @@ def test_a_template_changed_after_compiling_is_compiled_from_its_new_source(tmp_
     env = cached_environment(folder, templates)
     rendered = pages(monkeypatch, env)
     assert sorted(env.compiled) == ["_base.css.j2", "feedback.html.j2"]  # the others are still up to date
-    assert all("edited after compiling" in page for page in rendered[:4])
-    assert all(".edited-after-compiling" in page for page in rendered)
+    assert all("edited after compiling" in page for page in rendered[:4])  # the feedback pages
+    assert all(".edited-after-compiling" in page for page in rendered[:6])  # the pages that include the CSS
     # Compiled again, the stored code is the new one.
     precompiled.compile_all(environment_of(templates), folder)
     env = cached_environment(folder, templates)
