@@ -69,6 +69,44 @@ def test_worst_entries_are_listed_with_their_index():
     assert wording.entry_text(result.mismatch.worst[0]) == "at [2, 1]: yours 15, expected 10"
 
 
+def test_the_worst_entries_stop_at_the_first_within_tolerance_and_leave_nan_out():
+    actual = EXPECTED.copy()
+    actual[0, 3], actual[1, 0] = np.nan, 12.5  # a NaN sorts after the close entries: never listed
+    values = actual.astype(np.float64)
+    close = np.abs(values - EXPECTED) <= 1e-7 + 1e-5 * np.abs(EXPECTED)
+    assert check._worst_entries(values, EXPECTED, close) == (Entry((1, 0), 12.5, 5.0),)
+    assert check._worst_entries(np.array(3.0), np.array(1.0), np.array(False)) == (Entry((), 3.0, 1.0),)
+
+
+def _comparison_record(comparison):
+    """Everything a Comparison holds, bit for bit (NaN equal to NaN), for comparing two of them."""
+    aligned = comparison.aligned
+    return (comparison.passed, repr(comparison.mismatch), np.float64(comparison.relative_error or 0).tobytes(),
+            comparison.relative_error is None, comparison.accepted_shape,
+            None if aligned is None else (aligned.shape, aligned.dtype, aligned.tobytes()))
+
+
+def test_comparing_many_values_at_once_gives_compare_s_records():
+    rng = np.random.default_rng(3)
+    expected = rng.standard_normal((4, 5))
+    near = expected * (1 + 1e-6)  # within float64's tolerance, with a nonzero relative error
+    pairs = [(near, expected), (expected.copy(), expected), (near.astype(np.float32), expected),
+             (near.astype(np.float16), expected), ((expected * 1.01).astype(np.float16), expected),
+             (expected * 1.01, expected), (np.where(expected > 0, np.nan, expected), expected),
+             (np.where(expected > 0, np.inf, expected), expected), (expected.T.copy(), expected),
+             (near.reshape(4, 5, 1), expected), (near.reshape(20), expected), (None, expected),
+             ([1.0, 2.0], expected), (np.array(["a"]), np.array([1.0])), (np.zeros((0, 3)), np.zeros((0, 3))),
+             (np.array(2.5), np.array(2.5)), (2.5, np.float64(2.5)), (Float32Scalar(2.5), np.float64(2.5)),
+             (np.arange(6).reshape(2, 3), np.arange(6.0).reshape(2, 3)), (np.ones(3, dtype=bool), np.ones(3)),
+             (np.array([1.0, np.nan]), np.array([1.0, np.nan])), (np.array([np.inf]), np.array([np.inf])),
+             (np.array([1e308, -1e308]), np.array([1e308, -1e308])), (expected[:, ::2], expected[:, ::2].copy()),
+             (rng.standard_normal(7), rng.standard_normal(7)), (np.array([0.0, 1e-9]), np.array([0.0, 0.0]))]
+    together = check.compare_many(pairs)
+    assert [_comparison_record(c) for c in together] == [_comparison_record(check.compare(*p)) for p in pairs]
+    assert [c.passed for c in together[:5]] == [True, True, True, True, False]
+    assert check.compare_many([]) == []
+
+
 @pytest.mark.parametrize("make, kind, axis, words", [
     (lambda e: np.zeros_like(e), "all_zero", None, "all zeros"),
     (lambda e: -e, "sign_flipped", None, "opposite sign"),

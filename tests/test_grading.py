@@ -6,13 +6,14 @@ still passes (a bug is charged once).
 """
 
 import dataclasses
+import gc
 import textwrap
 from pathlib import Path
 
 import pytest
 
 from grader.load import SourceCell, Submission
-from grader.pipeline import Grader
+from grader.pipeline import YOUNG_OBJECTS, Grader, grade_all
 from grader.report import wording
 from grader.results import UnitWarning
 from grader.spec import BUNDLED_DIR, find_assignment
@@ -427,3 +428,15 @@ def test_blocked_is_said_only_of_a_forward_whose_own_verdict_is_wrong(grader):
     step = units["rnn_step_backward"]
     assert step.status == "blocked" and units["rnn_step_forward"].status == "failed"
     assert (step.verdict.reason.kind, step.verdict.reason.cause) == ("forward_wrong", units["rnn_step_forward"].verdict.reason)
+
+
+def test_a_batch_is_graded_with_fewer_collections_and_the_collector_is_restored_after(grader, tmp_path):
+    (tmp_path / "student.py").write_text(REFERENCE)
+    before, seen = gc.get_threshold(), []
+
+    def on_result(result):
+        seen.append((result.score, gc.get_threshold()[0]))
+
+    grade_all(grader, [("student", tmp_path / "student.py")], 1, on_result)
+    assert seen == [(grader.assignment.max_score, YOUNG_OBJECTS)]  # graded as ever, the collector tuned
+    assert gc.get_threshold() == before
