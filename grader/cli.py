@@ -13,6 +13,11 @@ import time
 import traceback
 from pathlib import Path
 
+# Before numpy loads (the sandbox package imports it): the grader's own numpy works on small arrays, in as many
+# threads as it grades submissions at once, so OpenBLAS's threads would only cost their start (about 30 ms of
+# CPU per run) and their spinning between calls. A user's own setting is kept. The sandbox sets its own.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 import click
 
 from . import lms, load
@@ -95,12 +100,19 @@ def run(submissions, assignment, assignments_dir, out_dir, roster, canvas_column
 
     Into an --out that already holds graded submissions, a run replaces only the folders of the
     submissions it grades, and rebuilds summary.html and grades.csv from every submission there."""
-    from . import report
-    from .pipeline import Grader, grade_all
-
     limits = make_limits(options)
     unpacked = tempfile.mkdtemp(prefix="grader-run-")  # where zips are unpacked, removed at the end
+    sandbox = None
     try:
+        if not scheduler:
+            # A class has at least one submission: its worker starts now (bubblewrap, a Python importing numpy,
+            # a warm-up job: about 0.1 s), while this process imports, reads the submissions and the specs and
+            # makes the trials; the others, up to --jobs, once the submissions are counted.
+            sandbox = Sandbox(jobs=jobs, limits=limits)
+            sandbox.start_workers(1)
+        from . import report
+        from .pipeline import Grader, grade_all
+
         out = Path(out_dir)
         class_list = lms.read_roster(roster) if roster else None
         earlier = {} if fresh else report.stored_results(out)
@@ -109,6 +121,8 @@ def run(submissions, assignment, assignments_dir, out_dir, roster, canvas_column
         if not found:
             _fail("no submissions found in %s (expected .ipynb or .py files, folders of them, or a .zip)"
                   % ", ".join(submissions))
+        if sandbox is not None:
+            sandbox.start_workers(len(found))  # no more than there are submissions to grade at once
         for item in found:
             if item.note:
                 click.echo("grader: %s" % item.note, err=True)
@@ -157,8 +171,7 @@ def run(submissions, assignment, assignments_dir, out_dir, roster, canvas_column
             with client, Progress(len(found)) as progress:
                 results = cluster.grade_all(client, plugin, grader, found, finished, keep=_for_class_reports)
         else:
-            with Sandbox(jobs=jobs, limits=limits) as sandbox:
-                sandbox.start_workers(len(found))  # while the trials and the reference's results are made
+            with sandbox:
                 click.echo(banner, err=True)
                 click.echo("grader: %s" % describe_mode(sandbox.mode), err=True)
                 grader = _Dispatch({name: Grader(one, seed, sandbox) for name, one in specs.items()}, choices,
@@ -175,6 +188,8 @@ def run(submissions, assignment, assignments_dir, out_dir, roster, canvas_column
     except GraderError as exc:
         _fail(str(exc))
     finally:
+        if sandbox is not None:
+            sandbox.close()  # its workers stopped, on every way out (sys.exit too)
         shutil.rmtree(unpacked, ignore_errors=True)
     elapsed = time.perf_counter() - started
     click.echo(report.score_table(results))

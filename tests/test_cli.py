@@ -223,3 +223,52 @@ def test_feedback_that_cannot_be_written_stops_only_that_student(tmp_path):
     assert (out / "db_wrong_axis" / "feedback.html").exists()
     rows = {row["submission"]: row for row in csv.DictReader((out / "grades.csv").open())}
     assert rows["correct_module"]["total"] == "18" and set(rows) == {"correct_module", "db_wrong_axis"}
+
+
+def _threads_after_importing(module, **env):
+    """The threads of a fresh Python once it has imported `module` (OpenBLAS starts its own as numpy loads)."""
+    environment = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
+    environment.update(env)
+    script = "import os, %s; print(len(os.listdir('/proc/self/task')))" % module
+    return int(subprocess.run([sys.executable, "-c", script], env=environment, capture_output=True, text=True,
+                              check=True).stdout)
+
+
+def test_the_command_starts_no_blas_threads_unless_told_to():
+    """The grader's own numpy works on small arrays, in its grading threads: OpenBLAS's threads would only cost
+    their start and their spinning. numpy alone starts one per core here; a user's own setting is kept."""
+    cores = min(os.cpu_count() or 1, 2)
+    assert _threads_after_importing("numpy") == cores
+    assert _threads_after_importing("grader.cli") == 1
+    assert _threads_after_importing("grader.cli", OPENBLAS_NUM_THREADS="2") == cores
+
+
+def test_a_run_starts_as_many_sandbox_workers_as_it_grades_submissions_at_once(tmp_path, monkeypatch):
+    """One submission: one worker (started before the run has read it), however many --jobs; a class: --jobs."""
+    from click.testing import CliRunner
+
+    from grader import cli
+
+    started = {}
+
+    class CountingSandbox(cli.Sandbox):
+        def close(self):
+            started.setdefault(id(self), len(self._all))
+            super().close()
+
+    monkeypatch.setattr(cli, "Sandbox", CountingSandbox)
+    counts = []
+    for size in (1, 2, 3):
+        folder = tmp_path / ("class-of-%d" % size)
+        folder.mkdir()
+        for index in range(size):
+            shutil.copy(CORPUS / "correct_module.py", folder / ("student%d.py" % index))
+        before = len(started)
+        ran = CliRunner().invoke(cli.main, ["run", "--assignment", "cs231n-rnn", "--jobs", "2", "--out",
+                                            str(tmp_path / ("out-%d" % size)), str(folder)])
+        assert ran.exit_code == 0, ran.output
+        assert len(started) == before + 1  # one sandbox per run, closed at its end
+        counts.append(list(started.values())[-1])
+        grades = list(csv.DictReader((tmp_path / ("out-%d" % size) / "grades.csv").open()))
+        assert [row["total"] for row in grades] == ["18"] * size
+    assert counts == [1, 2, 2]
