@@ -26,7 +26,6 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from . import ipynb
 from .errors import GraderError
 
 CODE_SUFFIXES = (".ipynb", ".py")
@@ -387,13 +386,11 @@ def notebook_cells(data, prefix=""):
             for number, cell in enumerate(cells if isinstance(cells, list) else [], start=1):
                 if isinstance(cell, dict) and cell.get("cell_type") == "code":
                     _cell_text(cell.get("input" if raw.get("nbformat") == 3 else "source", ""), number)
-    notebook = ipynb.plain(raw)  # what Jupyter writes today, read as nbformat reads it, without its imports
-    if notebook is None:
-        import nbformat  # here: with jsonschema, a tenth of a second to import
+    import nbformat  # here: with jsonschema, a tenth of a second to import, which a run of modules does without
 
-        notebook = nbformat.reads(data.decode("utf-8-sig"), as_version=4)
+    notebook = nbformat.reads(data.decode("utf-8-sig"), as_version=4)
     cells = []
-    for number, cell in enumerate(notebook["cells"], start=1):
+    for number, cell in enumerate(notebook.cells, start=1):
         if cell.get("cell_type") == "code":
             cells.append(SourceCell(number, "%scell %d" % (prefix, number), _cell_text(cell.get("source", ""), number)))
     return cells

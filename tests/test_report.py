@@ -672,6 +672,7 @@ def ungraded(notebook_path="/subs/n.ipynb"):
 
 def _notebooks():
     import nbformat
+    from pathlib import Path
 
     root = Path(__file__).resolve().parent.parent
     paths = sorted([*root.glob("tests/**/*.ipynb"), *root.glob("examples/**/*.ipynb"),
@@ -800,6 +801,29 @@ def test_grading_modules_never_imports_nbconvert_or_nbformat():
     program = ("import sys, grader.cli, grader.pipeline, grader.report; "
                "print(sorted(m for m in ('nbconvert', 'bleach', 'bs4', 'nbformat', 'jsonschema') if m in sys.modules))")
     assert subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True).stdout == "[]\n"
+
+
+def test_a_notebook_s_reports_need_no_nbconvert(tmp_path):
+    """The notebook page is our own template: writing a notebook's reports imports none of nbconvert, bleach,
+    BeautifulSoup or mistune (half a second of every notebook run, when nbconvert rendered the page)."""
+    import subprocess
+    import sys
+
+    import nbformat
+
+    notebook, _ = graded_notebook()
+    path = tmp_path / "bob.ipynb"
+    nbformat.write(notebook, str(path))
+    program = ("import dataclasses, sys; sys.path.insert(0, sys.argv[1]); import test_report; "
+               "from grader.report import write_submission_reports; "
+               "write_submission_reports(dataclasses.replace(test_report.graded_notebook()[1], path=sys.argv[2]), "
+               "sys.argv[3]); "
+               "print(sorted(m for m in ('nbconvert', 'bleach', 'bs4', 'mistune', 'soupsieve') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", program, str(Path(__file__).resolve().parent), str(path),
+                           str(tmp_path / "out")], capture_output=True, text=True, check=True)
+    assert done.stdout == "[]\n"
+    page = (tmp_path / "out" / "bob" / "feedback-notebook.html").read_text()
+    assert NotebookPage(page).sections == ["unit-rnn_step_backward", "unit-rnn_forward"]
 
 
 def test_the_numerical_gradient_s_disagreement_is_said_once_per_unit():

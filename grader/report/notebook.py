@@ -16,19 +16,16 @@ its cell. nbconvert rendered this page before; with bleach, BeautifulSoup,
 mistune and its templates it cost about half a second per run and tens of
 milliseconds per notebook, to lay out text that needs only escaping.
 
-A notebook as Jupyter writes it today is read and written back without
-nbformat (`grader.ipynb`, byte for byte as nbformat would); nbformat, with
-jsonschema a tenth of a second to import, is imported for any other.
+nbformat (with jsonschema, a tenth of a second to import) is imported when
+the first notebook is read, never by a run of modules.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from .. import ipynb
 from .formatting import anchor, score_pair, status_class, status_label
 from .html import code_css, environment, highlight_lines, mark_for
 from .text import unit_feedback
@@ -45,14 +42,16 @@ def fenced(text):
     return "%s text\n%s\n%s" % (fence, text, fence)
 
 
-def feedback_cell(units, cell_id):
-    """The markdown cell of these units' feedback, as nbformat.v4.new_markdown_cell makes it."""
+def feedback_cell(units):
+    from nbformat.v4 import new_markdown_cell
+
     parts = []
     for unit in units:
         parts.append("**Grader: `%s` — %s, %s points**\n\n%s" % (
             unit.name, status_label(unit.status), score_pair(unit.score, unit.max_score), fenced(unit_feedback(unit))))
-    return {"cell_type": "markdown", "id": cell_id, "metadata": {"grader": {"feedback": [unit.name for unit in units]}},
-            "source": "\n\n".join(parts)}
+    cell = new_markdown_cell("\n\n".join(parts))
+    cell.metadata["grader"] = {"feedback": [unit.name for unit in units]}
+    return cell
 
 
 def units_by_cell(result):
@@ -65,57 +64,33 @@ def units_by_cell(result):
 
 
 def read_notebook(result):
-    """The submission's notebook as nbformat reads it (v4): a plain dict for what Jupyter writes today
-    (`ipynb.plain`), else nbformat's NotebookNode; None if not a notebook, or no longer readable."""
+    """The submission's notebook as nbformat reads it (v4), or None: not a notebook, or no longer readable."""
     if result.unread or not str(result.path).lower().endswith(".ipynb"):
         return None
-    try:
-        with open(result.path, encoding="utf-8") as handle:  # as nbformat.read opens it
-            text = handle.read()
-        notebook = ipynb.plain(json.loads(text))
-        if notebook is None:
-            import nbformat  # here: with jsonschema, a tenth of a second to import
+    import nbformat  # here: a run of modules does without it (with jsonschema, a tenth of a second to import)
 
-            notebook = nbformat.reads(text, as_version=4)
+    try:
+        return nbformat.read(str(result.path), as_version=4)
     except (OSError, ValueError):  # gone since it was graded, or no longer a notebook: no annotated copy
         return None
-    return notebook
 
 
 def feedback_notebook(notebook, result):
-    """A copy of the student's notebook with a feedback cell after each cell defining a graded unit. A feedback
-    cell's id is the cell's number after `grader-feedback-` (the same on every run), unless the student's
-    notebook has it already."""
-    by_cell = units_by_cell(result)
-    taken = {cell.get("id") for cell in notebook["cells"]}
-    cells = []
-    for number, cell in enumerate(notebook["cells"], start=1):
-        cells.append(cell)
-        if number in by_cell:
-            cell_id, again = "grader-feedback-%d" % number, 1
-            while cell_id in taken:
-                again += 1
-                cell_id = "grader-feedback-%d-%d" % (number, again)
-            taken.add(cell_id)
-            cells.append(feedback_cell(by_cell[number], cell_id))
-    annotated = type(notebook)(notebook)  # the student's cells shared, not changed
-    annotated["cells"] = cells
-    return annotated
-
-
-def notebook_file(notebook, result):
-    """feedback.ipynb's text: the annotated notebook, as nbformat writes it."""
-    annotated = feedback_notebook(notebook, result)
-    if type(notebook) is dict:
-        return ipynb.dumps(annotated)
+    """A copy of the student's notebook with a feedback cell after each cell defining a graded unit."""
     import nbformat
 
-    annotated = nbformat.from_dict(annotated)
+    by_cell = units_by_cell(result)
+    cells = []
+    for number, cell in enumerate(notebook.cells, start=1):
+        cells.append(cell)
+        if number in by_cell:
+            cells.append(feedback_cell(by_cell[number]))
+    annotated = nbformat.NotebookNode({**notebook, "cells": cells})  # the student's cells shared, not changed
     # Our feedback cells must never make a valid notebook invalid. One the student's tools left invalid (a
     # stray key in a cell) is read, graded and annotated all the same, as Jupyter itself opens it.
     if nbformat.validator.isvalid(notebook):
         nbformat.validate(annotated)
-    return nbformat.writes(annotated)
+    return annotated
 
 
 # ---------------------------------------------------------------- the page
@@ -172,7 +147,7 @@ def page_cells(notebook, result):
     """The page's cells, in the notebook's order, each graded cell followed by its units' feedback."""
     by_cell = units_by_cell(result)
     cells = []
-    for number, cell in enumerate(notebook["cells"], start=1):
+    for number, cell in enumerate(notebook.cells, start=1):
         units = by_cell.get(number, [])
         cell_id = cell.get("id")
         if cell.get("cell_type") == "code":
