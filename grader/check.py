@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import itertools
 import math
 import re
 from dataclasses import dataclass, field
@@ -131,11 +132,16 @@ def compare(actual, expected):
     # np.isclose's rule, written out: it costs several times more, and this runs for every value of every trial.
     close = differences <= tolerance.atol + tolerance.rtol * expected_magnitude
     error = _largest_relative_difference(differences, np.abs(values), expected_magnitude)
+    return _values_layer(values, expected_array, differences, close, error, accepted)
+
+
+def _values_layer(values, expected, differences, close, error, accepted=None):
+    """compare's last layer, from the entries' differences and which are within tolerance."""
     if close.all():
         return Comparison(True, relative_error=error, accepted_shape=accepted, aligned=values)
     mismatch = Mismatch("values", count=int((~close).sum()), size=values.size,
                         max_abs_diff=float(differences[~close].max()), relative_error=error,
-                        worst=_worst_entries(values, expected_array, close))
+                        worst=_worst_entries(values, expected, close))
     return Comparison(False, mismatch, error, accepted, values)
 
 
@@ -143,11 +149,10 @@ def compare_many(pairs):
     """[compare(actual, expected) for actual, expected in pairs], the same records, in a few numpy calls.
 
     A unit's values on all its trials are a few dozen small arrays, and compare costs a dozen numpy calls
-    each. Here every pair that may pass as it comes (an array of numbers of the expected float64 array's
-    shape) is compared at once, entry by entry with compare's own operations in its order (the same bits),
-    its verdict and relative error taken per pair by `reduceat`. What passes gets compare's record; anything
-    else (another type or shape, a scalar, an empty array, a value not within tolerance: the first failing
-    layer makes the message) goes through compare itself."""
+    each. Here every pair of an array of numbers and a float64 array of its shape is compared at once,
+    entry by entry with compare's own operations in its order (the same bits), its verdict and relative
+    error taken per pair by `reduceat`; one with an inf or NaN goes through compare's layers, as does
+    anything else (another type or shape, a scalar, an empty array)."""
     comparisons = [None] * len(pairs)
     batch = []
     for index, (actual, expected) in enumerate(pairs):
@@ -159,7 +164,7 @@ def compare_many(pairs):
     if not batch:
         return comparisons
     sizes = [pairs[index][1].size for index in batch]
-    starts = np.cumsum([0] + sizes[:-1])
+    starts = list(itertools.accumulate(sizes[:-1], initial=0))
     values = np.concatenate([pairs[index][0].ravel() for index in batch], dtype=np.float64)
     expected = np.concatenate([pairs[index][1].ravel() for index in batch])
     tolerances = [tolerance_for(pairs[index][0]) for index in batch]
@@ -168,7 +173,7 @@ def compare_many(pairs):
     else:
         atol = np.repeat([tolerance.atol for tolerance in tolerances], sizes)
         rtol = np.repeat([tolerance.rtol for tolerance in tolerances], sizes)
-    with np.errstate(all="ignore"):  # an inf or NaN value fails, and warns as before, in compare below
+    with np.errstate(all="ignore"):  # a value with an inf or NaN goes through compare below, and warns there
         differences = np.abs(values - expected)
         expected_magnitude = np.abs(expected)
         close = differences <= atol + rtol * expected_magnitude
@@ -176,10 +181,13 @@ def compare_many(pairs):
         errors = np.maximum.reduceat(differences / np.maximum(1e-8, np.abs(values) + expected_magnitude),
                                      starts).tolist()
     for position, index in enumerate(batch):
-        if passed[position]:  # all within tolerance: all finite too (a NaN or inf entry is never close)
-            start = starts[position]
-            aligned = values[start:start + sizes[position]].reshape(pairs[index][1].shape)
+        start, end, shape = starts[position], starts[position] + sizes[position], pairs[index][1].shape
+        aligned = values[start:end].reshape(shape)
+        if passed[position]:  # all within tolerance: all finite too (an inf or NaN entry is never close)
             comparisons[index] = Comparison(True, relative_error=errors[position], aligned=aligned)
+        elif np.isfinite(values[start:end]).all():  # compare's non-finite layer has nothing to say
+            comparisons[index] = _values_layer(aligned, pairs[index][1], differences[start:end].reshape(shape),
+                                               close[start:end].reshape(shape), errors[position])
         else:
             comparisons[index] = compare(*pairs[index])
     return comparisons

@@ -347,7 +347,7 @@ def _bindings_and_reads(statement):
     # `x += 1` reads x, though the symbol table records only the assignment. Its operator is one token of
     # the text: a statement without one is not walked.
     if AUGMENTED_OPERATOR.search(statement.code):
-        immediate |= {node.target.id for node in ast.walk(statement.node)
+        immediate |= {node.target.id for node in syntax.walk(statement.node)
                       if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name)}
     return binds, immediate, deferred
 
@@ -434,7 +434,7 @@ def _method_reads(statement):
         if not isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
             continue
         owners = {node.name} | {arg.arg for arg in (item.args.posonlyargs + item.args.args)[:1]}
-        attributes = {sub.attr for sub in ast.walk(item) if isinstance(sub, ast.Attribute)
+        attributes = {sub.attr for sub in syntax.walk(item) if isinstance(sub, ast.Attribute)
                       and isinstance(sub.value, ast.Name) and sub.value.id in owners}
         attributes_before, names = methods.get(item.name, (set(), set()))
         methods[item.name] = (attributes_before | attributes, names | reads.get(item.name, set()))
@@ -498,7 +498,7 @@ def _with_dependencies(tree, include):
         node = top.get(todo.pop())
         if node is None:
             continue
-        for used in ast.walk(node):
+        for used in syntax.walk(node):
             if isinstance(used, ast.Name) and used.id in top and used.id not in wanted and used.id != node.name:
                 wanted.add(used.id)
                 todo.append(used.id)
@@ -545,7 +545,7 @@ def stub_reason(program, definition):
             kinds.append("raise")
         elif isinstance(statement, ast.Assign) and _is_none(statement.value):
             for target in statement.targets:
-                for node in ast.walk(target):
+                for node in syntax.walk(target):
                     if isinstance(node, ast.Name):
                         none_names.add(node.id)
         elif isinstance(statement, ast.Return) and (
@@ -591,7 +591,7 @@ def _random_call_sites(source):
     if tree is None:
         return ()
     found = []
-    for node in ast.walk(tree):
+    for node in syntax.walk(tree):
         if isinstance(node, ast.Call):
             name = _dotted_name(node.func)
             if name is None:  # a method of something computed: np.random.default_rng(0).normal is seeded

@@ -163,7 +163,7 @@ class Statements:
     def _add(self, first, last, node, parts, looped):
         names = set()
         for part in parts:
-            for child in ast.walk(part):
+            for child in syntax.walk(part):
                 if isinstance(child, ast.Name) and isinstance(child.ctx, ast.Load):
                     names.add(child.id)
         if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
@@ -197,7 +197,7 @@ def _passes_on(expression):
         return name in ALLOCATIONS
     return all(isinstance(node, (ast.Name, ast.Attribute, ast.Subscript, ast.Tuple, ast.List, ast.Constant,
                                  ast.Slice, ast.Load, ast.Store))
-               for node in ast.walk(expression))
+               for node in syntax.walk(expression))
 
 
 def _header_parts(node):
@@ -236,7 +236,7 @@ def function_node(program, definition):
 def _functions_in(source):
     """Every function defined in a code block, parsed once for all its units that are traced (a module holds
     them all); read only."""
-    return tuple(node for node in ast.walk(syntax.parse(source))
+    return tuple(node for node in syntax.walk(syntax.parse(source))
                  if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)))
 
 

@@ -133,7 +133,7 @@ def python2_signs(tree):
     """Which Python 2 idioms a parsed cell uses: 'xrange', 'dict_iteration', 'print' (`print >>f, x`, which
     parses in Python 3 as an expression)."""
     signs = set()
-    for node in ast.walk(tree):
+    for node in syntax.walk(tree):
         if isinstance(node, ast.Name) and node.id == "xrange" and isinstance(node.ctx, ast.Load):
             signs.add("xrange")
         elif isinstance(node, ast.Attribute) and node.attr in DICT_METHODS:
@@ -179,7 +179,7 @@ def translate_chevron_prints(source, tree):
     translation does not parse back to the call it means)."""
     original = [line.encode("utf-8") for line in source.split("\n")]
     edits = [(node.lineno - 1, node.col_offset, node.end_col_offset, translated[0])
-             for node in ast.walk(tree) for translated in [_chevron_call(node, original)] if translated]
+             for node in syntax.walk(tree) for translated in [_chevron_call(node, original)] if translated]
     if not edits:
         return None
     encoded = list(original)
@@ -201,7 +201,7 @@ def translate_chevron_prints(source, tree):
 
 def python3_signs(tree):
     """Whether a cell uses what only Python 3 has: `@`, f-strings, print(..., end=), nonlocal, annotations."""
-    for node in ast.walk(tree):
+    for node in syntax.walk(tree):
         if isinstance(node, (ast.MatMult, ast.JoinedStr, ast.Nonlocal, ast.AnnAssign, ast.AsyncFunctionDef,
                              ast.Await, ast.YieldFrom)):
             return True
@@ -217,7 +217,7 @@ def python3_signs(tree):
 
 def has_true_division(tree):
     return any(isinstance(node, ast.ImportFrom) and node.module == "__future__"
-               and any(alias.name == "division" for alias in node.names) for node in ast.walk(tree))
+               and any(alias.name == "division" for alias in node.names) for node in syntax.walk(tree))
 
 
 def translate_tree_text(source, tree, division):
@@ -228,7 +228,8 @@ def translate_tree_text(source, tree, division):
     lines = source.split("\n")
     edits = []
     kinds = set()
-    for node in ast.walk(tree):
+    nodes = syntax.walk(tree)
+    for node in nodes:
         if isinstance(node, ast.Attribute) and node.attr in DICT_METHODS:
             line = lines[node.end_lineno - 1]
             start = node.end_col_offset - len(node.attr)
@@ -236,10 +237,10 @@ def translate_tree_text(source, tree, division):
                 edits.append((3, node.end_lineno - 1, start, node.end_col_offset, DICT_METHODS[node.attr]))
                 kinds.add("dict_iteration")
     if division:
-        # ast.walk meets outer expressions first. Edits are applied right to left; at one place, what is
+        # A walk meets outer expressions first. Edits are applied right to left; at one place, what is
         # applied later ends up first: so the `/` itself, then the closing of outer before inner
         # expressions, then the opening of inner before outer ones.
-        for depth, node in enumerate(n for n in ast.walk(tree) if isinstance(n, ast.BinOp) and isinstance(n.op, ast.Div)):
+        for depth, node in enumerate(n for n in nodes if isinstance(n, ast.BinOp) and isinstance(n.op, ast.Div)):
             operator = _operator_position(lines, node.left)
             if operator is None:
                 return source, set()
@@ -249,7 +250,7 @@ def translate_tree_text(source, tree, division):
             edits.append((2 - depth * 1e-6, node.right.end_lineno - 1, node.right.end_col_offset,
                           node.right.end_col_offset, "))"))
             kinds.add("integer_division")
-        for node in ast.walk(tree):
+        for node in nodes:
             if not (isinstance(node, ast.AugAssign) and isinstance(node.op, ast.Div) and _in_place_target(node)):
                 continue
             operator = _operator_position(lines, node.target, "/=")
@@ -283,7 +284,7 @@ def _in_place_target(node):
     the same twice (no call in it) and holds no division of its own."""
     return node.target.lineno == node.target.end_lineno and not any(
         isinstance(sub, ast.Call) or (isinstance(sub, ast.BinOp) and isinstance(sub.op, ast.Div))
-        for sub in ast.walk(node.target))
+        for sub in syntax.walk(node.target))
 
 
 def _operator_position(lines, left, operator="/"):

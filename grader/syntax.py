@@ -26,3 +26,20 @@ def compile_source(source, filename="<unknown>", mode="exec"):
     """`compile`, one thread at a time (it builds an AST too)."""
     with _AST_LOCK:
         return compile(source, filename, mode)
+
+
+def walk(node):
+    """The nodes of a syntax tree in `ast.walk`'s order (breadth first, each node's fields in order), as a
+    list, in a quarter of its time: extract and the line finder walk whole cells and functions."""
+    nodes = [node]
+    append = nodes.append
+    for current in nodes:  # the list grows as it is read: a breadth-first queue
+        for name in current._fields:
+            value = getattr(current, name, None)
+            if isinstance(value, list):
+                for item in value:
+                    if isinstance(item, ast.AST):
+                        append(item)
+            elif isinstance(value, ast.AST):
+                append(value)
+    return nodes

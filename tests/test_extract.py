@@ -2,12 +2,15 @@
 
 import ast
 import textwrap
+from pathlib import Path
 
 import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from grader import extract, load
+from grader import extract, load, syntax
+
+CORPUS = Path(__file__).resolve().parent / "submissions" / "cs231n-rnn"
 
 
 def cells_of(*sources):
@@ -337,3 +340,22 @@ def test_every_augmented_assignment_reads_its_target():
                 return x * scale
             """), graded=["step"])
         assert [program.blocks[i].code for i in program.needs["step"]] == ["scale = len('abc')", augmented], augmented
+
+
+def test_the_grader_s_walk_meets_every_node_in_ast_walk_s_order():
+    sources = [path.read_text() for path in sorted(CORPUS.glob("*.py"))]
+    sources.append("x = [a / b for a in y if a] + {k: (lambda q: q ** 2)(k) for k in z}\n"
+                   "class C(B, metaclass=M):\n    @d\n    def f(self, *a, k=1, **w) -> int:\n"
+                   "        global g\n        try:\n            yield from g\n        except E as e:\n"
+                   "            raise X from e\n        finally:\n            del self.x[1:2, ...]\n")
+    trees = []
+    for source in sources:
+        try:
+            trees.append(ast.parse(source))
+        except SyntaxError:  # the corpus's broken and Python 2 files
+            continue
+    assert len(trees) >= 5
+    for tree in trees:
+        walked = syntax.walk(tree)
+        assert len(walked) == len(list(ast.walk(tree))) > 10
+        assert all(mine is theirs for mine, theirs in zip(walked, ast.walk(tree)))
