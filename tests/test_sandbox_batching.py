@@ -1,6 +1,7 @@
 """Jobs share a process only while none of them changes what the next would run in."""
 
 import threading
+import types
 import warnings
 
 import numpy as np
@@ -66,4 +67,52 @@ def test_breaking_what_the_check_reads_is_a_changed_environment_not_an_exception
         assert child.environment_changed(before) is True
     finally:
         setattr(module, name, saved)
+    assert not child.environment_changed(before)
+
+
+def test_a_modules_version_tag_changes_with_every_change_of_its_contents():
+    """The check skips a module whose dict's tag is unchanged: the tag must move at every change, this
+    Python has one (CPython 3.10-3.13), and reading it reads none of the module's objects."""
+    assert child._dict_version is not None
+    module = types.ModuleType("grader_test_module")
+    module.value = 1
+    tags = [child._dict_version(vars(module))]
+    for change in (lambda: setattr(module, "value", 2), lambda: setattr(module, "other", 3),
+                   lambda: delattr(module, "other"), lambda: vars(module).update(value=[]),
+                   lambda: vars(module).pop("value")):
+        change()
+        tags.append(child._dict_version(vars(module)))
+    assert tags == sorted(set(tags))
+
+
+def test_a_snapshot_is_taken_from_what_the_zygote_remembered_while_nothing_changed(monkeypatch):
+    monkeypatch.setattr(child, "_REMEMBERED", {})
+    child.remember_environment()
+    remembered = dict(child._REMEMBERED)
+    saved = np.tanh
+    np.tanh = np.sin  # changed after the zygote remembered, before the job's process started
+    try:
+        before = child.environment()
+        assert before["modules"]["math"] is remembered["math"]
+        assert before["modules"]["numpy"] is not remembered["numpy"]
+        assert not child.environment_changed(before)  # what the process started with is not the job's doing
+        np.tanh = saved
+        assert child.environment_changed(before)
+    finally:
+        np.tanh = saved
+    assert not child.environment_changed(child.environment())
+
+
+def test_without_version_tags_the_contents_are_compared(monkeypatch):
+    monkeypatch.setattr(child, "_dict_version", None)
+    monkeypatch.setattr(child, "_REMEMBERED", {})
+    before = child.environment()
+    assert all(tag is None for _, tag, _, _ in before["modules"].values())
+    assert not child.environment_changed(before)
+    saved = np.tanh
+    np.tanh = np.sin
+    try:
+        assert child.environment_changed(before)
+    finally:
+        np.tanh = saved
     assert not child.environment_changed(before)

@@ -412,6 +412,74 @@ WATCHED_MODULES = ("builtins", "sys", "os", "io", "json", "math", "copy", "signa
 WATCHED_LIMITS = ("RLIMIT_AS", "RLIMIT_CPU", "RLIMIT_FSIZE", "RLIMIT_NPROC", "RLIMIT_NOFILE", "RLIMIT_STACK")
 
 
+def _dict_version_reader():
+    """A function giving a dict's version tag, or None where this Python has no such tag that behaves so.
+
+    CPython (3.6 to 3.13, PEP 509) keeps in every dict a 64-bit tag, right after its length, that takes a
+    new, larger value from one counter of the interpreter at each change of the dict: a module whose
+    dict's tag is the same as before is unchanged, and that is known without reading any of its objects.
+    (Reading them takes a reference to each, which writes into every page of the ~2,000 objects
+    the watched modules hold: in a process forked from the zygote, a copy of each page.) The tag is read
+    through a buffer of the dict's memory, with functions bound here, before any student code; checked
+    here on dicts of our own, changed in every way, before it is trusted."""
+    try:
+        import ctypes
+        import struct
+
+        length_at = object.__basicsize__
+        tag_at = length_at + struct.calcsize("@n")
+        window = ctypes.c_char * (tag_at + 8)
+        read_length = struct.Struct("@n").unpack_from
+
+        def version(mapping, _at=window.from_address, _unpack=struct.Struct("@Q").unpack_from, _id=id, _tag_at=tag_at):
+            return _unpack(_at(_id(mapping)), _tag_at)[0]
+
+        probe, other = {}, {}
+        seen = [version(probe), version(other)]
+        for changed, change in ((probe, lambda: probe.__setitem__("a", 1)), (probe, lambda: probe.__setitem__("a", 2)),
+                                (other, lambda: other.__setitem__("x", 1)), (probe, lambda: probe.update(b=3)),
+                                (probe, lambda: probe.setdefault("c", 4)), (probe, lambda: probe.pop("a")),
+                                (probe, probe.popitem), (probe, lambda: probe.__delitem__("b")),
+                                (probe, lambda: probe.__setitem__("d", 5)), (probe, probe.clear)):
+            change()
+            tag = version(changed)
+            if tag <= max(seen) or any(read_length(window.from_address(id(d)), length_at)[0] != len(d)
+                                       for d in (probe, other)):
+                return None
+            seen.append(tag)
+        return version
+    except Exception:  # noqa: BLE001 (no ctypes, another layout: the modules' contents are compared instead)
+        return None
+
+
+_dict_version = _dict_version_reader()
+# The watched modules as the zygote left them, taken there once (`remember_environment`): name -> (module,
+# its dict's version tag, its names, their values). A job's process takes a module's snapshot from here
+# while the tag says it has not changed since.
+_REMEMBERED = {}
+
+
+def remember_environment():
+    """In the zygote, once: the watched modules' contents, for every process it forks (see `_REMEMBERED`)."""
+    _REMEMBERED.clear()
+    _REMEMBERED.update(_module_snapshots())
+
+
+def _module_snapshots(remembered=None):
+    snapshot = {}
+    for name in WATCHED_MODULES:
+        module = sys.modules.get(name)
+        if module is not None:
+            contents = vars(module)
+            tag = _dict_version(contents) if _dict_version is not None else None
+            kept = (remembered or {}).get(name)
+            if kept is not None and kept[0] is module and tag is not None and kept[1] == tag:
+                snapshot[name] = kept
+            else:
+                snapshot[name] = (module, tag, tuple(contents), tuple(contents.values()))
+    return snapshot
+
+
 def environment(modules=True):
     """What a job could change that would change how the next job in the same process runs (the watched
     modules' contents only when `modules`: afterwards they are compared with the live modules instead)."""
@@ -419,12 +487,6 @@ def environment(modules=True):
     import signal
     import warnings
 
-    snapshot = {}
-    for name in WATCHED_MODULES if modules else ():
-        module = sys.modules.get(name)
-        if module is not None:
-            contents = vars(module)
-            snapshot[name] = (module, tuple(contents), tuple(contents.values()))
     task = "/proc/self/task/%d/children" % os.getpid()
     try:
         with open(task) as listing:
@@ -432,7 +494,7 @@ def environment(modules=True):
     except OSError:
         children = []
     return {
-        "modules": snapshot,
+        "modules": _module_snapshots(_REMEMBERED) if modules else {},
         "threads": len(os.listdir("/proc/self/task")),
         "children": children,
         "cwd": os.getcwd(),
@@ -446,28 +508,32 @@ def environment(modules=True):
     }
 
 
-def environment_changed(before, _is=operator.is_, _all=all, _map=map, _repeat=itertools.repeat, _vars=vars):
+def environment_changed(before, _is=operator.is_, _all=all, _map=map, _repeat=itertools.repeat, _vars=vars,
+                        _version=_dict_version):
     """Whether a job left anything behind that the next job would run in.
 
     The functions it uses are bound when this module loads, before any student code, so that
-    patching them (`operator.is_`, builtins) does not blind the check. A job that broke what the
-    check itself reads (`os.getcwd = None`, `np.geterr = None`) changed the environment: the check
-    raising says so, and the next job gets a fresh process instead of this one's exception."""
+    patching them (`operator.is_`, builtins, this module's `_dict_version`) does not blind the check. A
+    job that broke what the check itself reads (`os.getcwd = None`, `np.geterr = None`) changed the
+    environment: the check raising says so, and the next job gets a fresh process instead of this one's
+    exception."""
     try:
-        return _environment_changed(before, _is, _all, _map, _repeat, _vars)
+        return _environment_changed(before, _is, _all, _map, _repeat, _vars, _version)
     except BaseException:
         return True
 
 
-def _environment_changed(before, _is, _all, _map, _repeat, _vars):
+def _environment_changed(before, _is, _all, _map, _repeat, _vars, _version):
     missing = object()
-    for name, (module, keys, values) in before["modules"].items():
+    for name, (module, tag, keys, values) in before["modules"].items():
         if sys.modules.get(name) is not module:
             return True
+        contents = _vars(module)
+        if tag is not None and _version(contents) == tag:
+            continue  # not changed since the snapshot (the tag takes a new value at every change)
         # Names added by lazy imports are fine; a name replaced or removed is not (identity, not ==,
-        # so that no object's own __eq__ is asked). map() keeps the loop in C: this runs after every job.
-        lookup = _vars(module).get
-        if not _all(_map(_is, _map(lookup, keys, _repeat(missing)), values)):
+        # so that no object's own __eq__ is asked). map() keeps the loop in C.
+        if not _all(_map(_is, _map(contents.get, keys, _repeat(missing)), values)):
             return True
     after = environment(modules=False)
     return any(after[key] != before[key] for key in before if key != "modules")

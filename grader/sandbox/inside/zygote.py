@@ -827,6 +827,7 @@ def main():
     os.chmod(scratch_root, 0o755)
     wire.write_all(out_fd, wire.pack({"ready": True, "pid": os.getpid(), "network_isolated": network,
                                       "private_folders": folders, "user_namespace": _in_user_namespace}))
+    child.remember_environment()  # what each job process compares its modules with, taken once here
     # Every object alive now is shared with every leader and job process this zygote forks: kept out of
     # their garbage collector, which would otherwise walk them all and copy each page it touches.
     gc.freeze()
