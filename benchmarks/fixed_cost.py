@@ -73,6 +73,9 @@ def main():
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     figures = {submission: [] for submission in args.submissions}
+    where = subprocess.run([sys.executable, "-c", "import grader; print(grader.__file__)"], capture_output=True,
+                           text=True, check=True).stdout.strip()
+    print("grader run, as imported from %s" % Path(where).parent)
     work = Path(tempfile.mkdtemp(prefix="grader-fixed-cost-"))
     try:
         one_run(args.submissions[0], work / "warm-up")  # the bytecode written, the disk cache warm
