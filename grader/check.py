@@ -426,7 +426,7 @@ def judge_unit(plan, outcome, context):
             for name in unit.checked:
                 first, second = result.outputs.get(name), result.repeat.get(name)
                 if isinstance(first, np.ndarray) and isinstance(second, np.ndarray) and first.shape == second.shape \
-                        and not np.array_equal(first, second, equal_nan=True):
+                        and not _same_bits(first, second) and not np.array_equal(first, second, equal_nan=True):
                     warnings.append(UnitWarning("nondeterministic", name))
     wrong = {name: state.wrong_trials for name, state in check_states.items() if not state.passed}
     if wrong and context.mutants is not None and not (forward_ever_wrong and _takes_from_forward(unit)):
@@ -481,6 +481,12 @@ def with_hang_cost(verdict, limits, rerun=None, passed_callees=()):
     hangs = 1 + (rerun is not None and rerun.status == "timeout")
     cost = HangCost(hangs, hangs * limits.call_seconds, tuple(passed_callees) if rerun is None else ())
     return dataclasses.replace(verdict, hang=cost, seconds=cost.seconds)
+
+
+def _same_bits(first, second):
+    """Two arrays of numbers of one dtype with the same bytes: equal for np.array_equal too (at a tenth of its
+    cost; the repeat run's values almost always are)."""
+    return first.dtype == second.dtype and first.dtype.kind in "biufc" and first.tobytes() == second.tobytes()
 
 
 def _takes_from_forward(unit):

@@ -442,8 +442,14 @@ def _method_reads(statement):
 
 
 def definition_source(program, definition):
-    lines = program.cell_sources[definition.cell_name].split("\n")
+    lines = _lines(program.cell_sources[definition.cell_name])
     return "\n".join(lines[definition.first_line - 1: definition.last_line])
+
+
+@functools.lru_cache(maxsize=64)
+def _lines(source):
+    """A cell's lines: asked for each of its definitions several times per submission (a module: one cell)."""
+    return tuple(source.split("\n"))
 
 
 def reference_blocks(source, name, include, exclude):

@@ -44,7 +44,7 @@ class Pool:
 
     def __init__(self):
         self._by_size = {}  # size -> [(shape, flat, name)]
-        self._stacked = {}
+        self._stacked = {}  # size -> (the arrays stacked, where they are NaN, {tolerance: their bound})
         self._count = 0
 
     def add(self, value, name=None):
@@ -79,16 +79,22 @@ class Pool:
         entries = self._by_size.get(array.size)
         if not entries:
             return np.zeros(0, dtype=bool)
-        stacked = self._stacked.get(array.size)
-        if stacked is None:
-            stacked = self._stacked[array.size] = np.vstack([flat for _, flat, _ in entries])
-        bound = tolerance.atol + tolerance.rtol * np.abs(stacked)
+        # A pool is searched for every record of every submission's traced run: what depends on the pool
+        # alone is computed once.
+        kept = self._stacked.get(array.size)
+        if kept is None:
+            stacked = np.vstack([flat for _, flat, _ in entries])
+            kept = self._stacked[array.size] = (stacked, np.isnan(stacked), {})
+        stacked, stacked_nan, bounds = kept
+        bound = bounds.get(tolerance)
+        if bound is None:
+            bound = bounds[tolerance] = tolerance.atol + tolerance.rtol * np.abs(stacked)
         layouts = [array.ravel()] + ([array.T.ravel()] if layout and array.ndim == 2 else [])
         found = np.zeros(len(entries), dtype=bool)
         with np.errstate(all="ignore"):
             for flat in layouts:
                 # NaN where NaN, the same infinity where an infinity: an overflow is matched as it is.
-                close = (np.abs(stacked - flat) <= bound) | (stacked == flat) | (np.isnan(stacked) & np.isnan(flat))
+                close = (np.abs(stacked - flat) <= bound) | (stacked == flat) | (stacked_nan & np.isnan(flat))
                 found |= np.all(close, axis=1)
         if not layout:
             shape = _squeezed(array.shape)
