@@ -792,6 +792,35 @@ def test_the_notebook_page_flags_no_line_for_an_error_in_another_cell_or_a_line_
             "◀ line 7: dWh first goes wrong here, on the 2nd pass of the loop"]
 
 
+def test_feedback_cells_that_would_make_a_valid_notebook_invalid_are_an_error_not_a_file(tmp_path, monkeypatch):
+    """nbformat validates the annotated notebook as it writes it: a valid notebook made invalid by our cells is
+    the grader's error; a notebook the student's tools left invalid is annotated all the same."""
+    import dataclasses
+
+    import nbformat
+
+    from grader.report import notebook as annotated
+
+    notebook, result = graded_notebook()
+    valid_path, invalid_path = tmp_path / "valid.ipynb", tmp_path / "invalid.ipynb"
+    nbformat.write(notebook, str(valid_path))
+    raw = json.loads(valid_path.read_text())
+    raw["cells"][1]["stray"] = "a key the schema does not have"
+    invalid_path.write_text(json.dumps(raw))
+    good = annotated.read_notebook(dataclasses.replace(result, path=str(valid_path)))
+    bad = annotated.read_notebook(dataclasses.replace(result, path=str(invalid_path)))
+    assert (good.valid, bad.valid) == (True, False)
+    assert annotated.notebook_file(good, result) and annotated.notebook_file(bad, result)
+    made = annotated.feedback_cell
+    monkeypatch.setattr(annotated, "feedback_cell",
+                        lambda units, texts: nbformat.from_dict({**made(units, texts), "stray": True}))
+    with pytest.raises(nbformat.ValidationError):
+        annotated.notebook_file(good, result)
+    written = nbformat.reads(annotated.notebook_file(bad, result), as_version=4)
+    assert [cell.cell_type for cell in written.cells] == ["markdown", "code", "markdown", "raw", "code", "markdown",
+                                                          "code"]
+
+
 def test_grading_modules_never_imports_nbconvert_or_nbformat():
     """nbformat (with jsonschema) costs a tenth of a second to import: a run of modules reads no notebook and
     writes no notebook page, so it does without it."""

@@ -22,7 +22,7 @@ from .gradescope import results_json
 from .grades import assignment_max, canvas_csv, grades_csv, row_max
 from .html import feedback_html, index_html, summary_html
 from .stored import RECORD_VERSION, remove_written, stored_results, to_record
-from .notebook import feedback_notebook, notebook_html, read_notebook
+from .notebook import feedback_texts, notebook_file, notebook_html, read_notebook
 from .text import unit_feedback
 
 __all__ = ["write_submission_reports", "write_class_reports", "score_table", "unit_feedback", "results_json",
@@ -47,12 +47,11 @@ def write_submission_reports(result, out_dir):
     # Compact: json's fast C encoder is used only without indentation, and this runs for every student.
     _write(folder / "results.json", json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":")) + "\n")
     _write(folder / "feedback.html", feedback_html(result))
-    notebook = read_notebook(result)
-    if notebook is not None:  # a notebook submission: also the notebook itself, with the feedback in place
-        import nbformat  # here: a run of modules does without it
-
-        _write(folder / "feedback.ipynb", nbformat.writes(feedback_notebook(notebook, result)))
-        _write(folder / "feedback-notebook.html", notebook_html(notebook, result))
+    student = read_notebook(result)
+    if student is not None:  # a notebook submission: also the notebook itself, with the feedback in place
+        texts = feedback_texts(result)
+        _write(folder / "feedback.ipynb", notebook_file(student, result, texts))
+        _write(folder / "feedback-notebook.html", notebook_html(student.notebook, result, texts))
     return folder
 
 

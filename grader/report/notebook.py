@@ -42,16 +42,23 @@ def fenced(text):
     return "%s text\n%s\n%s" % (fence, text, fence)
 
 
-def feedback_cell(units):
-    from nbformat.v4 import new_markdown_cell
+def feedback_cell(units, texts):
+    """The markdown cell of these units' feedback (`texts`: each unit's, by name). Not validated on its own, as
+    nbformat.v4.new_markdown_cell would: the whole notebook is, when it is written."""
+    from nbformat import from_dict
+    from nbformat.v4.nbbase import random_cell_id
 
     parts = []
     for unit in units:
         parts.append("**Grader: `%s` — %s, %s points**\n\n%s" % (
-            unit.name, status_label(unit.status), score_pair(unit.score, unit.max_score), fenced(unit_feedback(unit))))
-    cell = new_markdown_cell("\n\n".join(parts))
-    cell.metadata["grader"] = {"feedback": [unit.name for unit in units]}
-    return cell
+            unit.name, status_label(unit.status), score_pair(unit.score, unit.max_score), fenced(texts[unit.name])))
+    return from_dict({"id": random_cell_id(), "cell_type": "markdown", "source": "\n\n".join(parts),
+                      "metadata": {"grader": {"feedback": [unit.name for unit in units]}}})
+
+
+def feedback_texts(result):
+    """Each unit's feedback (`text.unit_feedback`) by name, written once for both feedback.ipynb and its page."""
+    return {unit.name: unit_feedback(unit) for unit in result.units if unit.cell is not None}
 
 
 def units_by_cell(result):
@@ -63,19 +70,27 @@ def units_by_cell(result):
     return by_cell
 
 
+@dataclass(frozen=True)
+class StudentNotebook:
+    notebook: object  # nbformat's NotebookNode, v4
+    valid: bool  # whether it is valid as read (nbformat validated it while reading it)
+
+
 def read_notebook(result):
-    """The submission's notebook as nbformat reads it (v4), or None: not a notebook, or no longer readable."""
+    """The submission's notebook as nbformat reads it, or None: not a notebook, or no longer readable."""
     if result.unread or not str(result.path).lower().endswith(".ipynb"):
         return None
     import nbformat  # here: a run of modules does without it (with jsonschema, a tenth of a second to import)
 
+    invalid = {}
     try:
-        return nbformat.read(str(result.path), as_version=4)
+        notebook = nbformat.read(str(result.path), as_version=4, capture_validation_error=invalid)
     except (OSError, ValueError):  # gone since it was graded, or no longer a notebook: no annotated copy
         return None
+    return StudentNotebook(notebook, "ValidationError" not in invalid)
 
 
-def feedback_notebook(notebook, result):
+def feedback_notebook(notebook, result, texts):
     """A copy of the student's notebook with a feedback cell after each cell defining a graded unit."""
     import nbformat
 
@@ -84,13 +99,22 @@ def feedback_notebook(notebook, result):
     for number, cell in enumerate(notebook.cells, start=1):
         cells.append(cell)
         if number in by_cell:
-            cells.append(feedback_cell(by_cell[number]))
-    annotated = nbformat.NotebookNode({**notebook, "cells": cells})  # the student's cells shared, not changed
-    # Our feedback cells must never make a valid notebook invalid. One the student's tools left invalid (a
-    # stray key in a cell) is read, graded and annotated all the same, as Jupyter itself opens it.
-    if nbformat.validator.isvalid(notebook):
-        nbformat.validate(annotated)
-    return annotated
+            cells.append(feedback_cell(by_cell[number], texts))
+    return nbformat.NotebookNode({**notebook, "cells": cells})  # the student's cells shared, not changed
+
+
+def notebook_file(student, result, texts=None):
+    """feedback.ipynb: the annotated notebook as nbformat writes it. Our feedback cells must never make a valid
+    notebook invalid; one the student's tools left invalid (a stray key in a cell) is read, graded and annotated
+    all the same, as Jupyter itself opens it. nbformat validates what it writes: that validation says."""
+    import nbformat
+
+    invalid = {}
+    annotated = feedback_notebook(student.notebook, result, texts or feedback_texts(result))
+    text = nbformat.writes(annotated, capture_validation_error=invalid)
+    if student.valid and "ValidationError" in invalid:
+        raise invalid["ValidationError"]
+    return text
 
 
 # ---------------------------------------------------------------- the page
@@ -143,8 +167,8 @@ def _source(cell):
     return "".join(source) if isinstance(source, list) else str(source)
 
 
-def page_cells(notebook, result):
-    """The page's cells, in the notebook's order, each graded cell followed by its units' feedback."""
+def page_cells(notebook, result, texts):
+    """The page's cells, in the notebook's order, each graded cell followed by its units' feedback (`texts`)."""
     by_cell = units_by_cell(result)
     cells = []
     for number, cell in enumerate(notebook.cells, start=1):
@@ -159,11 +183,12 @@ def page_cells(notebook, result):
         if units:
             cells.append(PageCell("feedback", None, units=tuple(
                 PageUnit(unit.name, anchor(unit.name), unit.status, score_pair(unit.score, unit.max_score),
-                         unit_feedback(unit)) for unit in units)))
+                         texts[unit.name]) for unit in units)))
     return cells
 
 
-def notebook_html(notebook, result):
+def notebook_html(notebook, result, texts=None):
     """The annotated notebook as one self-contained page: inputs only, markdown as text, no script."""
+    cells = page_cells(notebook, result, texts or feedback_texts(result))
     return environment().get_template("notebook.html.j2").render(
-        title="%s: %s" % (result.title, result.id), cells=page_cells(notebook, result), css=code_css())
+        title="%s: %s" % (result.title, result.id), cells=cells, css=code_css())
