@@ -482,11 +482,12 @@ YOUNG_OBJECTS = 10_000  # the collector's first threshold while a batch is grade
 def fewer_collections():
     """CPython's cyclic collector run less often while a batch is graded.
 
-    Grading builds large short-lived structures (a submission's syntax trees, the reports' templates and
-    page trees): at the default threshold they outlive several young collections, are promoted, and count
-    towards the full collections, each of which walks every object the run holds. About 3 ms of the
-    grader's CPU per submission went to that; with 10,000 young objects a young collection is rare and a
-    full one almost never happens. Nothing is kept longer: objects without cycles are freed as before."""
+    Grading builds large short-lived structures (a submission's syntax trees, the values decoded from its
+    jobs, the reports as they are rendered): at the default threshold they outlive several young
+    collections, are promoted, and count towards the full collections, each of which walks every object
+    the run holds. About 3 ms of the grader's CPU per submission went to that; with 10,000 young objects a
+    young collection is rare and a full one almost never happens. Objects without cycles are freed as
+    before, the moment they are let go."""
     thresholds = gc.get_threshold()
     gc.set_threshold(YOUNG_OBJECTS, *thresholds[1:])
     try:
