@@ -526,7 +526,11 @@ def compile_templates_command():
     """Compile the report templates into the installed package, so that runs need not (after installing)."""
     from .report import html
 
-    names = html.precompile_templates()
+    try:
+        names = html.precompile_templates()
+    except OSError as exc:
+        _fail("cannot write the compiled templates into %s: %s (runs will compile them themselves)"
+              % (html.precompiled.FOLDER, exc.strerror or exc))
     click.echo("grader: %d report templates compiled into %s" % (len(names), html.precompiled.FOLDER))
 
 

@@ -142,8 +142,8 @@ def _construct_mapping(loader, node):
     return result
 
 
-for _loader in (_LineLoader, _FastLineLoader):
-    _loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_FastLineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
 def read_yaml(text):
@@ -152,6 +152,7 @@ def read_yaml(text):
         return yaml.load(text, Loader=_FastLineLoader)
     except (yaml.YAMLError, SpecError):
         return yaml.load(text, Loader=_LineLoader)
+
 
 ASSIGNMENT_FIELDS = {"name", "title", "reference", "provides", "dimensions", "trials", "edge_cases", "inputs",
                      "units", "opaque", "globals", "mutants", "python2", "edge_case_weight"}

@@ -153,3 +153,28 @@ def test_compiling_again_keeps_only_the_current_templates(compiled):
     (compiled / ("%s.cache" % ("0" * 64))).write_bytes(b"a template that is gone")
     assert html.precompile_templates(compiled) == TEMPLATE_NAMES
     assert len(list(compiled.iterdir())) == len(TEMPLATE_NAMES)
+
+
+def test_compile_templates_says_where_it_cannot_write(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from grader import cli
+
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    monkeypatch.setattr(precompiled, "FOLDER", blocked / "compiled_templates")
+    ran = CliRunner().invoke(cli.main, ["compile-templates"])
+    assert ran.exit_code == 2
+    assert "cannot write the compiled templates into %s" % (blocked / "compiled_templates") in ran.output
+    assert "runs will compile them themselves" in ran.output
+
+
+def test_compile_templates_writes_into_the_package_folder(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from grader import cli
+
+    monkeypatch.setattr(precompiled, "FOLDER", tmp_path / "compiled_templates")
+    ran = CliRunner().invoke(cli.main, ["compile-templates"])
+    assert ran.exit_code == 0, ran.output
+    assert len(list((tmp_path / "compiled_templates").glob("*.cache"))) == len(TEMPLATE_NAMES)

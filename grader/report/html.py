@@ -282,9 +282,10 @@ def environment():
     return env
 
 
-def precompile_templates(folder=precompiled.FOLDER):
-    """Compile every template into `folder`, for the runs to come (`grader compile-templates`)."""
-    return precompiled.compile_all(_new_environment(), folder)
+def precompile_templates(folder=None):
+    """Compile every template into `folder` (default: the package's), for the runs to come (`grader
+    compile-templates`)."""
+    return precompiled.compile_all(_new_environment(), folder or precompiled.FOLDER)
 
 
 # ---------------------------------------------------------------- feedback page

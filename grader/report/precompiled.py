@@ -31,7 +31,6 @@ from pathlib import Path
 
 import jinja2
 from jinja2.bccache import BytecodeCache
-from jinja2.utils import _PassArg
 
 FOLDER = Path(__file__).resolve().parent / "compiled_templates"
 SUFFIX = ".cache"
@@ -49,9 +48,11 @@ def fingerprint(environment):
     parts = [jinja2.__version__, sys.version, sys.implementation.cache_tag]
     parts += ["%s=%r" % (name, getattr(environment, name)) for name in _CODE_OPTIONS]
     parts += sorted(environment.extensions)
-    # A filter or test that takes the context, the environment or the eval context is called with it.
+    # A filter or test that takes the context, the environment or the eval context (Jinja2's `pass_context`
+    # and the like mark it so) is called with it.
     for kind, functions in (("filter", environment.filters), ("test", environment.tests)):
-        parts += ["%s %s %s" % (kind, name, _PassArg.from_obj(function)) for name, function in sorted(functions.items())]
+        parts += ["%s %s %s" % (kind, name, getattr(function, "jinja_pass_arg", None))
+                  for name, function in sorted(functions.items())]
     return "\n".join(parts)
 
 
@@ -106,7 +107,7 @@ class TemplateCache(BytecodeCache):
             raise
 
 
-def compile_all(environment, folder=FOLDER):
+def compile_all(environment, folder):
     """Store the compiled code of every template of `environment` (a FileSystemLoader's `*.j2`) in `folder`,
     made if missing; what no template is stored for any more is removed. Returns the templates' names."""
     folder = Path(folder)
@@ -118,7 +119,7 @@ def compile_all(environment, folder=FOLDER):
         environment.get_template(name)  # compiled and stored unless the stored code is up to date
     kept = {cache.get_cache_key(name) + SUFFIX for name in names}
     for path in folder.iterdir():
-        if path.name not in kept:
+        if path.name not in kept and not path.is_dir():
             path.unlink()
     return names
 
