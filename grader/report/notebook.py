@@ -26,7 +26,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from .formatting import anchor, score_pair, status_class, status_label
+from .formatting import anchor, score_pair, status_label
 from .html import code_css, environment, highlight_lines, mark_for
 from .text import unit_feedback
 
