@@ -52,13 +52,15 @@ def one_run(submission, out):
     env["FIXED_COST_REPLY_FD"] = str(write)
     all_before = cgroup_cpu_seconds()
     started = time.perf_counter()
+    errors = tempfile.TemporaryFile()  # a file, not a pipe: the reply is read to its end first
     process = subprocess.Popen([sys.executable, "-c", COMMAND, "run", str(submission), "--out", str(out)],
-                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, pass_fds=(write,))
+                               env=env, stdout=subprocess.DEVNULL, stderr=errors, pass_fds=(write,))
     os.close(write)
     with os.fdopen(read, "rb") as reply:
         own = reply.read()
-    stderr = process.stderr.read()
     _, status, usage = os.wait4(process.pid, 0)
+    errors.seek(0)
+    stderr = errors.read()
     wall = time.perf_counter() - started
     all_after = cgroup_cpu_seconds()
     if os.waitstatus_to_exitcode(status) != 0:

@@ -129,10 +129,23 @@ def test_code_compiled_under_other_options_or_versions_is_not_used(compiled, mon
     assert sorted(env.compiled) == TEMPLATE_NAMES
 
 
-@pytest.mark.parametrize("tamper", ["file_writable_by_others", "folder_writable_by_group", "file_a_link"])
-def test_compiled_code_others_could_have_written_is_not_used(compiled, tmp_path, tamper):
+def _owned_by_another_user(paths, monkeypatch):
+    """These paths as another user's: given to `nobody` where we may (as root), else the grader's own user
+    taken for another."""
+    if os.geteuid() == 0:
+        for path in paths:
+            os.chown(path, 65534, 65534)
+    else:
+        monkeypatch.setattr(precompiled.os, "geteuid", lambda: os.getuid() + 1)
+
+
+@pytest.mark.parametrize("tamper", ["file_writable_by_others", "folder_writable_by_group", "file_a_link",
+                                    "files_of_another_user", "folder_of_another_user"])
+def test_compiled_code_others_could_have_written_is_not_used(compiled, tmp_path, tamper, monkeypatch):
     stored = sorted(compiled.iterdir())
-    if tamper == "file_writable_by_others":
+    if tamper.endswith("another_user"):
+        _owned_by_another_user(stored if tamper.startswith("files") else [compiled], monkeypatch)
+    elif tamper == "file_writable_by_others":
         for path in stored:
             os.chmod(path, 0o646)
     elif tamper == "folder_writable_by_group":

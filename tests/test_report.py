@@ -813,12 +813,39 @@ def test_feedback_cells_that_would_make_a_valid_notebook_invalid_are_an_error_no
     assert annotated.notebook_file(good, result) and annotated.notebook_file(bad, result)
     made = annotated.feedback_cell
     monkeypatch.setattr(annotated, "feedback_cell",
-                        lambda units, texts: nbformat.from_dict({**made(units, texts), "stray": True}))
+                        lambda *args: nbformat.from_dict({**made(*args), "stray": True}))
     with pytest.raises(nbformat.ValidationError):
         annotated.notebook_file(good, result)
     written = nbformat.reads(annotated.notebook_file(bad, result), as_version=4)
     assert [cell.cell_type for cell in written.cells] == ["markdown", "code", "markdown", "raw", "code", "markdown",
                                                           "code"]
+
+
+def test_a_colab_notebook_of_format_4_0_is_annotated_in_its_own_format(tmp_path):
+    """Colab downloads notebooks as v4.0, a cell's id in its metadata: cell ids came with v4.5, so a
+    feedback cell with one would make the student's valid notebook invalid (and no feedback.ipynb written)."""
+    import dataclasses
+    import json
+
+    import nbformat
+
+    from grader.report import notebook as annotated
+
+    notebook, result = graded_notebook()
+    raw = json.loads(nbformat.writes(notebook))
+    raw["nbformat_minor"] = 0
+    raw["metadata"]["colab"] = {"provenance": []}
+    for cell in raw["cells"]:
+        cell["metadata"]["id"] = cell.pop("id")
+    path = tmp_path / "colab.ipynb"
+    path.write_text(json.dumps(raw))
+    student = annotated.read_notebook(dataclasses.replace(result, path=str(path)))
+    assert student.valid
+    written = json.loads(annotated.notebook_file(student, result))
+    assert (written["nbformat"], written["nbformat_minor"]) == (4, 0)
+    nbformat.validate(nbformat.from_dict(written))
+    feedback = [cell for cell in written["cells"] if "grader" in cell["metadata"]]
+    assert len(feedback) == 2 and not any("id" in cell for cell in written["cells"])
 
 
 def test_grading_modules_never_imports_nbconvert_or_nbformat():

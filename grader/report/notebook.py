@@ -42,9 +42,10 @@ def fenced(text):
     return "%s text\n%s\n%s" % (fence, text, fence)
 
 
-def feedback_cell(units, texts):
+def feedback_cell(units, texts, with_id=True):
     """The markdown cell of these units' feedback (`texts`: each unit's, by name). Not validated on its own, as
-    nbformat.v4.new_markdown_cell would: the whole notebook is, when it is written."""
+    nbformat.v4.new_markdown_cell would: the whole notebook is, when it is written. `with_id`: whether the
+    notebook's format has cell ids (v4.5 on); a v4.0-4.4 notebook (what Colab downloads) refuses them."""
     from nbformat import from_dict
     from nbformat.v4.nbbase import random_cell_id
 
@@ -52,8 +53,11 @@ def feedback_cell(units, texts):
     for unit in units:
         parts.append("**Grader: `%s` — %s, %s points**\n\n%s" % (
             unit.name, status_label(unit.status), score_pair(unit.score, unit.max_score), fenced(texts[unit.name])))
-    return from_dict({"id": random_cell_id(), "cell_type": "markdown", "source": "\n\n".join(parts),
-                      "metadata": {"grader": {"feedback": [unit.name for unit in units]}}})
+    cell = {"cell_type": "markdown", "source": "\n\n".join(parts),
+            "metadata": {"grader": {"feedback": [unit.name for unit in units]}}}
+    if with_id:
+        cell["id"] = random_cell_id()
+    return from_dict(cell)
 
 
 def feedback_texts(result):
@@ -95,11 +99,12 @@ def feedback_notebook(notebook, result, texts):
     import nbformat
 
     by_cell = units_by_cell(result)
+    with_ids = (notebook.get("nbformat"), notebook.get("nbformat_minor", 0)) >= (4, 5)
     cells = []
     for number, cell in enumerate(notebook.cells, start=1):
         cells.append(cell)
         if number in by_cell:
-            cells.append(feedback_cell(by_cell[number], texts))
+            cells.append(feedback_cell(by_cell[number], texts, with_ids))
     return nbformat.NotebookNode({**notebook, "cells": cells})  # the student's cells shared, not changed
 
 

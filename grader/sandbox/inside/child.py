@@ -422,6 +422,8 @@ def _dict_version_reader():
     the watched modules hold: in a process forked from the zygote, a copy of each page.) The tag is read
     through a buffer of the dict's memory, with functions bound here, before any student code; checked
     here on dicts of our own, changed in every way, before it is trusted."""
+    if sys.implementation.name != "cpython":  # elsewhere id() is not an address: nothing to read there
+        return None
     try:
         import ctypes
         import struct
