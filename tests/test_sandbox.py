@@ -35,8 +35,8 @@ from grader import limits, load, report
 from grader.report import wording
 from grader.pipeline import Grader, grade_all, over_bounds
 from grader.results import OverBound
-from grader.sandbox import (Job, Limits, Sandbox, Session, TrialRequest, bwrap_available, cgroup, describe_mode,
-                            memory_cgroups, network_isolated, private_folder_sizes, throwaway_users)
+from grader.sandbox import (Job, Limits, Sandbox, Session, TrialRequest, bwrap_available, cgroup, describe_mode, host,
+                            memory_cgroups, network_isolated, private_folder_sizes, throwaway_users, worker_command)
 from grader.sandbox.inside import wire, zygote
 from grader.sandbox.inside.clock import CallClock, Reading, Ticking
 from grader.errors import HarnessError
@@ -800,6 +800,57 @@ def test_no_processes_at_all(assignment, arena, mode):
 
 def test_the_strict_mode_is_available():
     assert bwrap_available(), "the strict mode must be tested: `make test` installs bubblewrap (scripts/install-system-deps)"
+
+
+def fake_bwrap(tmp_path, monkeypatch, script):
+    """A `bwrap` first on PATH (a shell script that may call the real one), and the host's probes forgotten."""
+    real = shutil.which("bwrap")
+    folder = tmp_path / "fake-bin"
+    folder.mkdir()
+    (folder / "bwrap").write_text("#!/bin/sh\n" + script.replace("REAL", real or "false"))
+    (folder / "bwrap").chmod(0o755)
+    monkeypatch.setenv("PATH", "%s:%s" % (folder, os.environ["PATH"]))
+    monkeypatch.setattr(host, "_PROBES", {})
+    monkeypatch.setattr(host, "_PROBE_LOCKS", {})
+
+
+def test_a_bubblewrap_that_cannot_make_namespaces_gives_the_fallback_mode(tmp_path, monkeypatch, assignment, arena):
+    fake_bwrap(tmp_path, monkeypatch, 'echo "bwrap: No permissions to create new namespace" >&2\nexit 1\n')
+    assert not bwrap_available()
+    with pytest.raises(HarnessError, match="cannot create namespaces here"):
+        Sandbox(jobs=1, limits=LIMITS, mode="bwrap")
+    with Sandbox(jobs=1, limits=LIMITS) as sandbox:
+        sandbox.start_workers()
+        assert sandbox.mode == "fallback" and sandbox.describe().startswith("process sandbox")
+        units = units_of(grade(Grader(assignment, SEED, sandbox), arena, "correct",
+                               (HOSTILE / "_correct.py").read_text()))
+    assert {unit.status for unit in units.values()} == {"passed"}
+
+
+def test_an_older_bubblewrap_is_used_with_the_options_it_knows(tmp_path, monkeypatch, assignment, arena):
+    # A bubblewrap before 0.7: it refuses --size (so the probe that tries every option at once fails) and its
+    # help lists --perms only; strict mode all the same, its worker's command without --size.
+    fake_bwrap(tmp_path, monkeypatch, 'case " $* " in\n'
+               '  *" --help "*) echo "usage: bwrap [OPTIONS...] [--] COMMAND\n    --perms OCTAL  Set permissions"; exit 0;;\n'
+               '  *" --size "*) echo "bwrap: Unknown option --size" >&2; exit 1;;\n'
+               'esac\nexec REAL "$@"\n')
+    assert bwrap_available() and host.bwrap_options() == frozenset({"--perms"})
+    command = worker_command("bwrap", "/tmp/jobs", {})
+    assert "--size" not in command and "--perms" in command
+    with Sandbox(jobs=1, limits=LIMITS) as sandbox:
+        assert sandbox.mode == "bwrap"
+        units = units_of(grade(Grader(assignment, SEED, sandbox), arena, "correct",
+                               (HOSTILE / "_correct.py").read_text()))
+    assert {unit.status for unit in units.values()} == {"passed"}
+
+
+def test_a_recent_bubblewrap_is_probed_once_for_namespaces_and_options(tmp_path, monkeypatch):
+    # Every option the worker's command may use, tried in the probe that proves the namespaces: no help read.
+    log = tmp_path / "calls"
+    fake_bwrap(tmp_path, monkeypatch, 'echo "$*" >> %s\nexec REAL "$@"\n' % log)
+    assert bwrap_available() and host.bwrap_options() == frozenset(host.OPTIONAL_BWRAP_OPTIONS)
+    calls = log.read_text().splitlines()
+    assert len(calls) == 1 and "--unshare-all" in calls[0] and "--help" not in calls[0]
 
 
 def test_mode_is_said_in_one_line(mode):

@@ -16,40 +16,68 @@ from . import cgroup
 from .inside.jobs import Limits
 
 _PROBES = {}
-_PROBE_LOCK = threading.Lock()
+_PROBE_LOCKS = {}  # one per probe: different probes run at once (probe_in_background), the same one once
+_PROBE_LOCK = threading.Lock()  # guards _PROBE_LOCKS
 
 
 def _probe(name, function):
     with _PROBE_LOCK:
+        lock = _PROBE_LOCKS.setdefault(name, threading.Lock())
+    with lock:
         if name not in _PROBES:
             _PROBES[name] = function()
         return _PROBES[name]
+
+
+def probe_in_background(cgroup_root=cgroup.ROOT, bwrap=True):
+    """Start the probes every run needs (bubblewrap's where `bwrap`, the memory cgroup, throwaway users), each
+    in a thread of its own: they spend their time in the processes they start and in the kernel, so they run
+    at once, beside the grader's own start. Returns the threads; whoever asks for a result first waits for it."""
+    probes = [lambda: memory_cgroups(cgroup_root), throwaway_users] + ([bwrap_available] if bwrap else [])
+    threads = [threading.Thread(target=probe, name="grader-sandbox-probe", daemon=True) for probe in probes]
+    for thread in threads:
+        thread.start()
+    return threads
 
 
 def bwrap_available():
     return shutil.which("bwrap") is not None and _probe("bwrap", _bwrap_works)
 
 
-def _bwrap_works():
+# What the worker's command uses when this bubblewrap knows it (`--perms` came with 0.5, `--size` with 0.7).
+OPTIONAL_BWRAP_OPTIONS = ("--perms", "--size")
+
+
+def _bwrap_run(arguments):
     try:
-        probe = subprocess.run(["bwrap", "--ro-bind", "/", "/", "--unshare-all", "true"],
-                               capture_output=True, timeout=20)
-        return probe.returncode == 0
+        return subprocess.run(["bwrap"] + arguments, capture_output=True, text=True, timeout=20)
     except (OSError, subprocess.TimeoutExpired):
-        return False
+        return None
+
+
+def _bwrap_works():
+    """Whether bubblewrap may make every namespace here: tried, with the options the worker's command may use
+    (one process for both where they are known, as in any recent bubblewrap); else tried plainly, and its
+    options read from its help."""
+    tried = _bwrap_run(["--ro-bind", "/", "/", "--unshare-all", "--size", str(1 << 20), "--tmpfs", "/tmp",
+                        "--perms", "0700", "--dir", "/tmp/probe", "true"])
+    if tried is not None and tried.returncode == 0:
+        with _PROBE_LOCK:
+            _PROBES.setdefault("bwrap-options", frozenset(OPTIONAL_BWRAP_OPTIONS))
+        return True
+    tried = _bwrap_run(["--ro-bind", "/", "/", "--unshare-all", "true"])
+    return tried is not None and tried.returncode == 0
 
 
 def bwrap_options():
-    """The options this bubblewrap knows (`--perms` and `--size` came with 0.5 and 0.7)."""
+    """Those of OPTIONAL_BWRAP_OPTIONS this bubblewrap knows."""
     return _probe("bwrap-options", _bwrap_options)
 
 
 def _bwrap_options():
-    try:
-        text = subprocess.run(["bwrap", "--help"], capture_output=True, text=True, timeout=20).stdout
-    except (OSError, subprocess.TimeoutExpired):
-        return frozenset()
-    return frozenset(word for word in text.split() if word.startswith("--"))
+    helped = _bwrap_run(["--help"])
+    words = set(helped.stdout.split()) if helped is not None else set()
+    return frozenset(option for option in OPTIONAL_BWRAP_OPTIONS if option in words)
 
 
 def _in_child(function):

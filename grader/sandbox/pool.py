@@ -24,7 +24,7 @@ from ..errors import HarnessError
 from . import cgroup
 from .command import sandbox_env, worker_command
 from .host import (bwrap_available, describe_mode, memory_cgroups, network_isolated, private_folder_sizes,
-                   process_start_time, throwaway_uid, user_namespace)
+                   probe_in_background, process_start_time, throwaway_uid, user_namespace)
 from .inside import wire
 from .inside.jobs import END, EXIT, TAKE_SHARED, Limits
 from .outcomes import JobOutcome, conceal, decode_job
@@ -290,20 +290,33 @@ class Sandbox:
             raise HarnessError("unknown sandbox mode %r (bwrap or fallback)" % mode)
         if mode == "bwrap" and not bwrap_available():
             raise HarnessError("bubblewrap (bwrap) is not installed or cannot create namespaces here")
-        self.mode = mode or ("bwrap" if bwrap_available() else "fallback")
+        self._mode = mode
         self.limits = limits
         self.cgroup_root = cgroup_root
-        self.memory_cgroups = memory_cgroups(cgroup_root)[0]
         self._idle = []
         self._all = []
         self._lock = threading.Lock()
         self._returned = threading.Condition(self._lock)
-        self._starting = []  # threads starting workers ahead of their first use (start_workers)
+        # Threads probing the host, then those starting workers ahead of their first use (start_workers).
+        self._starting = probe_in_background(cgroup_root, bwrap=mode is None)
         self._pending = 0  # workers those threads are still starting
         self.size = jobs
         remove_abandoned_scratch()
         # Workers are stopped (and their scratch folders removed) even if no one calls close().
         self._finalizer = weakref.finalize(self, _stop_workers, self._all, self._starting)
+
+    @property
+    def mode(self):
+        """"bwrap" or "fallback": the one asked for, else strict where bubblewrap works (waits for its probe)."""
+        return self._mode or ("bwrap" if bwrap_available() else "fallback")
+
+    @property
+    def memory_cgroups(self):
+        """The cgroup.Hierarchy in which each worker gets a memory cgroup, or None (waits for its probe)."""
+        return memory_cgroups(self.cgroup_root)[0]
+
+    def _new_worker(self):
+        return Worker(self.mode, self.limits, self.memory_cgroups)
 
     def start_workers(self, count=None):
         """Start workers now, in the background (`count`, at most `size`; all by default), so that their start
@@ -311,24 +324,27 @@ class Sandbox:
         delaying the first submissions. Each is idle once started (or, if it failed, started again with its
         error when first used)."""
         with self._lock:
-            wanted = min(self.size, self.size if count is None else count) - len(self._all)
-            new = [Worker(self.mode, self.limits, self.memory_cgroups) for _ in range(max(0, wanted))]
-            self._all.extend(new)
-            self._pending += len(new)
-        for worker in new:
-            thread = threading.Thread(target=self._start_idle, args=(worker,), name="grader-sandbox-start",
-                                      daemon=True)
+            wanted = max(0, min(self.size, self.size if count is None else count) - len(self._all) - self._pending)
+            self._pending += wanted
+        for _ in range(wanted):
+            thread = threading.Thread(target=self._start_idle, name="grader-sandbox-start", daemon=True)
             self._starting.append(thread)
             thread.start()
 
-    def _start_idle(self, worker):
+    def _start_idle(self):
+        # The worker is made here, not by the caller: its mode and cgroup wait for the host's probes.
+        worker = None
         try:
+            worker = self._new_worker()
+            with self._lock:
+                self._all.append(worker)
             worker.start()
         except Exception:  # noqa: BLE001 (Worker.run starts it again, and says why it cannot)
             pass
         with self._returned:
             self._pending -= 1
-            self._idle.append(worker)
+            if worker is not None:
+                self._idle.append(worker)
             self._returned.notify()
 
     def _take(self, session=None):
@@ -343,7 +359,7 @@ class Sandbox:
                             self._idle.remove(worker)
                             return worker
                 if len(self._all) < self.size and not self._pending:
-                    worker = Worker(self.mode, self.limits, self.memory_cgroups)
+                    worker = self._new_worker()
                     self._all.append(worker)
                     return worker
                 if self._idle:
