@@ -22,11 +22,12 @@ import click
 
 from . import lms, load
 from .errors import GraderError
-from .sandbox import Limits, Sandbox, describe_mode
+from .sandbox import Limits, Sandbox, describe_mode, fallback_reason
 from .spec import find_assignment
 
 
-MODE_NAMES = {"bwrap": "strict sandbox (bubblewrap)", None: "process sandbox (bubblewrap not found)"}
+def mode_name(mode):
+    return "strict sandbox (bubblewrap)" if mode == "bwrap" else "process sandbox (%s)" % fallback_reason()
 
 
 def _fail(message):
@@ -408,7 +409,7 @@ def validate_command(assignments, all_assignments, assignments_dir, markdown, un
     results = []
     with Sandbox(jobs=jobs, limits=Limits(call_seconds=call_seconds)) as sandbox:
         for spec in specs:
-            click.echo("grader: validating %s (%s)" % (spec.name, MODE_NAMES.get(sandbox.mode, MODE_NAMES[None])),
+            click.echo("grader: validating %s (%s)" % (spec.name, mode_name(sandbox.mode)),
                        err=True)
 
             def progress(done, total):

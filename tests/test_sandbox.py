@@ -821,7 +821,8 @@ def test_a_bubblewrap_that_cannot_make_namespaces_gives_the_fallback_mode(tmp_pa
         Sandbox(jobs=1, limits=LIMITS, mode="bwrap")
     with Sandbox(jobs=1, limits=LIMITS) as sandbox:
         sandbox.start_workers()
-        assert sandbox.mode == "fallback" and sandbox.describe().startswith("process sandbox")
+        assert sandbox.mode == "fallback"
+        assert sandbox.describe().startswith("process sandbox (bubblewrap cannot make namespaces here)")
         units = units_of(grade(Grader(assignment, SEED, sandbox), arena, "correct",
                                (HOSTILE / "_correct.py").read_text()))
     assert {unit.status for unit in units.values()} == {"passed"}
@@ -851,6 +852,27 @@ def test_a_recent_bubblewrap_is_probed_once_for_namespaces_and_options(tmp_path,
     assert bwrap_available() and host.bwrap_options() == frozenset(host.OPTIONAL_BWRAP_OPTIONS)
     calls = log.read_text().splitlines()
     assert len(calls) == 1 and "--unshare-all" in calls[0] and "--help" not in calls[0]
+
+
+def test_the_workers_run_the_bubblewrap_the_probes_tried(tmp_path, monkeypatch, assignment, arena):
+    # A bubblewrap found on the grader's PATH only (here a folder of its own, as /usr/local/bin may be):
+    # the worker's command names it, though a worker starts with a PATH of its own.
+    log = tmp_path / "calls"
+    fake_bwrap(tmp_path, monkeypatch, 'echo "$*" >> %s\nexec REAL "$@"\n' % log)
+    with Sandbox(jobs=1, limits=LIMITS) as sandbox:
+        assert sandbox.mode == "bwrap"
+        units = units_of(grade(Grader(assignment, SEED, sandbox), arena, "correct",
+                               (HOSTILE / "_correct.py").read_text()))
+    assert {unit.status for unit in units.values()} == {"passed"}
+    assert worker_command("bwrap", "/tmp/jobs", {})[0] == str(tmp_path / "fake-bin" / "bwrap")
+    assert any("--die-with-parent" in call for call in log.read_text().splitlines())
+
+
+def test_the_fallback_mode_says_why(monkeypatch):
+    monkeypatch.setattr(host, "_PROBES", {})
+    with Sandbox(jobs=1, limits=LIMITS, mode="fallback") as sandbox:
+        assert sandbox.describe().startswith("process sandbox (%s)" % ("asked for" if bwrap_available()
+                                                                      else "bubblewrap not found"))
 
 
 def test_mode_is_said_in_one_line(mode):

@@ -17,8 +17,8 @@ What each mode isolates, and what it does not, is in docs/threat-model.md.
 
 from . import cgroup
 from .command import sandbox_env, worker_command
-from .host import (bwrap_available, describe_mode, memory_cgroups, network_isolated, private_folder_sizes,
-                   throwaway_uid, throwaway_users)
+from .host import (bwrap_available, describe_mode, fallback_reason, memory_cgroups, network_isolated,
+                   private_folder_sizes, throwaway_uid, throwaway_users)
 from .inside import procedure, tracing
 from .inside.jobs import Job, Limits, Session, Shared, Substitution, TrialRequest
 from .inside.wire import Float32Scalar, Other, encode_value
@@ -28,6 +28,7 @@ from .pool import JOB_OVERHEAD_SECONDS, Sandbox, Worker, job_budget
 __all__ = [
     "Failure", "Float32Scalar", "Job", "JobOutcome", "JOB_OVERHEAD_SECONDS", "Limits", "Other", "Sandbox", "Session", "Shared",
     "Substitution", "TrialOutcome", "TrialRequest", "Worker", "bwrap_available", "cgroup", "conceal", "decode_job",
+    "fallback_reason",
     "describe_mode", "memory_cgroups", "encode_value", "job_budget", "network_isolated", "private_folder_sizes", "procedure",
     "sandbox_env", "throwaway_uid", "throwaway_users", "tracing", "worker_command",
 ]

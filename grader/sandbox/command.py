@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .host import bwrap_options
+from .host import bwrap_options, bwrap_path
 from .inside.jobs import Limits
 
 INSIDE = Path(__file__).parent / "inside"
@@ -49,7 +49,7 @@ def worker_command(mode, scratch, config, limits=Limits()):
                    "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
     else:
         unshare = ["--unshare-all"]
-    prefix = ["bwrap"] + unshare + ["--die-with-parent", "--new-session", "--proc", "/proc", "--dev", "/dev"]
+    prefix = [bwrap_path()] + unshare + ["--die-with-parent", "--new-session", "--proc", "/proc", "--dev", "/dev"]
     # Files in memory are bounded: the scratch folder, and /dev/shm (under --dev, an unbounded tmpfs that
     # the sandbox's own user, not a throwaway one, may write to).
     for folder, megabytes in (("/tmp", limits.scratch_mb), ("/dev/shm", limits.file_size_mb)):

@@ -40,8 +40,23 @@ def probe_in_background(cgroup_root=cgroup.ROOT, bwrap=True):
     return threads
 
 
+def bwrap_path():
+    """The bubblewrap the probes try and every worker runs, found once on the grader's PATH (a worker starts
+    with a PATH of its own, on which another `bwrap`, or none, may be found first)."""
+    return _probe("bwrap-path", lambda: shutil.which("bwrap"))
+
+
 def bwrap_available():
-    return shutil.which("bwrap") is not None and _probe("bwrap", _bwrap_works)
+    return bwrap_path() is not None and _probe("bwrap", _bwrap_works)
+
+
+def fallback_reason():
+    """Why student code runs in the process sandbox, in a few words for the mode line."""
+    if bwrap_path() is None:
+        return "bubblewrap not found"
+    if not bwrap_available():
+        return "bubblewrap cannot make namespaces here"
+    return "asked for"
 
 
 # What the worker's command uses when this bubblewrap knows it (`--perms` came with 0.5, `--size` with 0.7).
@@ -50,7 +65,7 @@ OPTIONAL_BWRAP_OPTIONS = ("--perms", "--size")
 
 def _bwrap_run(arguments):
     try:
-        return subprocess.run(["bwrap"] + arguments, capture_output=True, text=True, timeout=20)
+        return subprocess.run([bwrap_path()] + arguments, capture_output=True, text=True, timeout=20)
     except (OSError, subprocess.TimeoutExpired):
         return None
 
@@ -165,11 +180,12 @@ def describe_mode(mode, cgroup_root=cgroup.ROOT):
     folders = ("its /tmp and /dev/shm private and bounded" if private_folder_sizes(mode, Limits())
                else "/tmp and /dev/shm shared with the machine")
     if throwaway:
-        return ("process sandbox (bubblewrap not found): student code runs as a throwaway user with limits and %s; "
+        return ("process sandbox (%s): student code runs as a throwaway user with limits and %s; "
                 "it can read files every user may read, and what it writes is removed after each unit; %s, %s"
-                % (network, memory, folders))
-    return ("process sandbox (bubblewrap not found): student code runs with limits and %s, but as the grader's own "
-            "user (not root): it can read and write whatever the grader can; %s, %s" % (network, memory, folders))
+                % (fallback_reason(), network, memory, folders))
+    return ("process sandbox (%s): student code runs with limits and %s, but as the grader's own "
+            "user (not root): it can read and write whatever the grader can; %s, %s"
+            % (fallback_reason(), network, memory, folders))
 
 
 def process_start_time(pid):
