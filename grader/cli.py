@@ -128,9 +128,9 @@ def run(submissions, assignment, assignments_dir, out_dir, roster, canvas_column
             if item.note:
                 click.echo("grader: %s" % item.note, err=True)
         if assignment:
-            specs, choices, undecided = {assignment: find_assignment(assignment, assignments_dir)}, {}, {}
+            specs, choices, undecided, loaded = {assignment: find_assignment(assignment, assignments_dir)}, {}, {}, {}
         else:
-            specs, choices, undecided = _detect_assignments(found, assignments_dir)
+            specs, choices, undecided, loaded = _detect_assignments(found, assignments_dir)
         spec = next(iter(specs.values())) if len(specs) == 1 else _Several(specs)
         try:
             out.mkdir(parents=True, exist_ok=True)
@@ -166,7 +166,7 @@ def run(submissions, assignment, assignments_dir, out_dir, roster, canvas_column
             for address, mode in sorted(modes.items()):
                 click.echo("grader: worker %s: %s" % (address, mode), err=True)
             grader = _Dispatch({name: Grader(one, seed, None) for name, one in specs.items()}, choices, undecided,
-                               name_notes)
+                               name_notes, loaded)
             from . import cluster
 
             with client, Progress(len(found)) as progress:
@@ -176,7 +176,7 @@ def run(submissions, assignment, assignments_dir, out_dir, roster, canvas_column
                 click.echo(banner, err=True)
                 click.echo("grader: %s" % describe_mode(sandbox.mode), err=True)
                 grader = _Dispatch({name: Grader(one, seed, sandbox) for name, one in specs.items()}, choices,
-                                   undecided, name_notes)
+                                   undecided, name_notes, loaded)
                 with Progress(len(found)) as progress:
                     results = grade_all(grader, found, jobs, finished, keep=_for_class_reports)
         regraded = {result.id for result in results}
@@ -231,9 +231,11 @@ def _connect(address, limits):
 
 def _detect_assignments(found, assignments_dir):
     """({name: spec} of the assignments chosen, {submission id: detect.Choice}, {submission id: reason} of
-    those that cannot be told). An undecided submission is graded as unreadable, with the reason, under
-    the assignment most others are for; only a class none of which can be told stops the run."""
-    from . import detect
+    those that cannot be told, {submission id: pipeline.Loaded}: each as read and extracted to be chosen).
+    An undecided submission is graded as unreadable, with the reason, under the assignment most others
+    are for; only a class none of which can be told stops the run."""
+    from . import detect, extract
+    from .pipeline import Loaded, extract_for
     from .spec import available_assignments
 
     assignments = []
@@ -242,8 +244,29 @@ def _detect_assignments(found, assignments_dir):
             assignments.append(find_assignment(name, assignments_dir))
         except GraderError as exc:
             click.echo("grader: not considering %s, whose spec is broken: %s" % (name, exc), err=True)
-    choices = detect.choose_all([load.load_submission(item.id, item.path, item.error) for item in found],
-                                assignments)
+    # Each submission is read and parsed once: the parse that chooses its assignment is the one its grading
+    # extracts from, and what is kept of it until it is graded is the extracted program, not the syntax trees.
+    chooser, by_name = detect.Chooser(assignments), {a.name: a for a in assignments}
+    submissions, choices, loaded = [], {}, {}
+    for item in found:
+        started = time.perf_counter()
+        submission = load.load_submission(item.id, item.path, item.error)
+        seconds, program, extract_seconds = time.perf_counter() - started, None, 0.0
+        if not submission.load_error:
+            started = time.perf_counter()
+            parsed = extract.parse_cells(submission.cells)
+            extract_seconds = time.perf_counter() - started
+            choice = choices[item.id] = chooser.choose(extract.extract_program(submission.cells, parsed=parsed))
+            if choice.assignment:
+                started = time.perf_counter()
+                try:
+                    program = extract_for(by_name[choice.assignment], submission.cells, parsed)
+                except Exception:  # noqa: BLE001 (its grading extracts it again, and says how that fails)
+                    program = None
+                extract_seconds += time.perf_counter() - started
+        submissions.append(submission)
+        loaded[item.id] = Loaded(submission, seconds, program, extract_seconds if program else 0.0)
+    choices = detect.with_unreadable(submissions, choices)
     decided = collections.Counter(choice.assignment for choice in choices.values() if choice.assignment)
     if not decided:
         _fail("cannot tell which assignment any submission is for; name it with --assignment (see `grader list`):"
@@ -259,7 +282,7 @@ def _detect_assignments(found, assignments_dir):
         else:
             click.echo("grader: %s: %s" % (submission_id, choice.note), err=True)
     chosen = {choice.assignment for choice in choices.values()}
-    return {a.name: a for a in assignments if a.name in chosen}, choices, undecided
+    return {a.name: a for a in assignments if a.name in chosen}, choices, undecided, loaded
 
 
 class _Several:
@@ -273,11 +296,20 @@ class _Several:
 class _Dispatch:
     """Grades each submission with the Grader of its assignment, noting an automatic choice in its result."""
 
-    def __init__(self, graders, choices, undecided, name_notes):
+    def __init__(self, graders, choices, undecided, name_notes, loaded=None):
         self.graders = graders
         self.choices = choices  # submission id -> detect.Choice; empty when --assignment named one
         self.undecided = undecided  # submission id -> why its assignment cannot be told (graded as unreadable)
         self.name_notes = name_notes  # submission id -> why its folder is not simply its name
+        self.loaded = dict(loaded or {})  # submission id -> pipeline.Loaded, read to choose; let go once taken
+
+    def take(self, submission_id, error=None):
+        """Its pipeline.Loaded, as read to choose its assignment; None when it was not read so (--assignment
+        named one) or is graded as unreadable (`error`)."""
+        loaded = self.loaded.pop(submission_id, None)
+        if loaded is None or error:
+            return None
+        return loaded
 
     def choose(self, submission_id, error=None):
         """(the Grader for a submission, why it cannot be read or None)."""
@@ -297,7 +329,12 @@ class _Dispatch:
 
     def grade_path(self, submission_id, path, error=None):
         grader, error = self.choose(submission_id, error)
-        return self.annotate(submission_id, grader.grade_path(submission_id, path, error), error)
+        loaded = self.take(submission_id, error)
+        if loaded is None:
+            result = grader.grade_path(submission_id, path, error)
+        else:
+            result = grader.grade(loaded.submission, loaded.load_seconds, loaded.program, loaded.extract_seconds)
+        return self.annotate(submission_id, result, error)
 
 
 class Progress:

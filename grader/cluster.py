@@ -23,6 +23,7 @@ import time
 from distributed import Client, WorkerPlugin, as_completed, get_worker
 
 from . import load
+from .pipeline import Loaded, fewer_collections
 from .sandbox import Sandbox, describe_mode
 
 
@@ -68,10 +69,11 @@ class SandboxPlugin(WorkerPlugin):
             return bound
 
 
-def grade_task(plugin_name, prepared, submission, load_seconds):
-    """One submission, on a Dask worker."""
+def grade_task(plugin_name, prepared, submission, load_seconds, program=None, extract_seconds=0.0):
+    """One submission, on a Dask worker (`program`: as extracted to choose its assignment, or None)."""
     plugin = get_worker().plugins[plugin_name]
-    return plugin.grader(prepared).grade(submission, load_seconds=load_seconds)
+    with fewer_collections():  # while any of this worker's threads grades (the collector is the process's)
+        return plugin.grader(prepared).grade(submission, load_seconds, program, extract_seconds)
 
 
 def worker_mode(plugin_name, dask_worker=None):
@@ -94,6 +96,11 @@ def grade_all(client, plugin_name, dispatch, found, on_result, keep=None):
 
     `on_result` is called in this thread as each result arrives; the results come back in `found`'s order,
     each as `keep(result)` when `keep` is given."""
+    with fewer_collections():  # this side loads the submissions and writes every report
+        return _grade_all(client, plugin_name, dispatch, found, on_result, keep)
+
+
+def _grade_all(client, plugin_name, dispatch, found, on_result, keep):
     prepared = {}
     pending = as_completed(loop=client.loop)
     waiting = {}  # future key -> (index, submission id, error)
@@ -113,10 +120,13 @@ def grade_all(client, plugin_name, dispatch, found, on_result, keep=None):
             unbound = copy.copy(grader)
             unbound.sandbox = None
             prepared[id(grader)] = client.scatter(Prepared(secrets.token_hex(8), unbound), broadcast=True, hash=False)
-        started = time.perf_counter()
-        submission = load.load_submission(item.id, item.path, error)
-        future = client.submit(grade_task, plugin_name, prepared[id(grader)], submission,
-                               time.perf_counter() - started, pure=False)
+        loaded = dispatch.take(item.id, error)
+        if loaded is None:
+            started = time.perf_counter()
+            submission = load.load_submission(item.id, item.path, error)
+            loaded = Loaded(submission, time.perf_counter() - started, None)
+        future = client.submit(grade_task, plugin_name, prepared[id(grader)], loaded.submission,
+                               loaded.load_seconds, loaded.program, loaded.extract_seconds, pure=False)
         waiting[future.key] = (index, item.id, error)
         pending.add(future)
         if pending.has_ready():

@@ -76,15 +76,18 @@ def reference_parameters(assignment):
     return found
 
 
-def match(program, assignment, reference=None):
-    """How many of the assignment's units (and definitions) the program defines, and how alike they are."""
+def match(program, assignment, reference=None, known=None):
+    """How many of the assignment's units (and definitions) the program defines, and how alike they are.
+    `known`: {definition name: its parameters}, filled as they are read (several assignments share names)."""
     reference = reference_parameters(assignment) if reference is None else reference
+    known = {} if known is None else known
     units = tuple(name for name, unit in assignment.units.items() if program.defines(unit.defines))
     definitions = sorted({assignment.units[name].defines for name in units})
     same_parameters = same_arity = 0
     for name in definitions:
-        definition = program.definitions[name]
-        theirs = parameters(extract.definition_source(program, definition))
+        if name not in known:
+            known[name] = parameters(extract.definition_source(program, program.definitions[name]))
+        theirs = known[name]
         ours = reference.get(name)
         if theirs is not None and ours is not None:
             same_parameters += theirs == ours
@@ -98,8 +101,8 @@ def _describe(found):
 
 def choose(program, assignments, references=None):
     """The Choice for one program among `assignments` (loaded specs)."""
-    references = references or {}
-    matches = sorted((match(program, a, references.get(a.name)) for a in assignments),
+    references, known = references or {}, {}
+    matches = sorted((match(program, a, references.get(a.name), known) for a in assignments),
                      key=lambda found: found.key, reverse=True)
     if not matches or matches[0].definitions == 0:
         return Choice(None, "it defines no unit of any bundled assignment (%s)"
@@ -121,25 +124,40 @@ def choose(program, assignments, references=None):
 
 
 def choose_all(submissions, assignments):
-    """{submission id: Choice} for loaded submissions (`load.load_submission`).
+    """{submission id: Choice} for loaded submissions (`load.load_submission`)."""
+    chooser = Chooser(assignments)
+    return with_unreadable(submissions, {submission.id: chooser.choose(extract.extract_program(submission.cells))
+                                         for submission in submissions if not submission.load_error})
+
+
+class Chooser:
+    """`choose` among the same assignments for one program after another, their references read once."""
+
+    def __init__(self, assignments):
+        self.assignments = assignments
+        self.references = {a.name: reference_parameters(a) for a in assignments}
+
+    def choose(self, program):
+        return choose(program, self.assignments, self.references)
+
+
+def with_unreadable(submissions, choices):
+    """{submission id: Choice} for every loaded submission, in order, from the `choices` of the readable ones.
 
     A submission that could not be read says nothing about its assignment: it goes with the
     others when they all chose the same one (it will be graded "could not be read" there),
     and cannot be told otherwise.
     """
-    references = {a.name: reference_parameters(a) for a in assignments}
-    choices, unreadable = {}, []
-    for submission in submissions:
-        if submission.load_error:
-            unreadable.append(submission)
-            continue
-        choices[submission.id] = choose(extract.extract_program(submission.cells), assignments, references)
     chosen = {choice.assignment for choice in choices.values() if choice.assignment}
-    for submission in unreadable:
-        if len(chosen) == 1 and all(choice.assignment for choice in choices.values()):
+    unanimous = len(chosen) == 1 and all(choice.assignment for choice in choices.values())
+    every = {}
+    for submission in submissions:
+        if not submission.load_error:
+            every[submission.id] = choices[submission.id]
+        elif unanimous:
             name, = chosen
-            choices[submission.id] = Choice(name, "assignment %s chosen automatically: this file could not be "
-                                                  "read, and every other submission is for %s" % (name, name))
+            every[submission.id] = Choice(name, "assignment %s chosen automatically: this file could not be "
+                                                "read, and every other submission is for %s" % (name, name))
         else:
-            choices[submission.id] = Choice(None, "it could not be read (%s)" % submission.load_error)
-    return {submission.id: choices[submission.id] for submission in submissions}
+            every[submission.id] = Choice(None, "it could not be read (%s)" % submission.load_error)
+    return every

@@ -234,22 +234,30 @@ class _Statement:
     always: bool  # kept whatever is graded: definitions, imports, constants
 
 
-def extract_program(cells, graded=(), given=(), python2=False):
+def parse_cells(cells):
+    """Each code cell's syntax trees and problems, as written: what `extract_program` starts from, whatever
+    it keeps. Nothing here changes the trees, so one parse serves several extractions of a submission
+    (choosing its assignment, then grading it)."""
+    parsed = []
+    for cell in cells:
+        source = neutralize_ipython(cell.source)
+        if source is not None:
+            parsed.append((cell, source) + parse_leniently(source, cell.name))
+    return tuple(parsed)
+
+
+def extract_program(cells, graded=(), given=(), python2=False, parsed=None):
     """The kept code of a submission's cells, the definitions it makes, and what could not be read.
 
     `graded` names what will be called (functions and classes): the computed top-level statements
     they need are kept too. `given` names globals the grader sets itself before running the code
     (notebook globals of the spec), so statements binding them are never needed. With `python2`,
-    Python 2 code is translated to what it meant (grader/python2.py), line for line.
+    Python 2 code is translated to what it meant (grader/python2.py), line for line. `parsed`:
+    `parse_cells(cells)`, when it is made already.
     """
-    statements, problems, sources = [], [], {}
-    parsed = []
-    for cell in cells:
-        sources[cell.name] = cell.source
-        source = neutralize_ipython(cell.source)
-        if source is None:
-            continue
-        parsed.append((cell, source) + parse_leniently(source, cell.name))
+    statements, problems = [], []
+    sources = {cell.name: cell.source for cell in cells}
+    parsed = parse_cells(cells) if parsed is None else parsed
     translated = ()
     if python2:
         parsed, translated = _as_python2(parsed)

@@ -28,6 +28,16 @@ from .sandbox import Job, Session, Shared, Substitution, TrialRequest, describe_
 from .spec import callee_closure, expression_attributes, expression_names, substitution_target, units_of
 
 
+@dataclasses.dataclass(frozen=True)
+class Loaded:
+    """A submission read (and extracted) before it is graded: to choose its assignment (grader/detect.py)."""
+
+    submission: load.Submission
+    load_seconds: float
+    program: extract.Program | None  # as its assignment's Grader extracts it (`extract_for`); None: not done
+    extract_seconds: float = 0.0  # what making `program` took (its parse included)
+
+
 class Grader:
     def __init__(self, assignment, seed, sandbox):
         self.assignment = assignment
@@ -37,8 +47,7 @@ class Grader:
         self.mutants = causes.MutantBank(assignment)  # made per unit when a wrong value first needs them
         self.lines = lines.LineFinder(assignment, self.mutants)  # the reference traced, per trial, when first needed
         # What extract keeps top-level code for, and the notebook globals the grader sets itself.
-        self.graded = sorted({unit.defines.split(".")[0] for unit in assignment.units.values()})
-        self.given = sorted({name for unit in assignment.units.values() for name in unit.global_names})
+        self.graded, self.given = graded_names(assignment), given_names(assignment)
         reference_source = assignment.reference.read_text()
         unit_definitions = {unit.defines.split(".")[0] for unit in assignment.units.values()}
         self._reference_source, self._unit_definitions = reference_source, unit_definitions
@@ -110,13 +119,14 @@ class Grader:
                                     grader_failure=type(exc).__name__)
         return self.grade(submission, load_seconds=time.perf_counter() - started)
 
-    def grade(self, submission, load_seconds=0.0):
+    def grade(self, submission, load_seconds=0.0, program=None, extract_seconds=0.0):
         """The submission's result. A failure of the grader's own code on it is its result too (a zero that
         says so, the traceback on stderr), never an error that stops the class; a problem of the grader's
-        set-up (GraderError: the sandbox cannot start) stops the run."""
+        set-up (GraderError: the sandbox cannot start) stops the run. `program`: the submission extracted
+        as this assignment extracts it (`extract_for`), when that is done already, in `extract_seconds`."""
         started = time.perf_counter()
         try:
-            return self._grade(submission, load_seconds)
+            return self._grade(submission, load_seconds, program, extract_seconds)
         except GraderError:
             raise
         except Exception as exc:  # noqa: BLE001 (one submission must never stop the others)
@@ -136,7 +146,7 @@ class Grader:
                                 grader_failure=grader_failure, seconds=seconds,
                                 stage_seconds=StageTimes(load=load_seconds))
 
-    def _grade(self, submission, load_seconds):
+    def _grade(self, submission, load_seconds, program=None, extract_seconds=0.0):
         started = time.perf_counter()
         clock = StageClock()
         base = dict(id=submission.id, path=str(submission.path), assignment=self.assignment.name,
@@ -144,8 +154,10 @@ class Grader:
         oversized = None if submission.load_error else over_bounds(submission.cells)
         if submission.load_error or oversized:
             return self._not_graded(submission, time.perf_counter() - started + load_seconds, load_seconds, oversized)
-        program = extract.extract_program(submission.cells, self.graded, self.given, self.assignment.python2)
+        if program is None:
+            program = extract.extract_program(submission.cells, self.graded, self.given, self.assignment.python2)
         clock.lap("extract")
+        clock.totals["extract"] += extract_seconds
         context = check.Context(
             cell_names=frozenset(program.cell_sources), definitions=tuple(program.definitions),
             unit_names=frozenset(u.defines.split(".")[-1] for u in self.assignment.units.values()),
@@ -193,7 +205,7 @@ class Grader:
         program_errors = next((o.program_errors for o in outcomes.values() if o.status == "ok"), ())
         return SubmissionResult(**base, units=units, problems=self._problems(program, program_errors),
                                 python2=program.python2,
-                                seconds=time.perf_counter() - started + load_seconds,
+                                seconds=time.perf_counter() - started + load_seconds + extract_seconds,
                                 stage_seconds=StageTimes(load=load_seconds, **clock.totals))
 
     def _unit_result(self, name, program, verdicts, with_reference, results):
@@ -395,6 +407,25 @@ class Grader:
         return tuple(problems)
 
 
+def graded_names(assignment):
+    """What extract keeps top-level code for: the functions and classes the units define."""
+    return sorted({unit.defines.split(".")[0] for unit in assignment.units.values()})
+
+
+def given_names(assignment):
+    """The notebook globals the grader sets itself."""
+    return sorted({name for unit in assignment.units.values() for name in unit.global_names})
+
+
+def extract_for(assignment, cells, parsed=None):
+    """The program a Grader of `assignment` extracts from a submission's cells (`parsed`: extract.parse_cells's,
+    when made already). None for a submission too large to extract (`over_bounds`): grading refuses it."""
+    if over_bounds(cells):
+        return None
+    return extract.extract_program(cells, graded_names(assignment), given_names(assignment), assignment.python2,
+                                   parsed)
+
+
 def reply_array_bytes(planned, requests, report):
     """The array bytes a job's reply may hold (grader/limits.py): for each value it reports, in each run of
     each trial, a few times the size of the reference's value (the most that is kept, for a value the plan
@@ -476,6 +507,8 @@ def grade_all(grader, found, jobs, on_result, keep=None):
 
 
 YOUNG_OBJECTS = 10_000  # the collector's first threshold while a batch is graded (CPython's default is 700)
+_batches = {"count": 0, "thresholds": None}  # batches graded now in this process, and the thresholds before
+_batches_lock = threading.Lock()
 
 
 @contextlib.contextmanager
@@ -487,10 +520,19 @@ def fewer_collections():
     collections, are promoted, and count towards the full collections, each of which walks every object
     the run holds. About 3 ms of the grader's CPU per submission went to that; with 10,000 young objects a
     young collection is rare and a full one almost never happens. Objects without cycles are freed as
-    before, the moment they are let go."""
-    thresholds = gc.get_threshold()
-    gc.set_threshold(YOUNG_OBJECTS, *thresholds[1:])
+    before, the moment they are let go.
+
+    The thresholds are the process's: several threads may each grade under this at once (a Dask worker's
+    tasks), and the first to enter raises them, the last to leave puts back what was there before."""
+    with _batches_lock:
+        if not _batches["count"]:
+            _batches["thresholds"] = gc.get_threshold()
+            gc.set_threshold(YOUNG_OBJECTS, *_batches["thresholds"][1:])
+        _batches["count"] += 1
     try:
         yield
     finally:
-        gc.set_threshold(*thresholds)
+        with _batches_lock:
+            _batches["count"] -= 1
+            if not _batches["count"]:
+                gc.set_threshold(*_batches["thresholds"])

@@ -5,6 +5,7 @@ the scheduler after a minute idle, a worker when its scheduler has gone.
 """
 
 import csv
+import gc
 import json
 import os
 import signal
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 from distributed import Client, LocalCluster
 
+from grader.load import Found
 from grader.sandbox import bwrap_available
 
 pytestmark = pytest.mark.slow  # clusters take seconds to start
@@ -47,7 +49,7 @@ def comparable(out):
         return value
 
     reports = {str(p.relative_to(out)): strip(json.loads(p.read_text())) for p in out.glob("*/results.json")}
-    reports["grades.csv"] = (out / "grades.csv").read_text()
+    reports.update({p.name: p.read_text() for p in out.glob("grades*.csv")})  # grades-<name>.csv per assignment
     return reports
 
 
@@ -171,3 +173,77 @@ def test_a_worker_killed_mid_run_costs_nothing(submissions, local_run, tmp_path)
     with open(out / "grades.csv") as table:
         assert len(list(csv.DictReader(table))) == count
     assert comparable(out) == local_run
+
+
+def test_without_assignment_a_cluster_grades_as_a_local_run_reading_each_file_once(tmp_path, monkeypatch):
+    """The client reads and parses each submission once, to choose its assignment, and sends the worker what
+    it extracted: the same results as a local run, which reads each once too."""
+    from click.testing import CliRunner
+
+    from grader import load
+    from grader.cli import main
+
+    folder = tmp_path / "class"
+    folder.mkdir()
+    for path in sorted((ROOT / "tests" / "fixtures" / "seeds").glob("*.ipynb")):
+        (folder / path.name).write_bytes(path.read_bytes())
+    (folder / "broken.ipynb").write_text("{not json")
+    reads, read = [], load._read_bytes
+
+    def counted(path, *args, **kwargs):
+        reads.append(Path(path).name)
+        return read(path, *args, **kwargs)
+
+    monkeypatch.setattr(load, "_read_bytes", counted)
+    run = ["run", folder, "--seed", SEED, "--out"]
+    local = CliRunner().invoke(main, list(map(str, run + [tmp_path / "local", "--jobs", 2])))
+    assert local.exit_code == 0, local.output
+    assert sorted(reads) == sorted(p.name for p in folder.iterdir())
+    reads.clear()
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=True, host="127.0.0.1", scheduler_port=0,
+                      dashboard_address=LOOPBACK_HTTP) as cluster:
+        remote = CliRunner().invoke(main, list(map(str, run + [tmp_path / "remote", "--scheduler",
+                                                               cluster.scheduler_address])))
+    assert remote.exit_code == 0, remote.output
+    assert sorted(reads) == sorted(p.name for p in folder.iterdir())
+
+    assert "grades.csv" not in comparable(tmp_path / "local")  # five assignments: grades-<name>.csv each
+    assert len(comparable(tmp_path / "local")) == 5 + 6
+    assert comparable(tmp_path / "remote") == comparable(tmp_path / "local")
+
+
+class ThresholdProbe:
+    """Stands for a Grader on a worker: its 'result' is the collector's first threshold while it grades."""
+
+    sandbox = None
+
+    def grade(self, *arguments):
+        return gc.get_threshold()[0]
+
+
+def test_a_cluster_grades_with_fewer_collections_on_both_sides_and_restores_the_collector(tmp_path):
+    from grader import cluster
+    from grader.cli import _Dispatch
+    from grader.pipeline import YOUNG_OBJECTS, Grader
+    from grader.sandbox import Limits
+    from grader.spec import find_assignment
+
+    (tmp_path / "student.py").write_bytes((ROOT / "grader" / "assignments" / "cs231n-rnn" / "cs231n_rnn.py").read_bytes())
+    before = gc.get_threshold()
+    # In this process (Dask's inproc transport: nothing listens), so that the test sees the worker's collector.
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=LOOPBACK_HTTP) as local:
+        client, plugin, _ = cluster.connect(local.scheduler_address, Limits())
+        with client:
+            # The worker's side: a task grades with the collector's higher threshold, and puts it back.
+            prepared = cluster.Prepared("probe", ThresholdProbe())
+            assert client.submit(cluster.grade_task, plugin, prepared, None, 0.0, pure=False).result() == YOUNG_OBJECTS
+            assert gc.get_threshold() == before
+            # The client's side: it reads the submissions and writes the reports with it too.
+            grader = Grader(find_assignment("cs231n-rnn"), SEED, None)
+            seen = []
+            cluster.grade_all(client, plugin, _Dispatch({"cs231n-rnn": grader}, {}, {}, {}),
+                              [Found("student", tmp_path / "student.py")],
+                              lambda result: seen.append((result.score, gc.get_threshold()[0])))
+            assert seen == [(grader.assignment.max_score, YOUNG_OBJECTS)]
+    assert gc.get_threshold() == before
+

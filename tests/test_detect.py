@@ -100,3 +100,41 @@ def test_run_refuses_when_it_cannot_tell(tmp_path):
     assert "cannot tell which assignment any submission is for; name it with --assignment" in stderr
     assert "tie: it defines as many units of cs231n-rnn" in stderr
     assert not (tmp_path / "out" / "tie").exists()
+
+
+def test_run_without_assignment_reads_and_parses_each_submission_once(tmp_path, monkeypatch):
+    """The submission graded is the one its assignment was chosen from: read once, parsed once, even when its
+    file changes in between (here: emptied of its code the moment it is read)."""
+    from grader import extract, load
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for prefix in ("003", "004"):
+        path, = SEEDS.glob(prefix + "_*.ipynb")
+        (folder / path.name).write_bytes(path.read_bytes())
+    (folder / "broken.ipynb").write_text("{not json")
+    reads, parses = [], []
+    read, parse = load._read_bytes, extract.parse_cells
+
+    def read_then_change(path, *args, **kwargs):
+        reads.append(Path(path).name)
+        data = read(path, *args, **kwargs)
+        Path(path).write_text(json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+        return data
+
+    def counted_parse(cells):
+        parses.append(cells[0].name if cells else None)
+        return parse(cells)
+
+    monkeypatch.setattr(load, "_read_bytes", read_then_change)
+    monkeypatch.setattr(extract, "parse_cells", counted_parse)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["run", str(folder), "--out", str(out), "--seed", "7", "-j", "2"])
+    assert result.exit_code == 0, result.output
+    assert sorted(reads) == ["003_78c65b34a406b5c9.ipynb", "004_b96ec56a8a743245.ipynb", "broken.ipynb"]
+    assert len(parses) == 2  # the two readable ones; the broken one has no code to parse
+    scores = {name: json.loads((out / name / "results.json").read_text())["score"]
+              for name in ("003_78c65b34a406b5c9", "004_b96ec56a8a743245", "broken")}
+    assert scores == {"003_78c65b34a406b5c9": 6, "004_b96ec56a8a743245": 1, "broken": 0}  # as pinned in test_seeds
+    broken = json.loads((out / "broken" / "results.json").read_text())
+    assert "not a valid notebook" in json.dumps(broken)

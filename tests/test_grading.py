@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from grader.load import SourceCell, Submission
-from grader.pipeline import YOUNG_OBJECTS, Grader, grade_all
+from grader.pipeline import YOUNG_OBJECTS, Grader, fewer_collections, grade_all
 from grader.report import wording
 from grader.results import UnitWarning
 from grader.spec import BUNDLED_DIR, find_assignment
@@ -439,4 +439,16 @@ def test_a_batch_is_graded_with_fewer_collections_and_the_collector_is_restored_
 
     grade_all(grader, [("student", tmp_path / "student.py")], 1, on_result)
     assert seen == [(grader.assignment.max_score, YOUNG_OBJECTS)]  # graded as ever, the collector tuned
+    assert gc.get_threshold() == before
+
+
+def test_fewer_collections_lasts_while_any_batch_grades_and_the_last_one_restores():
+    # Several threads of one process (a Dask worker's) grade at once; the collector is the process's.
+    before = gc.get_threshold()
+    first, second = fewer_collections(), fewer_collections()
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)
+    assert gc.get_threshold()[0] == YOUNG_OBJECTS  # the second batch is not done
+    second.__exit__(None, None, None)
     assert gc.get_threshold() == before
