@@ -26,6 +26,9 @@ from .sandbox import Limits, Sandbox, describe_mode, fallback_reason
 from .spec import find_assignment
 
 
+KEPT_PROGRAMS = 2_000  # submissions whose extracted program waits from the choice of assignment to grading
+
+
 def mode_name(mode):
     return "strict sandbox (bubblewrap)" if mode == "bwrap" else "process sandbox (%s)" % fallback_reason()
 
@@ -245,7 +248,8 @@ def _detect_assignments(found, assignments_dir):
         except GraderError as exc:
             click.echo("grader: not considering %s, whose spec is broken: %s" % (name, exc), err=True)
     # Each submission is read and parsed once: the parse that chooses its assignment is the one its grading
-    # extracts from, and what is kept of it until it is graded is the extracted program, not the syntax trees.
+    # extracts from, and what is kept of it until it is graded is the extracted program, not the syntax trees
+    # (about 20 KB each: past KEPT_PROGRAMS submissions, the grading extracts the rest again).
     chooser, by_name = detect.Chooser(assignments), {a.name: a for a in assignments}
     submissions, choices, loaded = [], {}, {}
     for item in found:
@@ -257,7 +261,7 @@ def _detect_assignments(found, assignments_dir):
             parsed = extract.parse_cells(submission.cells)
             extract_seconds = time.perf_counter() - started
             choice = choices[item.id] = chooser.choose(extract.extract_program(submission.cells, parsed=parsed))
-            if choice.assignment:
+            if choice.assignment and len(loaded) < KEPT_PROGRAMS:
                 started = time.perf_counter()
                 try:
                     program = extract_for(by_name[choice.assignment], submission.cells, parsed)

@@ -102,10 +102,15 @@ def test_run_refuses_when_it_cannot_tell(tmp_path):
     assert not (tmp_path / "out" / "tie").exists()
 
 
-def test_run_without_assignment_reads_and_parses_each_submission_once(tmp_path, monkeypatch):
+@pytest.mark.parametrize("kept, parses", [(None, 2), (1, 3)])
+def test_run_without_assignment_reads_and_parses_each_submission_once(tmp_path, monkeypatch, kept, parses):
     """The submission graded is the one its assignment was chosen from: read once, parsed once, even when its
-    file changes in between (here: emptied of its code the moment it is read)."""
-    from grader import extract, load
+    file changes in between (here: emptied of its code the moment it is read). Past cli.KEPT_PROGRAMS
+    submissions, the program is not kept but the submission is: parsed again, still read once."""
+    from grader import cli, extract, load
+
+    if kept is not None:
+        monkeypatch.setattr(cli, "KEPT_PROGRAMS", kept)
 
     folder = tmp_path / "in"
     folder.mkdir()
@@ -113,7 +118,7 @@ def test_run_without_assignment_reads_and_parses_each_submission_once(tmp_path, 
         path, = SEEDS.glob(prefix + "_*.ipynb")
         (folder / path.name).write_bytes(path.read_bytes())
     (folder / "broken.ipynb").write_text("{not json")
-    reads, parses = [], []
+    reads, parsed = [], []
     read, parse = load._read_bytes, extract.parse_cells
 
     def read_then_change(path, *args, **kwargs):
@@ -123,7 +128,7 @@ def test_run_without_assignment_reads_and_parses_each_submission_once(tmp_path, 
         return data
 
     def counted_parse(cells):
-        parses.append(cells[0].name if cells else None)
+        parsed.append(cells[0].name if cells else None)
         return parse(cells)
 
     monkeypatch.setattr(load, "_read_bytes", read_then_change)
@@ -132,7 +137,7 @@ def test_run_without_assignment_reads_and_parses_each_submission_once(tmp_path, 
     result = CliRunner().invoke(main, ["run", str(folder), "--out", str(out), "--seed", "7", "-j", "2"])
     assert result.exit_code == 0, result.output
     assert sorted(reads) == ["003_78c65b34a406b5c9.ipynb", "004_b96ec56a8a743245.ipynb", "broken.ipynb"]
-    assert len(parses) == 2  # the two readable ones; the broken one has no code to parse
+    assert len(parsed) == parses  # the readable ones (one of them twice past the cap); the broken one has no code
     scores = {name: json.loads((out / name / "results.json").read_text())["score"]
               for name in ("003_78c65b34a406b5c9", "004_b96ec56a8a743245", "broken")}
     assert scores == {"003_78c65b34a406b5c9": 6, "004_b96ec56a8a743245": 1, "broken": 0}  # as pinned in test_seeds
