@@ -311,9 +311,7 @@ class _Dispatch:
         """Its pipeline.Loaded, as read to choose its assignment; None when it was not read so (--assignment
         named one) or is graded as unreadable (`error`)."""
         loaded = self.loaded.pop(submission_id, None)
-        if loaded is None or error:
-            return None
-        return loaded
+        return None if error else loaded
 
     def choose(self, submission_id, error=None):
         """(the Grader for a submission, why it cannot be read or None)."""
