@@ -127,12 +127,16 @@ def compare(actual, expected):
                                               inf=bool(np.isinf(values).any()), count=int(bad.sum()),
                                               size=values.size),
                               aligned=values)
-    differences = np.abs(values - expected_array)
-    expected_magnitude = np.abs(expected_array)
-    # np.isclose's rule, written out: it costs several times more, and this runs for every value of every trial.
-    close = differences <= tolerance.atol + tolerance.rtol * expected_magnitude
-    error = _largest_relative_difference(differences, np.abs(values), expected_magnitude)
-    return _values_layer(values, expected_array, differences, close, error, accepted)
+    # An inf or NaN the reference has too, or an overflow, is judged by the comparisons below; numpy's warning
+    # about it would only reach the TA's terminal (compare_many is quiet the same way).
+    with np.errstate(invalid="ignore", over="ignore"):
+        differences = np.abs(values - expected_array)
+        expected_magnitude = np.abs(expected_array)
+        # np.isclose's rule, written out: it costs several times more, and this runs for every value of every
+        # trial.
+        close = differences <= tolerance.atol + tolerance.rtol * expected_magnitude
+        error = _largest_relative_difference(differences, np.abs(values), expected_magnitude)
+        return _values_layer(values, expected_array, differences, close, error, accepted)
 
 
 def _values_layer(values, expected, differences, close, error, accepted=None):
@@ -236,7 +240,8 @@ def _block_starts(length):
 
 
 def _worst_entries(values, expected, close, count=3):
-    order = np.argsort(-np.where(close, -1.0, np.abs(values - expected)).ravel(), kind="stable")[:count]
+    with np.errstate(invalid="ignore", over="ignore"):  # as in compare: the order is what counts
+        order = np.argsort(-np.where(close, -1.0, np.abs(values - expected)).ravel(), kind="stable")[:count]
     wrong = (~close.ravel()[order]).tolist()
     order = order[:wrong.index(False) if False in wrong else len(wrong)]  # up to the first entry within tolerance
     indices = zip(*(axis.tolist() for axis in np.unravel_index(order, values.shape))) if values.shape else \

@@ -172,3 +172,17 @@ def test_repeat_runs_equal_bit_for_bit_are_told_apart_from_values_that_only_comp
     assert not check._same_bits(np.array([0.0]), np.array([-0.0]))
     assert not check._same_bits(value, value + 1e-12)  # another value
     assert not check._same_bits(np.arange(3), np.arange(3.0))  # another dtype: never the same bits
+
+
+def test_a_non_finite_value_the_reference_shares_is_judged_without_numpy_warnings():
+    """inf - inf and overflows in the comparison are judged by it, never printed on the TA's terminal."""
+    import warnings
+
+    cases = [(np.array([np.inf, 1.0]), np.array([np.inf, 1.0])), (np.array([np.nan]), np.array([np.nan])),
+             (np.array([1e308, -1e308]), np.array([-1e308, 1e308]))]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        judged = [check.compare(actual, expected) for actual, expected in cases]
+        together = check.compare_many(cases)
+    assert [comparison.passed for comparison in judged] == [comparison.passed for comparison in together]
+    assert not judged[2].passed
