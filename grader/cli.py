@@ -238,7 +238,7 @@ def _detect_assignments(found, assignments_dir):
     An undecided submission is graded as unreadable, with the reason, under the assignment most others
     are for; only a class none of which can be told stops the run."""
     from . import detect, extract
-    from .pipeline import Loaded, extract_for
+    from .pipeline import Loaded, extract_for, report_failure
     from .spec import available_assignments
 
     assignments = []
@@ -254,20 +254,31 @@ def _detect_assignments(found, assignments_dir):
     submissions, choices, loaded = [], {}, {}
     for item in found:
         started = time.perf_counter()
-        submission = load.load_submission(item.id, item.path, item.error)
-        seconds, program, extract_seconds = time.perf_counter() - started, None, 0.0
-        if not submission.load_error:
-            started = time.perf_counter()
-            parsed = extract.parse_cells(submission.cells)
-            extract_seconds = time.perf_counter() - started
-            choice = choices[item.id] = chooser.choose(extract.extract_program(submission.cells, parsed=parsed))
-            if choice.assignment and len(loaded) < KEPT_PROGRAMS:
+        try:
+            submission = load.load_submission(item.id, item.path, item.error)
+            seconds, program, extract_seconds = time.perf_counter() - started, None, 0.0
+            if not submission.load_error:
                 started = time.perf_counter()
-                try:
-                    program = extract_for(by_name[choice.assignment], submission.cells, parsed)
-                except Exception:  # noqa: BLE001 (its grading extracts it again, and says how that fails)
-                    program = None
-                extract_seconds += time.perf_counter() - started
+                parsed = extract.parse_cells(submission.cells)
+                extract_seconds = time.perf_counter() - started
+                choice = choices[item.id] = chooser.choose(extract.extract_program(submission.cells, parsed=parsed))
+                if choice.assignment and len(loaded) < KEPT_PROGRAMS:
+                    started = time.perf_counter()
+                    try:
+                        program = extract_for(by_name[choice.assignment], submission.cells, parsed)
+                    except Exception:  # noqa: BLE001 (its grading extracts it again, and says how that fails)
+                        program = None
+                    extract_seconds += time.perf_counter() - started
+        except GraderError:
+            raise
+        except Exception as exc:  # noqa: BLE001 (one submission must never stop the others)
+            # The grader's own failure: that submission's result says so (a zero, the run exits 1), as in grading.
+            report_failure(item.id, "its assignment is not chosen and it is not graded")
+            submission = load.Submission(item.id, Path(item.path))
+            choices[item.id] = detect.Choice(None, "the grader failed while choosing it (see the traceback above)")
+            loaded[item.id] = Loaded(submission, time.perf_counter() - started, None, grader_failure=type(exc).__name__)
+            submissions.append(submission)
+            continue
         submissions.append(submission)
         loaded[item.id] = Loaded(submission, seconds, program, extract_seconds if program else 0.0)
     choices = detect.with_unreadable(submissions, choices)
@@ -309,9 +320,9 @@ class _Dispatch:
 
     def take(self, submission_id, error=None):
         """Its pipeline.Loaded, as read to choose its assignment; None when it was not read so (--assignment
-        named one) or is graded as unreadable (`error`)."""
+        named one) or is graded as unreadable (`error`), unless the grader failed on it while choosing."""
         loaded = self.loaded.pop(submission_id, None)
-        return None if error else loaded
+        return loaded if loaded is not None and loaded.grader_failure else None if error else loaded
 
     def choose(self, submission_id, error=None):
         """(the Grader for a submission, why it cannot be read or None)."""
@@ -334,6 +345,8 @@ class _Dispatch:
         loaded = self.take(submission_id, error)
         if loaded is None:
             result = grader.grade_path(submission_id, path, error)
+        elif loaded.grader_failure:
+            result = grader.failed(loaded.submission, loaded.grader_failure, loaded.load_seconds)
         else:
             result = grader.grade(loaded.submission, loaded.load_seconds, loaded.program, loaded.extract_seconds)
         return self.annotate(submission_id, result, error)

@@ -69,9 +69,13 @@ class SandboxPlugin(WorkerPlugin):
             return bound
 
 
-def grade_task(plugin_name, prepared, submission, load_seconds, program=None, extract_seconds=0.0):
-    """One submission, on a Dask worker (`program`: as extracted to choose its assignment, or None)."""
+def grade_task(plugin_name, prepared, submission, load_seconds, program=None, extract_seconds=0.0,
+               grader_failure=None):
+    """One submission, on a Dask worker (`program`: as extracted to choose its assignment, or None;
+    `grader_failure`: the grader's own code failed on it while choosing, so it is not graded)."""
     plugin = get_worker().plugins[plugin_name]
+    if grader_failure:
+        return plugin.grader(prepared).failed(submission, grader_failure, load_seconds)
     with fewer_collections():  # while any of this worker's threads grades (the collector is the process's)
         return plugin.grader(prepared).grade(submission, load_seconds, program, extract_seconds)
 
@@ -126,7 +130,8 @@ def _grade_all(client, plugin_name, dispatch, found, on_result, keep):
             submission = load.load_submission(item.id, item.path, error)
             loaded = Loaded(submission, time.perf_counter() - started, None)
         future = client.submit(grade_task, plugin_name, prepared[id(grader)], loaded.submission,
-                               loaded.load_seconds, loaded.program, loaded.extract_seconds, pure=False)
+                               loaded.load_seconds, loaded.program, loaded.extract_seconds, loaded.grader_failure,
+                               pure=False)
         waiting[future.key] = (index, item.id, error)
         pending.add(future)
         if pending.has_ready():

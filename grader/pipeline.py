@@ -36,6 +36,7 @@ class Loaded:
     load_seconds: float
     program: extract.Program | None  # as its assignment's Grader extracts it (`extract_for`); None: not done
     extract_seconds: float = 0.0  # what making `program` took (its parse included)
+    grader_failure: str | None = None  # the exception's name, when the grader's own code failed on it while choosing
 
 
 class Grader:
@@ -113,7 +114,7 @@ class Grader:
         except GraderError:
             raise
         except Exception as exc:  # noqa: BLE001 (one submission must never stop the others)
-            _report_failure(submission_id)
+            report_failure(submission_id)
             seconds = time.perf_counter() - started
             return self._not_graded(load.Submission(submission_id, Path(path)), seconds, seconds,
                                     grader_failure=type(exc).__name__)
@@ -130,9 +131,14 @@ class Grader:
         except GraderError:
             raise
         except Exception as exc:  # noqa: BLE001 (one submission must never stop the others)
-            _report_failure(submission.id)
+            report_failure(submission.id)
             return self._not_graded(submission, time.perf_counter() - started + load_seconds, load_seconds,
                                     grader_failure=type(exc).__name__)
+
+    def failed(self, submission, grader_failure, load_seconds=0.0):
+        """The result of a submission the grader's own code failed on before its grading (its traceback is on
+        stderr already): a zero that says so."""
+        return self._not_graded(submission, load_seconds, load_seconds, grader_failure=grader_failure)
 
     def _not_graded(self, submission, seconds, load_seconds, over_bound=None, grader_failure=None):
         kind = "grader_failed" if grader_failure else "file_too_large" if over_bound else "file_unreadable"
@@ -187,7 +193,7 @@ class Grader:
                                                   reference_outcomes[name, "trace"], verdicts[name], program,
                                                   definition)
             except Exception:  # noqa: BLE001 (the line only explains a verdict: a bug here costs only the line)
-                _report_failure(submission.id, "the line of %s's wrong values is not named" % name)
+                report_failure(submission.id, "the line of %s's wrong values is not named" % name)
                 found = {}
             verdicts[name] = check.with_locations(verdicts[name], found)
         for name in defined:
@@ -477,7 +483,7 @@ class StageClock:
         self.last = now
 
 
-def _report_failure(submission_id, lost="it is not graded"):
+def report_failure(submission_id, lost="it is not graded"):
     """The grader's own failure on one submission, on stderr with its traceback: a bug to report, not the
     student's doing. `lost`: what the failure cost."""
     print("grader: the grader failed on %s; %s (please report this):\n%s"

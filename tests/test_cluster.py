@@ -19,6 +19,7 @@ import pytest
 from distributed import Client, LocalCluster
 
 from grader.load import Found
+from grader.report import stored_results
 from grader.sandbox import bwrap_available
 
 pytestmark = pytest.mark.slow  # clusters take seconds to start
@@ -209,6 +210,44 @@ def test_without_assignment_a_cluster_grades_as_a_local_run_reading_each_file_on
 
     assert "grades.csv" not in comparable(tmp_path / "local")  # five assignments: grades-<name>.csv each
     assert len(comparable(tmp_path / "local")) == 5 + 6
+    assert comparable(tmp_path / "remote") == comparable(tmp_path / "local")
+
+
+def test_a_failure_of_the_grader_while_choosing_costs_that_submission_only(tmp_path, monkeypatch):
+    """The grader's own code failing on one submission while choosing its assignment: that submission is a zero
+    that says so (`grader_failure`), everyone else is graded, and the run exits 1 naming it, locally and on a
+    cluster alike."""
+    from click.testing import CliRunner
+
+    from grader import detect
+    from grader.cli import main
+
+    folder = tmp_path / "class"
+    folder.mkdir()
+    correct = (CORPUS / "correct_module.py").read_text()
+    (folder / "a_tripping.py").write_text(correct + "\n\ndef trips_the_chooser():\n    pass\n")
+    (folder / "b_fine.py").write_text(correct)
+    choose = detect.Chooser.choose
+
+    def failing(self, program):
+        if "trips_the_chooser" in repr(program):
+            raise RuntimeError("a bug of the grader's own")
+        return choose(self, program)
+
+    monkeypatch.setattr(detect.Chooser, "choose", failing)
+    run = ["run", folder, "--seed", SEED, "--out"]
+    local = CliRunner().invoke(main, list(map(str, run + [tmp_path / "local", "--jobs", 2])))
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=True, host="127.0.0.1", scheduler_port=0,
+                      dashboard_address=LOOPBACK_HTTP) as cluster:
+        remote = CliRunner().invoke(main, list(map(str, run + [tmp_path / "remote", "--scheduler",
+                                                               cluster.scheduler_address])))
+    for ran, out in ((local, tmp_path / "local"), (remote, tmp_path / "remote")):
+        assert ran.exit_code == 1, ran.output
+        assert "the grader failed on a_tripping" in ran.output
+        assert "RuntimeError: a bug of the grader's own" in ran.output
+        results = stored_results(out)
+        assert results["a_tripping"].grader_failure == "RuntimeError" and results["a_tripping"].score == 0
+        assert results["b_fine"].score == results["b_fine"].max_score == 18
     assert comparable(tmp_path / "remote") == comparable(tmp_path / "local")
 
 
