@@ -115,9 +115,8 @@ class Grader:
             raise
         except Exception as exc:  # noqa: BLE001 (one submission must never stop the others)
             report_failure(submission_id)
-            seconds = time.perf_counter() - started
-            return self._not_graded(load.Submission(submission_id, Path(path)), seconds, seconds,
-                                    grader_failure=type(exc).__name__)
+            return self.failed(load.Submission(submission_id, Path(path)), type(exc).__name__,
+                               time.perf_counter() - started)
         return self.grade(submission, load_seconds=time.perf_counter() - started)
 
     def grade(self, submission, load_seconds=0.0, program=None, extract_seconds=0.0):
