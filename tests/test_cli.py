@@ -237,11 +237,24 @@ def _threads_after_importing(module, **env):
 def test_the_command_starts_no_blas_threads_unless_told_to():
     """The grader's own numpy works on small arrays, in its grading threads: OpenBLAS's threads would only cost
     their start and their spinning. numpy alone starts one per core (two here, so that the test means something
-    on a one-core machine too); a user's own setting is kept."""
+    on a one-core machine too); a user's own setting is kept. The command's module does not import numpy itself
+    (its first sandbox worker starts before), so numpy is imported after it, as the grading does."""
     two = _threads_after_importing("numpy", OPENBLAS_NUM_THREADS="2")
     assert two == 2
-    assert _threads_after_importing("grader.cli") == 1
-    assert _threads_after_importing("grader.cli", OPENBLAS_NUM_THREADS="2") == two
+    assert _threads_after_importing("grader.cli, numpy") == 1
+    assert _threads_after_importing("grader.cli, numpy", OPENBLAS_NUM_THREADS="2") == two
+
+
+def test_the_command_starts_its_sandbox_before_numpy_is_imported():
+    """The sandbox's probes and first worker start while the grader imports the rest: neither the command's
+    module nor the sandbox's pool imports numpy (its users in the sandbox package are imported when first
+    asked for, and are the modules' own objects)."""
+    script = ("import sys, grader.cli, grader.sandbox.pool; print('numpy' in sys.modules)\n"
+              "import grader.sandbox as sandbox, grader.sandbox.outcomes as outcomes, grader.sandbox.inside.tracing\n"
+              "assert sandbox.decode_job is outcomes.decode_job and sandbox.tracing is grader.sandbox.inside.tracing\n"
+              "try:\n    sandbox.no_such_name\nexcept AttributeError as exc:\n    print(exc)")
+    printed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    assert printed.splitlines() == ["False", "module 'grader.sandbox' has no attribute 'no_such_name'"]
 
 
 def test_a_run_starts_as_many_sandbox_workers_as_it_grades_submissions_at_once(tmp_path, monkeypatch):

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import pytest
 
+import grader.sandbox.outcomes as sandbox_outcomes
 import grader.sandbox.pool as pool
 from grader import limits, load, report
 from grader.report import wording
@@ -491,7 +492,7 @@ def test_a_run_with_reference_code_holds_only_its_own_callees(grader, arena, mon
     """rnn_backward and lstm_backward are both run with reference callees; without concealment, rnn_backward
     says which reference functions its process holds: those of its own callees (rnn_step_backward and what
     it needs), never lstm_step_backward's."""
-    monkeypatch.setattr(pool, "conceal", lambda outcome, job: outcome)
+    monkeypatch.setattr(sandbox_outcomes, "conceal", lambda outcome, job: outcome)
     units = units_of(grade(grader, arena, "leaky_retry"))
     assert units["lstm_backward"].as_written is not None  # it too ran with reference code, in its own session
     held = units["rnn_backward"].verdict.stdout.strip()
@@ -502,7 +503,7 @@ def test_runs_with_reference_code_in_one_session_hold_none_of_each_others(grader
     """rnn_backward and lstm_backward are re-run with reference callees in the same session (one leader);
     without concealment, each says whether its memory holds its own callee's reference code (it must: the
     scan works) and the other's (never, not even in memory freed by the processes it was forked from)."""
-    monkeypatch.setattr(pool, "conceal", lambda outcome, job: outcome)
+    monkeypatch.setattr(sandbox_outcomes, "conceal", lambda outcome, job: outcome)
     units = units_of(grade(grader, arena, "cross_scan"))
     for name in ("rnn_backward", "lstm_backward"):
         said = set(units[name].verdict.stdout.split("\n")) - {""}
@@ -511,7 +512,7 @@ def test_runs_with_reference_code_in_one_session_hold_none_of_each_others(grader
 
 def test_runs_with_reference_code_say_nothing(grader, arena, monkeypatch):
     """Without concealment, the thief would print the reference's code: the attack is real."""
-    monkeypatch.setattr(pool, "conceal", lambda outcome, job: outcome)
+    monkeypatch.setattr(sandbox_outcomes, "conceal", lambda outcome, job: outcome)
     thief = units_of(grade(grader, arena, "scavenger"))["lstm_backward"]
     assert "callee: reference" in thief.verdict.stdout and "memory: reference" in thief.verdict.stdout
 
@@ -755,7 +756,7 @@ def test_a_worker_is_never_reused_after_an_error_in_the_middle_of_a_session(assi
     fresh worker and is graded as if alone, instead of waiting on the half-read one."""
     with Sandbox(jobs=1, limits=LIMITS, mode=mode) as sandbox:
         graded = Grader(assignment, SEED, sandbox)
-        real = pool.decode_job
+        real = sandbox_outcomes.decode_job
         calls = []
 
         def failing(*args):
@@ -763,7 +764,7 @@ def test_a_worker_is_never_reused_after_an_error_in_the_middle_of_a_session(assi
             if len(calls) == 2:
                 raise OverflowError("int too large to convert to float")
             return real(*args)
-        monkeypatch.setattr(pool, "decode_job", failing)
+        monkeypatch.setattr(sandbox_outcomes, "decode_job", failing)
         first = grade(graded, arena, "first", (HOSTILE / "_correct.py").read_text())
         second = units_of(grade(graded, arena, "second", (HOSTILE / "_correct.py").read_text()))
     assert first.grader_failure == "OverflowError" and first.score == 0  # lost, not passed, nor the student's

@@ -25,9 +25,11 @@ from . import cgroup
 from .command import sandbox_env, worker_command
 from .host import (bwrap_available, describe_mode, memory_cgroups, network_isolated, private_folder_sizes,
                    probe_in_background, process_start_time, throwaway_uid, user_namespace)
-from .inside import wire
 from .inside.jobs import END, EXIT, TAKE_SHARED, Limits
-from .outcomes import JobOutcome, conceal, decode_job
+
+# The wire format (`inside.wire`) and the decoding of replies (`outcomes`) use numpy, and are imported where a
+# worker is first talked to, not with this module: the grader makes its Sandbox, whose probes and first worker
+# start at once, before it imports numpy (some 45 ms).
 
 
 def _worker_log():
@@ -142,6 +144,8 @@ class Worker:
         self.process = _spawn(
             command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=_worker_log(), env=sandbox_env(),
             cwd=self.scratch_parent, start_new_session=True, pass_fds=(self.oom_events,) if self.cgroup else ())
+        from .inside import wire
+
         self.replies = wire.FrameReader(self.process.stdout.fileno())
         ready = self._read(time.monotonic() + 60)
         if ready is None or not ready[0].get("ready"):
@@ -158,6 +162,8 @@ class Worker:
     def _read(self, deadline, limit=None):
         """The next message from the worker; None if it is late, malformed or over `limit` bytes (refused as
         soon as its lengths say so, before the rest is read)."""
+        from .inside import wire
+
         try:
             limit = limit or (self.limits.message_mb << 21)
             frame = self.replies.read_frame(deadline, limit=limit)
@@ -210,6 +216,9 @@ class Worker:
 
         A worker that stops answering, answers out of turn, or relays a job's malformed result is stopped
         (and started afresh on its next use): it never serves another session in an unknown state."""
+        from .inside import wire
+        from .outcomes import JobOutcome, conceal, decode_job
+
         if self.process is None:
             self.start()
         outcomes = [JobOutcome("crashed", {"reason": "the sandbox worker stopped"}) for _ in session.jobs]
@@ -264,6 +273,8 @@ class Worker:
 
     def end_session(self):
         """The message that ends the open session, if any (its leader exits and takes its data with it)."""
+        from .inside import wire
+
         if self.open_program is None:
             return b""
         self.open_program = None
@@ -271,6 +282,8 @@ class Worker:
 
 
 def _stop_workers(workers, starting=()):
+    from .inside import wire
+
     for thread in list(starting):
         thread.join()
     for worker in workers:
