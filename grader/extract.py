@@ -344,20 +344,37 @@ def _scope_reads(table, immediate, deferred, runs_now):
 
 def _bindings_and_reads(statement):
     """(names it binds at module level, names it reads as it runs, names its functions read when called)."""
+    code = statement.code
+    binds, immediate, deferred = (_scope_names(code) if len(code) <= KEPT_STATEMENT_CHARS
+                                  else _scope_names.__wrapped__(code))
+    # `x += 1` reads x, though the symbol table records only the assignment. Its operator is one token of
+    # the text: a statement without one is not walked.
+    if AUGMENTED_OPERATOR.search(code):
+        immediate = immediate | {node.target.id for node in syntax.walk(statement.node)
+                                 if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name)}
+    return binds, immediate, deferred
+
+
+# A statement's symbol table depends on its text alone, and the same statements come again in a class: the
+# handout's imports, constants and given helpers are in every student's notebook. What a statement up to this
+# size binds and reads is kept for the run (frozensets: shared, never changed): at most 2,048 of them, 8 MB of
+# text at worst.
+KEPT_STATEMENT_CHARS = 4_000
+
+
+@functools.lru_cache(maxsize=2048)
+def _scope_names(code):
+    """(names `code` binds at module level, names it reads as it runs, names its functions read when called),
+    from its symbol table; all empty when it has none (it does not compile on its own)."""
     try:
-        table = symtable.symtable(statement.code, "<cell>", "exec")
+        table = symtable.symtable(code, "<cell>", "exec")
     except (SyntaxError, ValueError, MemoryError, RecursionError):
-        return set(), set(), set()
+        return frozenset(), frozenset(), frozenset()
     binds = {symbol.get_name() for symbol in table.get_symbols()
              if symbol.is_assigned() or symbol.is_imported() or symbol.is_namespace()}
     immediate, deferred = set(), set()
     _scope_reads(table, immediate, deferred, True)
-    # `x += 1` reads x, though the symbol table records only the assignment. Its operator is one token of
-    # the text: a statement without one is not walked.
-    if AUGMENTED_OPERATOR.search(statement.code):
-        immediate |= {node.target.id for node in syntax.walk(statement.node)
-                      if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name)}
-    return binds, immediate, deferred
+    return frozenset(binds), frozenset(immediate), frozenset(deferred)
 
 
 def _needed_statements(statements, graded, given):

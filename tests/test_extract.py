@@ -342,6 +342,36 @@ def test_every_augmented_assignment_reads_its_target():
         assert [program.blocks[i].code for i in program.needs["step"]] == ["scale = len('abc')", augmented], augmented
 
 
+def test_a_statement_s_names_are_kept_for_the_run_and_each_submission_gets_its_own_answer():
+    # The handout's statements come again in every notebook: what each binds and reads is kept by its text.
+    # Two statements on one line share their text, but only the augmented one reads its target.
+    handout = """
+        import numpy as np
+        scale = 3.0; scale += 1.0
+        def helper(z):
+            return z * scale
+        """
+    extract._scope_names.cache_clear()
+    first = extract.extract_program(cells_of(handout, "def step(x):\n    return helper(x)\n"), graded=["step"])
+    hits = extract._scope_names.cache_info().hits
+    second = extract.extract_program(cells_of(handout, "def step(x):\n    return np.tanh(x)\n"), graded=["step"])
+    assert extract._scope_names.cache_info().hits > hits  # the handout's statements were not analysed again
+    assert [first.blocks[i].code for i in first.needs["step"]] == ["scale = 3.0; scale += 1.0"]  # the `+=`
+    assert first.read == {"step", "helper", "scale"} and second.read == {"step", "np"} and second.needs["step"] == ()
+    # As analysed afresh, statement by statement.
+    statements = [node for node in ast.parse("scale = 3.0; scale += 1.0").body]
+    kept = [extract._bindings_and_reads(extract._Statement(node, None, 0, 1, "scale = 3.0; scale += 1.0", False))
+            for node in statements]
+    assert kept == [({"scale"}, set(), set()), ({"scale"}, {"scale"}, set())]
+    # A statement too long to keep is analysed as any other, and not kept.
+    long_code = "total = 0\n" + "total = total + 1\n" * (extract.KEPT_STATEMENT_CHARS // 10)
+    size = extract._scope_names.cache_info().currsize
+    program = extract.extract_program(cells_of("if True:\n" + textwrap.indent(long_code, "    "),
+                                               "def step(x):\n    return x + total\n"), graded=["step"])
+    assert program.needs["step"] == (0,)
+    assert extract._scope_names.cache_info().currsize == size + 1  # `def step` only
+
+
 def test_the_grader_s_walk_meets_every_node_in_ast_walk_s_order():
     sources = [path.read_text() for path in sorted(CORPUS.glob("*.py"))]
     sources.append("x = [a / b for a in y if a] + {k: (lambda q: q ** 2)(k) for k in z}\n"
