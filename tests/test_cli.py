@@ -257,6 +257,20 @@ def test_the_command_starts_its_sandbox_before_numpy_is_imported():
     assert printed.splitlines() == ["False", "module 'grader.sandbox' has no attribute 'no_such_name'"]
 
 
+def test_at_exit_the_objects_still_alive_are_left_out_of_the_last_garbage_collections(tmp_path):
+    """The interpreter's last collections would walk every object of numpy, Jinja2, nbformat... only for the
+    process's end to free them: the command freezes them at exit (after what it writes is written, its
+    status kept). The handler registered before the command's own runs after it, and sees them frozen."""
+    script = ("import atexit, gc, sys\n"
+              "atexit.register(lambda: print('frozen at exit:', gc.get_freeze_count() > 0, file=sys.stderr))\n"
+              "from grader.cli import main\nsys.argv[0] = 'grader'\nmain()")
+    out = tmp_path / "out"
+    run = subprocess.run([sys.executable, "-c", script, "run", "--out", out, CORPUS / "correct_module.py"],
+                         capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert run.returncode == 0 and run.stderr.endswith("frozen at exit: True\n")
+    assert json.loads((out / "correct_module" / "results.json").read_text())["score"] == 18
+
+
 def test_a_run_starts_as_many_sandbox_workers_as_it_grades_submissions_at_once(tmp_path, monkeypatch):
     """One submission: one worker (started before the run has read it), however many --jobs; a class: --jobs."""
     from click.testing import CliRunner

@@ -174,7 +174,8 @@ def _remove(path, seconds=5.0):
         except OSError as exc:
             if exc.errno != errno.EBUSY or time.monotonic() > give_up:
                 return False
-        time.sleep(0.01)
+        # Busy until its killed processes have exited: a few milliseconds for a worker (numpy unmapped).
+        time.sleep(0.001)
 
 
 def remove_stale(hierarchy):
