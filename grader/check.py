@@ -120,6 +120,7 @@ def compare(actual, expected):
                                               layout=layout))
     values = actual_array.astype(np.float64)
     finite = np.isfinite(values)
+    shared = None
     if not finite.all():
         bad = ~finite & np.isfinite(expected_array)
         if bad.any():
@@ -127,16 +128,30 @@ def compare(actual, expected):
                                               inf=bool(np.isinf(values).any()), count=int(bad.sum()),
                                               size=values.size),
                               aligned=values)
-    # An inf or NaN the reference has too, or an overflow, is judged by the comparisons below; numpy's warning
+        shared = shared_nonfinite(values, expected_array)
+    # An overflow, or an inf or NaN the reference has too, is judged by the comparisons below; numpy's warning
     # about it would only reach the TA's terminal (compare_many is quiet the same way).
     with np.errstate(invalid="ignore", over="ignore"):
         differences = np.abs(values - expected_array)
+        actual_magnitude = np.abs(values)
         expected_magnitude = np.abs(expected_array)
         # np.isclose's rule, written out: it costs several times more, and this runs for every value of every
         # trial.
         close = differences <= tolerance.atol + tolerance.rtol * expected_magnitude
-        error = _largest_relative_difference(differences, np.abs(values), expected_magnitude)
+        close &= np.isfinite(expected_array)  # an inf's tolerance is inf: any number would be close to it
+        if shared is not None and shared.any():
+            close |= shared
+            differences[shared] = actual_magnitude[shared] = expected_magnitude[shared] = 0.0
+        error = _largest_relative_difference(differences, actual_magnitude, expected_magnitude)
         return _values_layer(values, expected_array, differences, close, error, accepted)
+
+
+def shared_nonfinite(actual, expected):
+    """Where the student's value has the reference's own NaN or inf (of its sign): numpy.testing's rule, those
+    entries are equal. A reference that gives an inf or NaN on a trial gives it by design, and the same answer
+    is right."""
+    with np.errstate(invalid="ignore"):
+        return ~np.isfinite(actual) & ((actual == expected) | (np.isnan(actual) & np.isnan(expected)))
 
 
 def _values_layer(values, expected, differences, close, error, accepted=None):
@@ -180,7 +195,7 @@ def compare_many(pairs):
     with np.errstate(all="ignore"):  # a value with an inf or NaN goes through compare below, and warns there
         differences = np.abs(values - expected)
         expected_magnitude = np.abs(expected)
-        close = differences <= atol + rtol * expected_magnitude
+        close = (differences <= atol + rtol * expected_magnitude) & np.isfinite(expected)
         passed = np.logical_and.reduceat(close, starts).tolist()
         errors = np.maximum.reduceat(differences / np.maximum(1e-8, np.abs(values) + expected_magnitude),
                                      starts).tolist()
@@ -204,8 +219,8 @@ def error_picture(aligned, expected, dims):
     """(grid, grid shape, steps) for a wrong value: where it is wrong, and how much at each time step.
 
     The per-entry error is CS231n's relative error |a - e| / (|a| + |e|), 0 where the entry is within
-    tolerance and 1 where it is NaN or inf. A value of more than two axes is pictured over its last two
-    (the maximum over the others); the time axis is the one whose length is a `T` dimension's."""
+    tolerance or is the reference's own NaN or inf, and 1 where it is another NaN or inf. A value of more
+    than two axes is pictured over its last two (the maximum over the others); the time axis is the one whose length is a `T` dimension's."""
     if aligned is None:
         return (), (), ()
     expected = np.asarray(expected, dtype=np.float64)
@@ -213,9 +228,11 @@ def error_picture(aligned, expected, dims):
         return (), (), ()
     tolerance = TOLERANCES[8]
     with np.errstate(all="ignore"):
-        error = np.abs(aligned - expected) / np.maximum(1e-8, np.abs(aligned) + np.abs(expected))
-        error[np.abs(aligned - expected) <= tolerance.atol + tolerance.rtol * np.abs(expected)] = 0.0
-    error[~np.isfinite(error)] = 1.0
+        difference = np.abs(aligned - expected)
+        error = difference / np.maximum(1e-8, np.abs(aligned) + np.abs(expected))
+        error[~np.isfinite(error)] = 1.0
+        error[(difference <= tolerance.atol + tolerance.rtol * np.abs(expected)) & np.isfinite(expected)] = 0.0
+        error[shared_nonfinite(aligned, expected)] = 0.0
     error = np.clip(error, 0.0, 1.0)
     steps = ()
     lengths = [size for symbol, size in dims.items() if symbol.upper().startswith("T") and size > 1]

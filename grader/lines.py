@@ -88,7 +88,10 @@ class Pool:
         stacked, stacked_nan, bounds = kept
         bound = bounds.get(tolerance)
         if bound is None:
-            bound = bounds[tolerance] = tolerance.atol + tolerance.rtol * np.abs(stacked)
+            # No number is within tolerance of an inf (whose bound would be inf): -1 where not finite.
+            with np.errstate(invalid="ignore"):
+                bound = bounds[tolerance] = np.where(np.isfinite(stacked),
+                                                     tolerance.atol + tolerance.rtol * np.abs(stacked), -1.0)
         layouts = [array.ravel()] + ([array.T.ravel()] if layout and array.ndim == 2 else [])
         found = np.zeros(len(entries), dtype=bool)
         with np.errstate(all="ignore"):

@@ -186,3 +186,29 @@ def test_a_non_finite_value_the_reference_shares_is_judged_without_numpy_warning
         together = check.compare_many(cases)
     assert [comparison.passed for comparison in judged] == [comparison.passed for comparison in together]
     assert not judged[2].passed
+
+
+@pytest.mark.parametrize("actual, wrong", [
+    (np.array([np.nan, 1.0, np.inf, -np.inf]), []),  # the reference's own NaN and infs, signs and all
+    (np.array([np.nan, 1.0 + 1e-12, np.inf, -np.inf]), []),
+    (np.array([np.inf, 1.0, np.inf, -np.inf]), [0]),  # an inf where the reference has a NaN
+    (np.array([np.nan, 1.0, -np.inf, -np.inf]), [2]),  # an inf of the other sign
+    (np.array([np.nan, 2.0, np.inf, -np.inf]), [1]),  # the shared entries right, a finite one wrong
+    (np.array([0.0, 1.0, np.inf, -np.inf]), [0]),  # a number where the reference has a NaN
+    (np.array([np.nan, 1.0, 5.0, -np.inf]), [2]),  # a number where the reference has an inf
+    (np.array([np.nan, 1.0, 1e308, -1e308]), [2, 3]),
+])
+def test_a_nan_or_inf_the_reference_gives_is_right_when_the_student_gives_it_too(actual, wrong):
+    """numpy.testing's rule (equal_nan, infs equal to themselves): a reference that gives NaN or inf on a trial
+    does so by design, and a student who gives the same is not wrong."""
+    expected = np.array([np.nan, 1.0, np.inf, -np.inf])
+    comparison = check.compare(actual, expected)
+    assert comparison.passed == (not wrong)
+    assert _comparison_record(check.compare_many([(actual, expected)])[0]) == _comparison_record(comparison)
+    if not wrong:
+        assert comparison.relative_error == pytest.approx(0.0, abs=1e-11)
+    else:
+        assert comparison.mismatch.layer == "values"
+        assert comparison.mismatch.count == len(wrong)
+        grid, _, _ = check.error_picture(comparison.aligned, expected, {})
+        assert [index for index, error in enumerate(grid[0]) if error > 0] == wrong

@@ -238,3 +238,18 @@ def test_the_line_is_the_statement_s_first_and_a_loop_s_pass_is_counted():
     assert statements.statement(6) == 5 and statements.statement(5) == 5
     assert statements.reads[5] == {"x", "t", "W"} and statements.filled == {7: {"total"}}
     assert 5 in statements.looped and 3 not in statements.looped and 3 in statements.given
+
+
+def test_a_pool_matches_an_inf_or_nan_only_with_itself():
+    """A mutant that overflows gives an inf: the student's finite number is not its counterpart (an inf's
+    tolerance bound would be inf), and the student's own inf or NaN in the same place is."""
+    from grader.check import TOLERANCES
+
+    tolerance = TOLERANCES[8]
+    pool = lines.Pool()
+    pool.add(np.array([1.0, np.inf, np.nan]), name="overflowed")
+    assert pool.has(np.array([1.0, np.inf, np.nan]), tolerance)
+    assert not pool.has(np.array([1.0, 5.0, np.nan]), tolerance)
+    assert not pool.has(np.array([1.0, -np.inf, np.nan]), tolerance)
+    assert not pool.has(np.array([1.0, np.inf, 0.0]), tolerance)
+    assert pool.names(np.array([1.0 + 1e-12, np.inf, np.nan]), tolerance) == {"overflowed"}
