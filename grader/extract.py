@@ -319,10 +319,10 @@ def _as_python2(parsed):
             chevron = py2.translate_chevron_prints(source, trees[0][1])  # `print >>f, x` parses as an expression
             if chevron is not None:
                 source, trees = chevron, [(0, syntax.parse(chevron))]
-            candidate, done = py2.translate_tree_text(source, trees[0][1], division)
+            candidate, done, tree = py2.translate_tree_text(source, trees[0][1], division)
             if done:
                 kinds |= done
-                source, trees = candidate, [(0, syntax.parse(candidate))]
+                source, trees = candidate, [(0, tree)]
         result.append((cell, source, trees, cell_problems))
     return result, tuple(kind for kind in py2.TRANSLATIONS if kind in kinds)
 

@@ -192,7 +192,7 @@ def translate_chevron_prints(source, tree):
             made = _chevron_call(node, original)
             return made[1] if made else node
     try:
-        if ast.dump(syntax.parse(translated)) != ast.dump(syntax.parse(ast.unparse(Calls().visit(syntax.parse(source))))):
+        if not same_tree(syntax.parse(translated), syntax.parse(ast.unparse(Calls().visit(syntax.parse(source))))):
             return None
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
@@ -223,8 +223,8 @@ def has_true_division(tree):
 def translate_tree_text(source, tree, division):
     """The source with dict iteration methods renamed and (if `division`) `/` made Python 2's, line for line.
 
-    Returns (source, kinds translated). A translation whose text does not parse back to the intended
-    tree is not made: the cell is then graded as written."""
+    Returns (source, kinds translated, its tree). A translation whose text does not parse back to the
+    intended tree is not made: the cell is then graded as written, `tree` its tree."""
     lines = source.split("\n")
     edits = []
     kinds = set()
@@ -243,7 +243,7 @@ def translate_tree_text(source, tree, division):
         for depth, node in enumerate(n for n in nodes if isinstance(n, ast.BinOp) and isinstance(n.op, ast.Div)):
             operator = _operator_position(lines, node.left)
             if operator is None:
-                return source, set()
+                return source, set(), tree
             edits.append((1 + depth * 1e-6, node.left.lineno - 1, node.left.col_offset, node.left.col_offset,
                           DIVISION_HELPER + "(("))
             edits.append((3, operator[0], operator[1], operator[1] + 1, "), ("))
@@ -255,23 +255,24 @@ def translate_tree_text(source, tree, division):
                 continue
             operator = _operator_position(lines, node.target, "/=")
             if operator is None:
-                return source, set()
+                return source, set(), tree
             target = _char_col(lines[node.target.lineno - 1], node.target.col_offset, node.target.end_col_offset)
             edits.append((3, operator[0], operator[1], operator[1] + 2, "= %s(%s, (" % (IN_PLACE_DIVISION_HELPER, target)))
             edits.append((2.5, node.value.end_lineno - 1, node.value.end_col_offset, node.value.end_col_offset, "))"))
             kinds.add("integer_division")
     if not edits:
-        return source, set()
+        return source, set(), tree
     encoded = [line.encode("utf-8") for line in lines]
     for _, line, start, end, text in sorted(edits, key=lambda e: (e[1], e[2], e[0]), reverse=True):
         encoded[line] = encoded[line][:start] + text.encode("utf-8") + encoded[line][end:]
     translated = "\n".join(line.decode("utf-8") for line in encoded)
     try:
-        if ast.dump(syntax.parse(translated)) != ast.dump(_expected_tree(source, division)):
-            return source, set()
+        translated_tree = syntax.parse(translated)
+        if not same_tree(translated_tree, _expected_tree(source, division)):
+            return source, set(), tree
     except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return source, set()
-    return translated, kinds
+        return source, set(), tree
+    return translated, kinds, translated_tree
 
 
 def _char_col(line, start, end):
@@ -305,33 +306,69 @@ def _operator_position(lines, left, operator="/"):
     return None
 
 
-class _Python2Division(ast.NodeTransformer):
-    def visit_BinOp(self, node):
-        self.generic_visit(node)
-        if isinstance(node.op, ast.Div):
-            return ast.Call(ast.Name(DIVISION_HELPER, ast.Load()), [node.left, node.right], [])
-        return node
-
-    def visit_AugAssign(self, node):
-        simple = _in_place_target(node)
-        self.generic_visit(node)
-        if isinstance(node.op, ast.Div) and simple:
-            call = ast.Call(ast.Name(IN_PLACE_DIVISION_HELPER, ast.Load()), [node.target, node.value], [])
-            return ast.copy_location(ast.Assign([node.target], call, type_comment=None), node)
-        return node
-
-
-class _DictMethods(ast.NodeTransformer):
-    def visit_Attribute(self, node):
-        self.generic_visit(node)
-        if node.attr in DICT_METHODS:
-            return ast.Attribute(node.value, DICT_METHODS[node.attr], node.ctx)
-        return node
-
-
 def _expected_tree(source, division):
-    tree = _DictMethods().visit(syntax.parse(source))
+    """The tree the translation of `source` must parse to: its own, with the dict iteration methods renamed
+    and (if `division`) each `a / b` a call of DIVISION_HELPER and each `x /= n` (a simple target) an
+    assignment of IN_PLACE_DIVISION_HELPER's call, written out and parsed again (so that it is as Python
+    reads it, contexts included)."""
+    tree = syntax.parse(source)
+    nodes = syntax.walk(tree)  # breadth first: read backwards, every node comes after what it holds
+    for node in nodes:
+        if isinstance(node, ast.Attribute) and node.attr in DICT_METHODS:
+            node.attr = DICT_METHODS[node.attr]
     if division:
-        tree = _Python2Division().visit(tree)
+        # Whether `x /= n` can be an assignment is read off its target as written.
+        in_place = {id(node) for node in nodes if isinstance(node, ast.AugAssign) and isinstance(node.op, ast.Div)
+                    and _in_place_target(node)}
+
+        def meant(node):
+            if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
+                return ast.Call(ast.Name(DIVISION_HELPER, ast.Load()), [node.left, node.right], [])
+            if id(node) in in_place:
+                call = ast.Call(ast.Name(IN_PLACE_DIVISION_HELPER, ast.Load()), [node.target, node.value], [])
+                return ast.copy_location(ast.Assign([node.target], call, type_comment=None), node)
+            return node
+
+        for node in reversed(nodes):  # what a node holds is replaced before the node itself is
+            for name in node._fields:
+                value = getattr(node, name, None)
+                if isinstance(value, list):
+                    value[:] = [meant(item) if isinstance(item, ast.AST) else item for item in value]
+                elif isinstance(value, ast.AST):
+                    setattr(node, name, meant(value))
     return syntax.parse(ast.unparse(tree))
 
+
+_OMITTED = object()
+
+
+def _field(node, name):
+    """A node's field as `ast.dump` shows it: _OMITTED where dump leaves it out (absent, or None by default)."""
+    value = getattr(node, name, _OMITTED)
+    if value is None and getattr(type(node), name, ...) is None:
+        return _OMITTED
+    return value
+
+
+def same_tree(first, second):
+    """Whether `ast.dump(first) == ast.dump(second)`, without writing either out: the same node types with
+    the same fields, in order, and other values with the same repr."""
+    pairs = [(first, second)]
+    for one, other in pairs:  # the list grows as it is read
+        if isinstance(one, ast.AST):
+            if not isinstance(other, ast.AST) or type(one).__name__ != type(other).__name__ \
+                    or one._fields != other._fields:
+                return False
+            for name in one._fields:
+                pairs.append((_field(one, name), _field(other, name)))
+        elif isinstance(one, list):
+            if not isinstance(other, list) or len(one) != len(other):
+                return False
+            pairs.extend(zip(one, other))
+        elif one is _OMITTED or other is _OMITTED:
+            if one is not other:
+                return False
+        elif isinstance(other, (ast.AST, list)) or not (
+                one == other and type(one) is type(other) if type(one) is str else repr(one) == repr(other)):
+            return False
+    return True
