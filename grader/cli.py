@@ -11,6 +11,7 @@ import secrets
 import shutil
 import sys
 import tempfile
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -188,6 +189,8 @@ def run(submissions, assignment, assignments_dir, out_dir, roster, canvas_column
                 click.echo("grader: %s" % describe_mode(sandbox.mode), err=True)
                 grader = _Dispatch({name: Grader(one, seed, sandbox) for name, one in specs.items()}, choices,
                                    undecided, name_notes, loaded)
+                # While the first submissions are in the sandbox, where this process only waits.
+                threading.Thread(target=report.prepare, name="grader-report-prepare", daemon=True).start()
                 with Progress(len(found)) as progress:
                     results = grade_all(grader, found, jobs, finished, keep=_for_class_reports)
         regraded = {result.id for result in results}

@@ -942,3 +942,42 @@ def test_a_bad_return_is_a_record_said_in_words_here():
     unit = UnitResult("rnn_step_backward", "failed", 0.0, 2.0, UnitVerdict("failed", Reason("bad_return", returned=(
         BadReturn("tuple", names, Mismatch("type", found="list", found_length=4))))))
     assert wording.unit_summary(unit) == "returned a list of 4 values; expected a tuple of 5: (dx, dprev_h, dWx, dWh, db)"
+
+
+def test_reading_what_an_out_holds_does_not_import_the_html_writers(tmp_path):
+    """`grader run` reads an --out's stored results before it grades, and imports the HTML writers (Jinja2,
+    Pygments) only while its first submissions are in the sandbox (`prepare`): the package's own import and
+    `stored_results` do without them; asked for, its writers are the modules' own."""
+    import subprocess
+    import sys
+
+    script = ("import sys, grader.report as report\n"
+              "report.stored_results(sys.argv[1])\n"
+              "print('jinja2' in sys.modules or 'pygments' in sys.modules)\n"
+              "from grader.report import html, notebook\n"
+              "assert report.feedback_html is html.feedback_html and report.read_notebook is notebook.read_notebook\n"
+              "try:\n    report.no_such_writer\nexcept AttributeError as exc:\n    print(exc)")
+    printed = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True,
+                             check=True).stdout
+    assert printed.splitlines() == ["False", "module 'grader.report' has no attribute 'no_such_writer'"]
+
+
+def test_prepare_loads_the_templates_and_leaves_a_failure_to_the_writers(monkeypatch):
+    """`prepare` loads what the first reports need; if that fails (here: no environment), it says nothing, and
+    the writer that needs it fails as it always did, where the failure is reported."""
+    import subprocess
+    import sys
+
+    script = ("import grader.report as report\nreport.prepare()\nfrom grader.report import html\n"
+              "print(sorted(name for _, name in html.environment().cache.keys()))")
+    printed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    assert printed.strip() == "['feedback.html.j2', 'summary.html.j2']"
+
+    def broken():
+        raise OSError("templates gone")
+
+    from grader import report
+    monkeypatch.setattr(report_html, "environment", broken)
+    assert report.prepare() is None
+    with pytest.raises(OSError, match="templates gone"):
+        summary_html([], "RNN")

@@ -4,6 +4,7 @@
     write_class_reports(results, out_dir, title) out_dir/summary.html and out_dir/grades.csv
     stored_results(out_dir), remove_written(out_dir)   the class an --out already holds (stored.py)
     score_table(results)                         a compact plain-text table for the terminal
+    prepare()                                    import the HTML writers and load their templates ahead
 
 The pieces are separate pure functions, one per format: `text.unit_feedback`,
 `gradescope.results_json`, `html.feedback_html`, `html.summary_html`,
@@ -12,6 +13,7 @@ The pieces are separate pure functions, one per format: `text.unit_feedback`,
 
 from __future__ import annotations
 
+import importlib
 import json
 from pathlib import Path
 
@@ -20,10 +22,37 @@ from . import wording
 from .formatting import score_text, status_letter, STATUS_LETTERS, status_label
 from .gradescope import results_json
 from .grades import assignment_max, canvas_csv, grades_csv, row_max
-from .html import feedback_html, index_html, summary_html
 from .stored import RECORD_VERSION, remove_written, stored_results, to_record
-from .notebook import feedback_texts, notebook_file, notebook_html, read_notebook
 from .text import unit_feedback
+
+# The HTML writers (`html`, and `notebook`, which uses it) are imported when first used, with Jinja2 and
+# Pygments (some 20 ms): `grader run` reads what an --out holds before it grades, and `prepare`s them while
+# its first submissions are in the sandbox, where it would otherwise only wait.
+_HTML = {"feedback_html": ".html", "index_html": ".html", "summary_html": ".html", "feedback_texts": ".notebook",
+         "notebook_file": ".notebook", "notebook_html": ".notebook", "read_notebook": ".notebook"}
+
+
+def __getattr__(name):
+    if name not in _HTML:
+        raise AttributeError("module %r has no attribute %r" % (__name__, name))
+    value = getattr(importlib.import_module(_HTML[name], __name__), name)
+    globals()[name] = value
+    return value
+
+
+def prepare():
+    """Import the HTML writers and load their templates and styles, ahead of the first report: in a thread of
+    its own while the first submissions are graded. Whatever fails here fails again where the reports are
+    written, and is reported there."""
+    try:
+        importlib.import_module(".notebook", __name__)
+        from .html import code_css, environment
+
+        code_css()
+        for template in ("feedback.html.j2", "summary.html.j2"):
+            environment().get_template(template)
+    except Exception:  # noqa: BLE001 (see above)
+        pass
 
 __all__ = ["write_submission_reports", "write_class_reports", "score_table", "unit_feedback", "results_json",
            "feedback_html", "summary_html", "grades_csv", "stored_results", "remove_written"]
@@ -39,6 +68,9 @@ def _write(path, text):
 def write_submission_reports(result, out_dir):
     """Write results.json and feedback.html (and for a notebook feedback.ipynb and feedback-notebook.html)
     for one submission; return the folder written."""
+    from .html import feedback_html
+    from .notebook import feedback_texts, notebook_file, notebook_html, read_notebook
+
     folder = Path(out_dir) / safe_id(result.id)
     folder.mkdir(parents=True, exist_ok=True)
     data = results_json(result)
@@ -63,6 +95,8 @@ def write_class_reports(results, out_dir, assignment_title, roster=None, canvas_
     links to them: units and points of different assignments do not share a table. `roster`
     (lms.Roster) names students and adds those who submitted nothing; `canvas_column` also writes
     Canvas's gradebook import, canvas-grades[-<name>].csv, with that column."""
+    from .html import index_html, summary_html
+
     results = list(results)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
