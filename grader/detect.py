@@ -59,7 +59,7 @@ def parameters(source):
 
 def reference_parameters(assignment):
     """Definition name ("rnn_forward", "RNN.forward") -> its parameter names in the reference solution."""
-    tree = syntax.parse(assignment.reference.read_text())
+    tree = extract.reference_tree(assignment.reference.read_text())
     found = {}
 
     def record(name, node):

@@ -477,6 +477,13 @@ def _lines(source):
     return tuple(source.split("\n"))
 
 
+@functools.lru_cache(maxsize=16)
+def reference_tree(source):
+    """A reference module's syntax tree, parsed once per run (2 ms for a handout's): the assignment's choice,
+    what it provides, and each unit with reference callees read it; none of them changes it."""
+    return syntax.parse(source)
+
+
 def reference_blocks(source, name, include, exclude):
     """Blocks of a reference module: its imports and helpers, plus the definitions in `include`.
 
@@ -486,7 +493,7 @@ def reference_blocks(source, name, include, exclude):
     reference of the unit being graded never reaches the sandbox. A method in
     `include` ("RNN.forward") comes as a function.
     """
-    tree = syntax.parse(source)
+    tree = reference_tree(source)
     lines = source.split("\n")
     blocks = []
     include = _with_dependencies(tree, set(include))
@@ -513,7 +520,7 @@ def reference_blocks(source, name, include, exclude):
 
 def reference_uses(source, name):
     """The top-level functions and classes (and "Class.method"s) the reference's `name` uses, transitively."""
-    return _with_dependencies(syntax.parse(source), {name}) - {name}
+    return _with_dependencies(reference_tree(source), {name}) - {name}
 
 
 def _with_dependencies(tree, include):

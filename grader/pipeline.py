@@ -20,7 +20,7 @@ import traceback
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from . import causes, check, extract, limits, lines, load, score, syntax, trials
+from . import causes, check, extract, limits, lines, load, score, trials
 from .errors import GraderError
 from .results import (CodeProblem, Location, OverBound, Reason, StageTimes, SubmissionResult, UnitResult,
                       UnitVerdict)
@@ -492,7 +492,8 @@ def report_failure(submission_id, lost="it is not graded"):
 def _top_level_names(source):
     import ast
 
-    return {node.name for node in syntax.parse(source).body if isinstance(node, (ast.FunctionDef, ast.ClassDef))}
+    return {node.name for node in extract.reference_tree(source).body
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef))}
 
 
 def grade_all(grader, found, jobs, on_result, keep=None):
