@@ -380,6 +380,18 @@ def test_highlight_keeps_one_line_per_source_line_across_multiline_strings():
     assert "&lt;b&gt;" in lines[2] and lines[2].count("<span") == lines[2].count("</span>")
 
 
+def test_highlight_escapes_every_piece_as_markupsafe_does():
+    # Each of HTML's special characters in names, strings, comments, operators and code that does not tokenize.
+    sources = ["x = a<b and c>d & e # '<i>' & \"<b>\"\ny = 'it\\'s' + \"<&>\"\n",
+               "s = '''<script>\n&amp; \"\n'''\nif a<b: pass  # é <é> 😀\n",
+               "print 'x' <<>> &\n)"]
+    for source in sources:
+        lines = report_html.highlight_lines(source)
+        assert len(lines) == len(source.rstrip("\n").split("\n"))
+        for line, text in zip(lines, source.split("\n")):
+            plain = re.sub(r'<span class="[a-z0-9]*">|</span>', "", str(line))
+            assert plain == str(escape(text)), text
+
 # ---------------------------------------------------------------- class summary and CSV
 
 
