@@ -23,10 +23,11 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import click
 
-from . import lms, load
 from .errors import GraderError
 from .sandbox import Limits, Sandbox, describe_mode, fallback_reason
-from .spec import find_assignment
+
+# The stages (and PyYAML, numpy, Jinja2) are imported by the commands that use them, after `run` has made its
+# Sandbox: the sandbox's probes and first worker start while this process imports the rest.
 
 
 KEPT_PROGRAMS = 2_000  # submissions whose extracted program waits from the choice of assignment to grading
@@ -123,8 +124,9 @@ def run(submissions, assignment, assignments_dir, out_dir, roster, canvas_column
             # makes the trials; the others, up to --jobs, once the submissions are counted.
             sandbox = Sandbox(jobs=jobs, limits=limits)
             sandbox.start_workers(1)
-        from . import report
+        from . import lms, load, report
         from .pipeline import Grader, grade_all
+        from .spec import find_assignment
 
         out = Path(out_dir)
         class_list = lms.read_roster(roster) if roster else None
@@ -248,9 +250,9 @@ def _detect_assignments(found, assignments_dir):
     those that cannot be told, {submission id: pipeline.Loaded}: each as read and extracted to be chosen).
     An undecided submission is graded as unreadable, with the reason, under the assignment most others
     are for; only a class none of which can be told stops the run."""
-    from . import detect, extract
+    from . import detect, extract, load
     from .pipeline import Loaded, extract_for, report_failure
-    from .spec import available_assignments
+    from .spec import available_assignments, find_assignment
 
     assignments = []
     for name in available_assignments(assignments_dir):
@@ -395,7 +397,7 @@ class Progress:
 @assignments_option
 def list_assignments(assignments_dir):
     """The assignments this grader knows: the course's own (--assignments), then the bundled ones."""
-    from .spec import BUNDLED_DIR, assignment_folders
+    from .spec import BUNDLED_DIR, assignment_folders, find_assignment
 
     for name, folder in assignment_folders(assignments_dir).items():
         where = "" if folder.parent == BUNDLED_DIR else " [%s]" % folder
@@ -449,7 +451,7 @@ def validate_command(assignments, all_assignments, assignments_dir, markdown, un
     spec with a reason; 1 otherwise; 2 when a spec cannot be read (the message names its file and line).
     """
     from .authoring import mutants, validate
-    from .spec import available_assignments
+    from .spec import available_assignments, find_assignment
 
     names = list(assignments) + (available_assignments(assignments_dir) if all_assignments else [])
     if not names:
@@ -506,6 +508,7 @@ def release_command(notebook, out, assignment, assignments_dir):
     and every output is cleared.
     """
     from .authoring.release import grade_release, release
+    from .spec import find_assignment
 
     try:
         spec = find_assignment(assignment, assignments_dir) if assignment else None
@@ -544,6 +547,7 @@ def check_command(submission, assignment, assignments_dir, seed, **options):
     """
     from .authoring import selfcheck
     from .pipeline import Grader
+    from .spec import find_assignment
 
     limits = make_limits(options)
     try:
@@ -573,6 +577,7 @@ def gradescope_command(assignment, assignments_dir, output):
     Ubuntu image), run_autograder (grades /autograder/submission into /autograder/results/results.json),
     the spec and its reference, and the grader itself."""
     from . import autograder
+    from .spec import find_assignment
 
     try:
         spec = find_assignment(assignment, assignments_dir)

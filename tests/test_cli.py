@@ -247,14 +247,15 @@ def test_the_command_starts_no_blas_threads_unless_told_to():
 
 def test_the_command_starts_its_sandbox_before_numpy_is_imported():
     """The sandbox's probes and first worker start while the grader imports the rest: neither the command's
-    module nor the sandbox's pool imports numpy (its users in the sandbox package are imported when first
-    asked for, and are the modules' own objects)."""
-    script = ("import sys, grader.cli, grader.sandbox.pool; print('numpy' in sys.modules)\n"
+    module nor the sandbox's pool imports numpy, nor the stages and PyYAML (the sandbox package's numpy users
+    are imported when first asked for, and are the modules' own objects)."""
+    script = ("import sys, grader.cli, grader.sandbox.pool\n"
+              "print(sorted({'numpy', 'yaml', 'grader.spec', 'grader.load'} & set(sys.modules)))\n"
               "import grader.sandbox as sandbox, grader.sandbox.outcomes as outcomes, grader.sandbox.inside.tracing\n"
               "assert sandbox.decode_job is outcomes.decode_job and sandbox.tracing is grader.sandbox.inside.tracing\n"
               "try:\n    sandbox.no_such_name\nexcept AttributeError as exc:\n    print(exc)")
     printed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
-    assert printed.splitlines() == ["False", "module 'grader.sandbox' has no attribute 'no_such_name'"]
+    assert printed.splitlines() == ["[]", "module 'grader.sandbox' has no attribute 'no_such_name'"]
 
 
 def test_at_exit_the_objects_still_alive_are_left_out_of_the_last_garbage_collections(tmp_path):
