@@ -4,11 +4,12 @@
 
 Runs the grader's command, as a TA does, on each submission (default: a module and a notebook of the
 corpus, cs231n-rnn, its assignment picked automatically), `--runs` times each, in turns, each into a fresh
---out, with the bytecode cached (PYTHONDONTWRITEBYTECODE is left out of its environment, as after any
-install). Prints per run and the median: wall time; the CPU time of every process of the run (user +
-system), read from the cpuacct cgroup the benchmark runs in, as grade_batch.py does (outside one: the
-grader's and that of the processes it waited for, as /usr/bin/time counts, which misses the sandbox
-workers' own processes); and the grader's own CPU time. Run by hand; never a test.
+--out, with the bytecode cached (PYTHONDONTWRITEBYTECODE is left out of its environment, and the package's
+modules are compiled first, the sandbox worker's included, as after any install). Prints per run and the
+median: wall time; the CPU time of every process of the run (user + system), read from the cpuacct cgroup
+the benchmark runs in, as grade_batch.py does (outside one: the grader's and that of the processes it
+waited for, as /usr/bin/time counts, which misses the sandbox workers' own processes); and the grader's own
+CPU time. Run by hand; never a test.
 
     mkdir -p /sys/fs/cgroup/cpuacct/bench
     bash -c 'echo $$ > /sys/fs/cgroup/cpuacct/bench/cgroup.procs; exec .venv/bin/python benchmarks/fixed_cost.py'
@@ -78,6 +79,10 @@ def main():
     where = subprocess.run([sys.executable, "-c", "import grader; print(grader.__file__)"], capture_output=True,
                            text=True, check=True).stdout.strip()
     print("grader run, as imported from %s" % Path(where).parent)
+    # The package's bytecode, as after any install (pip writes it; so does `make`): the sandbox's worker may not
+    # write its own, and would otherwise compile its modules at every start.
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(Path(where).parent)], check=True,
+                   stdout=subprocess.DEVNULL)
     work = Path(tempfile.mkdtemp(prefix="grader-fixed-cost-"))
     try:
         one_run(args.submissions[0], work / "warm-up")  # the bytecode written, the disk cache warm
