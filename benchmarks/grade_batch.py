@@ -12,6 +12,7 @@ submissions per second and where the time went. Run by hand; never a test.
 
 import argparse
 import os
+import re
 import resource
 import sys
 import tempfile
@@ -64,6 +65,28 @@ def make_batch(folder, count):
                                                new_code_cell(source)]), str(folder / ("student_%03d.ipynb" % index)))
         else:
             (folder / ("student_%03d.py" % index)).write_text(source)
+
+
+def make_unique(folder):
+    """Every function of every submission made unlike any other's: a comment naming its submission opens its
+    body. The generated and the corpus classes repeat a few files, so whatever the grader keeps by a statement's
+    text would be found again far more often than in a real class, where only the handout's statements come
+    again and each student's functions are their own."""
+    def unique(source, mark):
+        return re.sub(r"(def [^\n]*:[ \t]*\n)([ \t]+)", lambda m: "%s%s# %s\n%s" % (m[1], m[2], mark, m[2]), source)
+
+    for path in sorted(folder.iterdir()):
+        if path.suffix == ".ipynb":
+            try:
+                notebook = nbformat.read(str(path), as_version=nbformat.NO_CONVERT)
+            except Exception:  # noqa: BLE001 (the corpus's truncated notebook stays as it is)
+                continue
+            for cell in notebook.cells:
+                if cell.cell_type == "code":
+                    cell.source = unique(cell.source, path.stem)
+            nbformat.write(notebook, str(path))
+        else:
+            path.write_text(unique(path.read_text(encoding="latin-1"), path.stem), encoding="latin-1")
 
 
 def process_table():
@@ -174,6 +197,8 @@ def main():
     parser.add_argument("--runs", type=int, default=5, help="runs of the batch; the median is reported")
     parser.add_argument("--class", dest="kind", choices=["generated", "corpus"], default="generated",
                         help="generated: one-edit mutants of the reference; corpus: tests/submissions' realistic class")
+    parser.add_argument("--unique", action="store_true",
+                        help="every submission's functions made its own (a comment in each), as in a real class")
     args = parser.parse_args()
 
     runs = []
@@ -181,6 +206,8 @@ def main():
         submissions = Path(workdir, "submissions")
         submissions.mkdir()
         (make_batch if args.kind == "generated" else copy_corpus)(submissions, args.count)
+        if args.unique:
+            make_unique(submissions)
         for index in range(args.runs):
             figures, results = grade_batch(submissions, Path(workdir, "feedback-%d" % index), args.jobs, args.mode)
             runs.append(figures)
@@ -190,8 +217,9 @@ def main():
 
     middle = sorted(runs, key=lambda run: run["elapsed"])[len(runs) // 2]
     spec = middle["spec"]
-    print("cs231n-rnn (%s class), %d units, %d submissions, %d jobs, %s" % (
-        args.kind, len(spec.units), count, args.jobs, describe_mode(middle["mode"])))
+    print("cs231n-rnn (%s class%s), %d units, %d submissions, %d jobs, %s" % (
+        args.kind, ", unique functions" if args.unique else "", len(spec.units), count, args.jobs,
+        describe_mode(middle["mode"])))
     print("median of %d runs: %.2f s  ->  %.1f submissions per second" % (len(runs), middle["elapsed"],
                                                                           count / middle["elapsed"]))
     print("CPU per submission (user + system): %s" % cpu_text(middle, count))
