@@ -34,6 +34,8 @@ from . import python2 as py2
 from . import syntax
 
 CELL_MAGICS_WITH_PYTHON_BODY = {"time", "timeit", "capture", "prun", "debug"}
+_SHELL_ASSIGNMENT = re.compile(r"^[A-Za-z_][\w, ]*=\s*[!%]")  # `files = !ls`, `t = %timeit f()`
+_HELP_REQUEST = re.compile(r"^[\w.]+\?{1,2}$")  # `np.dot?`
 CONTINUATION = re.compile(r"^(else|elif|except|finally)\b|^[)\]}]")
 
 
@@ -94,6 +96,8 @@ class Program:
 
 def neutralize_ipython(source):
     """Blank out IPython-only syntax, keeping every line where it was. None if the cell is not Python."""
+    if "%" not in source and "!" not in source and "?" not in source:
+        return source  # no magic, shell line or help request: each starts or ends with one of these signs
     lines = source.split("\n")
     first = next((line.strip() for line in lines if line.strip()), "")
     if first.startswith("%%"):
@@ -105,8 +109,8 @@ def neutralize_ipython(source):
     for line in lines:
         stripped = line.lstrip()
         indent = line[: len(line) - len(stripped)]
-        if stripped.startswith(("%", "!")) or re.match(r"^[A-Za-z_][\w, ]*=\s*[!%]", stripped) or (
-                stripped.endswith("?") and not stripped.startswith("#") and re.match(r"^[\w.]+\?{1,2}$", stripped)):
+        if stripped.startswith(("%", "!")) or _SHELL_ASSIGNMENT.match(stripped) or (
+                stripped.endswith("?") and not stripped.startswith("#") and _HELP_REQUEST.match(stripped)):
             cleaned.append(indent + "pass" if indent else "")
         else:
             cleaned.append(line)

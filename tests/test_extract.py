@@ -58,6 +58,16 @@ def test_ipython_magics_and_shell_lines_are_blanked_keeping_line_numbers():
     assert "echo" not in kept_code(program)
 
 
+def test_only_ipython_syntax_is_blanked_and_a_cell_without_its_signs_is_kept_as_it_is():
+    python = "import numpy as np\nif a != b:\n    x = y % 3  # 100%\n    s = 'why?'\n"
+    assert extract.neutralize_ipython("import numpy as np\ndef f(x):\n    return x\n") == \
+        "import numpy as np\ndef f(x):\n    return x\n"
+    assert extract.neutralize_ipython(python) == python  # `!=`, `%` and `?` in Python itself
+    assert extract.neutralize_ipython("%timeit f()\n  !ls\nfiles, n = !ls\nt = %time g()\nnp.dot?\nnp??\n"
+                                      "x = 1  # ok?\n") == "\n  pass\n\n\n\n\nx = 1  # ok?\n"
+    assert extract.neutralize_ipython("\n%%bash\necho hi\n") is None
+    assert extract.neutralize_ipython("%%time\nx = 1\n") == "\nx = 1\n"
+
 def test_python2_print_in_one_function_loses_only_that_function():
     source = textwrap.dedent("""\
         import numpy as np
