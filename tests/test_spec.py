@@ -138,3 +138,14 @@ def test_the_cs231n_spec_has_the_thirteen_units_of_the_contract():
     assert spec.units["lstm_step_backward"].checked == ("dx", "dprev_h", "dprev_c", "dWx", "dWh", "db")
     assert spec.units["word_embedding_backward"].checked == ("dW",)
     assert spec.units["temporal_softmax_loss"].loss == "loss"
+
+
+def test_a_shape_entry_is_the_size_it_stands_for():
+    """A symbol alone (looked up directly: the trials ask thousands of times) and an expression of symbols give
+    the trial's sizes; a number is itself; anything else is refused."""
+    from grader.spec import evaluate_dimension
+
+    dims = {"N": 3, "H": 5, "D": 4}
+    assert [evaluate_dimension(entry, dims) for entry in ("N", "H", "4*H", "H+D", "2*H-1", 7)] == [3, 5, 20, 9, 9, 7]
+    with pytest.raises(ValueError, match="unsupported dimension expression"):
+        evaluate_dimension("H//2", dims)
