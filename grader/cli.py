@@ -23,6 +23,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import click
 
+from .collector import fewer_collections
 from .errors import GraderError
 from .sandbox import Limits, Sandbox, describe_mode, fallback_reason
 
@@ -108,12 +109,17 @@ def main():
 @click.option("--scheduler", metavar="ADDRESS",
               help="Grade on a Dask cluster: its scheduler's address (tcp://host:8786). Needs grader[dask].")
 @limits_options
-def run(submissions, assignment, assignments_dir, out_dir, roster, canvas_column, fresh, seed, jobs, scheduler,
-        **options):
+def run(**arguments):
     """Grade SUBMISSIONS: files, folders of them, or an LMS zip.
 
     Into an --out that already holds graded submissions, a run replaces only the folders of the
     submissions it grades, and rebuilds summary.html and grades.csv from every submission there."""
+    with fewer_collections():  # from its start: what it imports and sets up lives as long as the run
+        _run(**arguments)
+
+
+def _run(submissions, assignment, assignments_dir, out_dir, roster, canvas_column, fresh, seed, jobs, scheduler,
+         **options):
     limits = make_limits(options)
     unpacked = tempfile.mkdtemp(prefix="grader-run-")  # where zips are unpacked, removed at the end
     sandbox = None

@@ -23,7 +23,8 @@ import time
 from distributed import Client, WorkerPlugin, as_completed, get_worker
 
 from . import load
-from .pipeline import Loaded, fewer_collections
+from .collector import fewer_collections
+from .pipeline import Loaded
 from .sandbox import Sandbox, describe_mode
 
 

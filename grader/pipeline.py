@@ -8,10 +8,8 @@ waiting on its own sandbox worker.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import difflib
-import gc
 import secrets
 import sys
 import threading
@@ -21,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from . import causes, check, extract, limits, lines, load, score, trials
+from .collector import fewer_collections
 from .errors import GraderError
 from .results import (CodeProblem, Location, OverBound, Reason, StageTimes, SubmissionResult, UnitResult,
                       UnitVerdict)
@@ -510,35 +509,3 @@ def grade_all(grader, found, jobs, on_result, keep=None):
             on_result(result)
             results.append(keep(result) if keep else result)
     return results
-
-
-YOUNG_OBJECTS = 10_000  # the collector's first threshold while a batch is graded (CPython's default is 700)
-_batches = {"count": 0, "thresholds": None}  # batches graded now in this process, and the thresholds before
-_batches_lock = threading.Lock()
-
-
-@contextlib.contextmanager
-def fewer_collections():
-    """CPython's cyclic collector run less often while a batch is graded.
-
-    Grading builds large short-lived structures (a submission's syntax trees, the values decoded from its
-    jobs, the reports as they are rendered): at the default threshold they outlive several young
-    collections, are promoted, and count towards the full collections, each of which walks every object
-    the run holds. About 3 ms of the grader's CPU per submission went to that; with 10,000 young objects a
-    young collection is rare and a full one almost never happens. Objects without cycles are freed as
-    before, the moment they are let go.
-
-    The thresholds are the process's: several threads may each grade under this at once (a Dask worker's
-    tasks), and the first to enter raises them, the last to leave puts back what was there before."""
-    with _batches_lock:
-        if not _batches["count"]:
-            _batches["thresholds"] = gc.get_threshold()
-            gc.set_threshold(YOUNG_OBJECTS, *_batches["thresholds"][1:])
-        _batches["count"] += 1
-    try:
-        yield
-    finally:
-        with _batches_lock:
-            _batches["count"] -= 1
-            if not _batches["count"]:
-                gc.set_threshold(*_batches["thresholds"])

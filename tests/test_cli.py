@@ -301,3 +301,27 @@ def test_a_run_starts_as_many_sandbox_workers_as_it_grades_submissions_at_once(t
         grades = list(csv.DictReader((tmp_path / ("out-%d" % size) / "grades.csv").open()))
         assert [row["total"] for row in grades] == ["18"] * size
     assert counts == [1, 2, 2]
+
+
+def test_a_run_sets_up_with_fewer_collections_and_restores_the_collector(tmp_path, monkeypatch):
+    """What a run imports and sets up (the specs, the trials) lives as long as the run: the collector's young
+    threshold is raised from the run's start, not only while it grades, and put back at its end."""
+    import gc
+
+    from click.testing import CliRunner
+
+    from grader import cli
+    from grader.collector import YOUNG_OBJECTS
+
+    seen = []
+    choose = cli._detect_assignments
+
+    def recording(*args):
+        seen.append(gc.get_threshold()[0])
+        return choose(*args)
+
+    monkeypatch.setattr(cli, "_detect_assignments", recording)
+    before = gc.get_threshold()
+    ran = CliRunner().invoke(cli.main, ["run", "--out", str(tmp_path / "out"), str(CORPUS / "correct_module.py")])
+    assert ran.exit_code == 0, ran.output
+    assert seen == [YOUNG_OBJECTS] and gc.get_threshold() == before

@@ -263,7 +263,8 @@ class ThresholdProbe:
 def test_a_cluster_grades_with_fewer_collections_on_both_sides_and_restores_the_collector(tmp_path):
     from grader import cluster
     from grader.cli import _Dispatch
-    from grader.pipeline import YOUNG_OBJECTS, Grader
+    from grader.collector import YOUNG_OBJECTS
+    from grader.pipeline import Grader
     from grader.sandbox import Limits
     from grader.spec import find_assignment
 

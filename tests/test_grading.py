@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from grader.load import SourceCell, Submission
-from grader.pipeline import YOUNG_OBJECTS, Grader, fewer_collections, grade_all
+from grader.collector import YOUNG_OBJECTS, fewer_collections
+from grader.pipeline import Grader, grade_all
 from grader.report import wording
 from grader.results import UnitWarning
 from grader.spec import BUNDLED_DIR, find_assignment
