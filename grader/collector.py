@@ -15,7 +15,7 @@ _batches_lock = threading.Lock()
 def fewer_collections():
     """CPython's cyclic collector run less often while a batch is graded (and, by `grader run`, while it
     starts: its imports, the specs and the trials make some hundred thousand objects that live as long as
-    the run, and at the default threshold they cost a hundred young collections and a full one, 13 to 36 ms).
+    the run, and at the default threshold they cost a hundred young collections and a full one, 22 to 36 ms).
 
     Grading builds large short-lived structures (a submission's syntax trees, the values decoded from its
     jobs, the reports as they are rendered): at the default threshold they outlive several young

@@ -54,6 +54,7 @@ def prepare():
     except Exception:  # noqa: BLE001 (see above)
         pass
 
+
 __all__ = ["write_submission_reports", "write_class_reports", "score_table", "unit_feedback", "results_json",
            "feedback_html", "summary_html", "grades_csv", "stored_results", "remove_written"]
 

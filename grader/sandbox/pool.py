@@ -282,12 +282,12 @@ class Worker:
 
 
 def _stop_workers(workers, starting=()):
-    from .inside import wire
-
     for thread in list(starting):
         thread.join()
     for worker in workers:
         if worker.process is not None:
+            from .inside import wire  # imported by then: the worker was started
+
             try:
                 wire.write_all(worker.process.stdin.fileno(), wire.pack(EXIT))
             except OSError:
