@@ -2,6 +2,7 @@
 every sandbox outcome kept, then graded again from those outcomes in one thread, reports included.
 
     .venv/bin/python benchmarks/replay.py [--class generated|corpus] [--unique] [--count 200] [--passes 3]
+                                          [--out /dev/shm]
 
 Prints, for each pass over the class, the CPU time (`time.process_time`) per submission: in all, reading
 (load.load_submission), extracting (extract.extract_program), the reports (write_submission_reports), and the
@@ -64,9 +65,12 @@ def main():
     parser.add_argument("--unique", action="store_true", help="every submission's functions made its own")
     parser.add_argument("--count", type=int, default=200)
     parser.add_argument("--passes", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=None,
+                        help="where the reports go (default: a temporary folder); a tmpfs such as /dev/shm keeps the "
+                             "disk's writeback out of the figures")
     args = parser.parse_args()
     spec = find_assignment("cs231n-rnn")
-    with tempfile.TemporaryDirectory() as workdir:
+    with tempfile.TemporaryDirectory() as workdir, tempfile.TemporaryDirectory(dir=args.out) as reports:
         submissions = Path(workdir, "submissions")
         submissions.mkdir()
         (grade_batch.make_batch if args.kind == "generated" else grade_batch.copy_corpus)(submissions, args.count)
@@ -94,7 +98,7 @@ def main():
             setattr(module, name, timed(seconds, part))
         for index in range(args.passes):
             replayed.rewind()
-            out = Path(workdir, "feedback-%d" % index)
+            out = Path(reports, "feedback-%d" % index)
             seconds.update(dict.fromkeys(PARTS, 0.0))
             started = time.process_time()
             with fewer_collections():
