@@ -23,7 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import grade_batch  # noqa: E402
 from grader import extract, load, report  # noqa: E402
-from grader.pipeline import Grader, fewer_collections  # noqa: E402
+from grader.collector import fewer_collections  # noqa: E402
+from grader.pipeline import Grader  # noqa: E402
 from grader.sandbox import Sandbox  # noqa: E402
 from grader.spec import find_assignment  # noqa: E402
 
