@@ -1,6 +1,9 @@
 """Jobs share a process only while none of them changes what the next would run in."""
 
+import os
+import subprocess
 import threading
+import time
 import types
 import warnings
 
@@ -46,6 +49,11 @@ def test_a_thread_left_running_stops_the_batch():
     finally:
         stop.set()
         thread.join()
+    # join() returns as the thread's Python code ends; the kernel's thread may live on a few microseconds more
+    # (the check then still counts it: a fresh process for the next job, the safe side).
+    deadline = time.monotonic() + 10
+    while child.environment_changed(before) and time.monotonic() < deadline:
+        time.sleep(0.001)
     assert not child.environment_changed(before)
 
 
@@ -116,3 +124,44 @@ def test_without_version_tags_the_contents_are_compared(monkeypatch):
     finally:
         np.tanh = saved
     assert not child.environment_changed(before)
+
+
+def test_a_child_process_left_running_or_unreaped_stops_the_batch():
+    """The check asks the kernel whether the process has any child (waitid, neither waiting nor reaping)
+    before it reads /proc's list: a child running, then one exited but not reaped, is still a change."""
+    before = child.environment()
+    process = subprocess.Popen(["cat"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)  # until its input ends
+    pid = str(process.pid).encode()
+    try:  # the suite's own process may have children already (other tests' sandbox workers)
+        assert sorted(child.environment()["children"]) == sorted(before["children"] + [pid])
+        assert child.environment_changed(before)
+        process.stdin.close()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and os.waitid(os.P_PID, process.pid,
+                                                        os.WEXITED | os.WNOHANG | os.WNOWAIT) is None:
+            time.sleep(0.01)
+        assert child.environment_changed(before)  # a zombie is a child still: not reaped by the check either
+        assert sorted(child.environment()["children"]) == sorted(before["children"] + [pid])
+    finally:
+        process.kill()
+        process.wait()
+    assert not child.environment_changed(before)
+
+
+def test_the_thread_count_is_the_folder_of_threads():
+    assert child.environment()["threads"] == 2 + len(os.listdir("/proc/self/task"))
+
+
+def test_the_steps_are_parsed_where_the_jobs_arrive(monkeypatch):
+    """The zygote parses every step as it decodes the shared set: each job process it forks inherits the
+    trees instead of parsing them again. A step that does not parse stays the job's error, where it runs."""
+    from grader.sandbox.inside import procedure, zygote
+
+    monkeypatch.setattr(procedure, "_PARSED", {})
+    steps = [{"expr": "layer.forward(x, h0)", "returns": {"kind": "value", "name": "h"}},
+             {"expr": "f(x, (", "returns": {"kind": "none"}}]
+    zygote.decode_jobs([{"steps": steps, "trials": []}], [])
+    assert list(procedure._PARSED) == ["layer.forward(x, h0)"]
+    with pytest.raises(procedure.StepFailure) as failure:
+        procedure.run_steps(steps[1:], {}, {})
+    assert isinstance(failure.value.exception, SyntaxError)

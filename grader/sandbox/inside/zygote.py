@@ -48,7 +48,7 @@ import time
 import numpy as np
 import numpy.random  # noqa: F401  (imported once here, not in every job)
 
-from . import child, clock as call_clock, wire
+from . import child, clock as call_clock, procedure, wire
 from .jobs import Job, Limits, Session, TrialRequest
 
 PR_SET_PDEATHSIG = 1
@@ -618,7 +618,9 @@ def _decoded(values, buffers):
 
 
 def decode_jobs(jobs, buffers):
-    """Jobs as their processes use them: each trial's inputs and directions decoded."""
+    """Jobs as their processes use them: each trial's inputs and directions decoded, each step parsed."""
+    for job in jobs:
+        procedure.parse_steps(job["steps"])
     return [dict(job, trials=[dict(trial, inputs=_decoded(trial["inputs"], buffers),
                                    directions=_decoded(trial.get("directions") or {}, buffers))
                               for trial in job["trials"]])
