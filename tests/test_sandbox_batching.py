@@ -158,10 +158,11 @@ def test_the_steps_are_parsed_where_the_jobs_arrive(monkeypatch):
     from grader.sandbox.inside import procedure, zygote
 
     monkeypatch.setattr(procedure, "_PARSED", {})
+    monkeypatch.setattr(procedure, "_EVALUATORS", {})
     steps = [{"expr": "layer.forward(x, h0)", "returns": {"kind": "value", "name": "h"}},
              {"expr": "f(x, (", "returns": {"kind": "none"}}]
     zygote.decode_jobs([{"steps": steps, "trials": []}], [])
-    assert list(procedure._PARSED) == ["layer.forward(x, h0)"]
+    assert list(procedure._PARSED) == list(procedure._EVALUATORS) == ["layer.forward(x, h0)"]
     with pytest.raises(procedure.StepFailure) as failure:
         procedure.run_steps(steps[1:], {}, {})
     assert isinstance(failure.value.exception, SyntaxError)

@@ -30,6 +30,7 @@ class StepFailure(Exception):
 
 
 _PARSED = {}
+_EVALUATORS = {}
 
 
 def parse_expression(text):
@@ -40,38 +41,67 @@ def parse_expression(text):
     return tree
 
 
+def expression(text):
+    """The expression as a function of (values, namespace): its tree turned once into closures, where walking
+    the tree for every call asked each node's kind in turn."""
+    evaluator = _EVALUATORS.get(text)
+    if evaluator is None:
+        evaluator = _EVALUATORS[text] = _evaluator(parse_expression(text))
+    return evaluator
+
+
 def parse_steps(steps):
-    """Parse the steps' expressions ahead, where the jobs arrive (the sandbox's zygote keeps the trees: each job
+    """Parse the steps' expressions ahead, where the jobs arrive (the sandbox's zygote keeps them: each job
     process it forks inherits them instead of parsing them again). One that does not parse is left to fail
     where it runs, as the step's error."""
     for step in steps:
         try:
-            parse_expression(step["expr"])
+            expression(step["expr"])
         except Exception:  # noqa: BLE001 (the grader's spec checks refuse these; here it is the job's to report)
             pass
 
 
-def evaluate(node, values, namespace):
+def _evaluator(node):
+    """The value of an expression's tree, as a closure: names are looked up first among the values, then in the
+    namespace; a call evaluates what it calls, then its arguments in order, then calls it."""
     if isinstance(node, ast.Name):
-        if node.id in values:
-            return values[node.id]
-        if node.id in namespace:
-            return namespace[node.id]
-        raise NameError("name %r is not defined" % node.id)
+        name = node.id
+
+        def name_value(values, namespace):
+            if name in values:
+                return values[name]
+            if name in namespace:
+                return namespace[name]
+            raise NameError("name %r is not defined" % name)
+        return name_value
     if isinstance(node, ast.Constant):
-        return node.value
+        constant = node.value
+        return lambda values, namespace: constant
     if isinstance(node, ast.Attribute):
-        return getattr(evaluate(node.value, values, namespace), node.attr)
+        owner, attribute = _evaluator(node.value), node.attr
+        return lambda values, namespace: getattr(owner(values, namespace), attribute)
     if isinstance(node, ast.Subscript):
-        return evaluate(node.value, values, namespace)[evaluate(node.slice, values, namespace)]
+        container, key = _evaluator(node.value), _evaluator(node.slice)
+        return lambda values, namespace: container(values, namespace)[key(values, namespace)]
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
-        return -evaluate(node.operand, values, namespace)
+        operand = _evaluator(node.operand)
+        return lambda values, namespace: -operand(values, namespace)
     if isinstance(node, ast.Call):
-        function = evaluate(node.func, values, namespace)
-        args = [evaluate(arg, values, namespace) for arg in node.args]
-        kwargs = {kw.arg: evaluate(kw.value, values, namespace) for kw in node.keywords}
-        return function(*args, **kwargs)
-    raise ValueError("unsupported expression: %s" % ast.dump(node))
+        function = _evaluator(node.func)
+        arguments = [_evaluator(arg) for arg in node.args]
+        keywords = [(keyword.arg, _evaluator(keyword.value)) for keyword in node.keywords]
+
+        def call(values, namespace):
+            called = function(values, namespace)
+            args = [argument(values, namespace) for argument in arguments]
+            kwargs = {name: value(values, namespace) for name, value in keywords}
+            return called(*args, **kwargs)
+        return call
+    message = "unsupported expression: %s" % ast.dump(node)
+
+    def unsupported(values, namespace):
+        raise ValueError(message)
+    return unsupported
 
 
 def unpack(step_index, returns, value, values):
@@ -105,7 +135,7 @@ def run_steps(steps, namespace, values, global_names=None):
         for name, source in (global_names or {}).items():
             namespace[name] = values[source]
         try:
-            result = evaluate(parse_expression(step["expr"]), values, namespace)
+            result = expression(step["expr"])(values, namespace)
         except BaseException as exc:  # students raise SystemExit and KeyboardInterrupt too
             raise StepFailure(index, "exception", exception=exc) from exc
         try:
