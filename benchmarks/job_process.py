@@ -65,8 +65,8 @@ def arrive(shared_frame, session_frame):
     header, buffers = wire.unpack(session_frame)
     session = zygote.resolve(header, buffers)
     child.forget_compiled()
-    for block in session["program"] + session["provided"]:
-        child.compile_block(block)
+    child.prepared(session["program"])
+    child.prepared(session["provided"])
     return session, buffers, dict(session["limits"])
 
 

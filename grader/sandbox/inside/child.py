@@ -20,6 +20,7 @@ import itertools
 import math
 import operator
 import os
+import re
 import resource
 import signal
 import sys
@@ -73,8 +74,8 @@ class CappedWriter(io.TextIOBase):
 
 
 _COMPILED = {}
-# id(blocks) -> (blocks, [(key, code or exception)]): each list of blocks compiled and keyed once per process
-# (the list is held, so its id is not reused), not looked up block by block for each of ~150 calls.
+# id(blocks) -> (blocks, [(start, stop, code)]): each list of blocks compiled once per process (the list is held,
+# so its id is not reused), not looked up block by block for each of ~150 calls.
 _PREPARED = {}
 
 
@@ -100,11 +101,64 @@ def compile_block(block):
 
 
 def prepared(blocks):
-    """[(key, code or the exception compiling raised)] for each block, in order."""
+    """The blocks as they run: [(start, stop, code)], `code` running blocks[start:stop] (a run of blocks that
+    runs the same as one code object, see `_joinable`) or one block (then it may be the exception compiling it
+    raised). A session's leader prepares its blocks, so its job processes inherit them."""
     entry = _PREPARED.get(id(blocks))
     if entry is None or entry[0] is not blocks:
-        entry = _PREPARED[id(blocks)] = (blocks, [(block_key(block), compile_block(block)) for block in blocks])
+        entry = _PREPARED[id(blocks)] = (blocks, _runs(blocks))
     return entry[1]
+
+
+def _runs(blocks):
+    runs, start = [], 0
+    while start < len(blocks):
+        stop = start + 1
+        if _joinable(blocks[start]):
+            while stop < len(blocks) and _joinable(blocks[stop]) and blocks[stop]["name"] == blocks[start]["name"] \
+                    and blocks[stop]["first_line"] > _last_line(blocks[stop - 1]):
+                stop += 1
+        code = _joined(blocks[start:stop]) if stop - start > 1 else None
+        if code is None:
+            runs.extend((index, index + 1, compile_block(blocks[index])) for index in range(start, stop))
+        else:
+            runs.append((start, stop, code))
+        start = stop
+    return runs
+
+
+def _last_line(block):
+    return block["first_line"] + block["code"].count("\n")
+
+
+def _joinable(block, _starts_with_a_string=re.compile(r"[rRbBuUfF]{0,2}[\"'(\\]").match):
+    """Whether a block runs the same inside one code object with its neighbours as alone: not if it may begin
+    with a docstring (alone, it sets __doc__), imports from __future__ (alone, that changes only its own code),
+    or may break lines otherwise than with a newline (its lines would be counted wrong)."""
+    code = block["code"]
+    if "\r" in code or "__future__" in code:
+        return False
+    for line in code.split("\n"):
+        line = line.strip()
+        if line and not line.startswith("#"):
+            return not _starts_with_a_string(line)
+    return True
+
+
+def _joined(blocks):
+    """One code object for consecutive blocks of one file, each at its own lines, or None where that could run
+    otherwise than the blocks one by one (a module-level annotation: the joined code would make
+    __annotations__ before its first block)."""
+    parts, lines = [], 1
+    for block in blocks:
+        parts.append("\n" * (block["first_line"] - lines))
+        parts.append(block["code"] + "\n")
+        lines = _last_line(block) + 1
+    try:
+        code = compile("".join(parts), blocks[0]["name"], "exec", dont_inherit=True)
+    except BaseException:  # noqa: BLE001 (each block is compiled alone instead, its own error kept)
+        return None
+    return None if "__annotations__" in code.co_names else code
 
 
 class TopLevelTimeout(BaseException):
@@ -124,30 +178,75 @@ def exec_blocks(blocks, namespace, errors, seconds=None):
 
     With `seconds`, the blocks together get that long: the one still running then (a top-level
     `time.sleep(10**6)` a graded function needs) is stopped where it is, recorded as a timeout with
-    its line, and skipped by later loads in this process. The call's own clock still bounds the rest."""
+    its line, and skipped by later loads in this process. The call's own clock still bounds the rest.
+
+    A run of blocks joined in one code object (`prepared`) runs with one exec(); when it raises, the block
+    whose line raised is recorded as if run alone, and the blocks after it run one by one."""
     previous = None
     if seconds:
         previous = _set_handler(_SIGALRM, _out_of_time)
         _setitimer(_ITIMER_REAL, seconds)
     try:
-        for index, (key, code) in enumerate(prepared(blocks)):
-            if _HUNG and key in _HUNG:
-                errors.append(dict(_HUNG[key], block=index))
+        for start, stop, code in prepared(blocks):
+            if stop - start == 1 or _HUNG:
+                for index in range(start, stop):
+                    _exec_block(blocks, index, code if stop - start == 1 else None, namespace, errors, seconds)
                 continue
             try:
-                if issubclass(type(code), BaseException):
-                    raise code
                 exec(code, namespace)
-            except TopLevelTimeout as exc:
-                _HUNG[key] = dict(exception_info(exc), type="TimeoutError", kind="timeout",
-                                  message="still running after %g s" % seconds)
-                errors.append(dict(_HUNG[key], block=index))
             except BaseException as exc:
-                errors.append(dict(exception_info(exc), block=index))
+                index = _raising_block(exc, code, blocks, start, stop)
+                _record(blocks, index, exc, errors, seconds)
+                for later in range(index + 1, stop):
+                    _exec_block(blocks, later, None, namespace, errors, seconds)
     finally:
         if seconds:
             _setitimer(_ITIMER_REAL, 0)
             _set_handler(_SIGALRM, previous)
+
+
+def _exec_block(blocks, index, code, namespace, errors, seconds):
+    """One block alone (`code`: its compiled code, when at hand)."""
+    key = block_key(blocks[index])
+    if _HUNG and key in _HUNG:
+        errors.append(dict(_HUNG[key], block=index))
+        return
+    if code is None:
+        code = compile_block(blocks[index])
+    try:
+        if issubclass(type(code), BaseException):
+            raise code
+        exec(code, namespace)
+    except BaseException as exc:
+        _record(blocks, index, exc, errors, seconds)
+
+
+def _record(blocks, index, exc, errors, seconds):
+    if issubclass(type(exc), TopLevelTimeout):
+        key = block_key(blocks[index])
+        _HUNG[key] = dict(exception_info(exc), type="TimeoutError", kind="timeout",
+                          message="still running after %g s" % seconds)
+        errors.append(dict(_HUNG[key], block=index))
+    else:
+        errors.append(dict(exception_info(exc), block=index))
+
+
+def _raising_block(exc, code, blocks, start, stop):
+    """The block of blocks[start:stop], run as `code`, whose line raised `exc`: read from its traceback's entry
+    for that code's frame (which the interpreter adds as the exception leaves it). Without one, the code never
+    started (no room for its frame): its first block."""
+    tb = wire.exception_traceback(exc)
+    for _ in range(100000):
+        if tb is None:
+            break
+        if tb.tb_frame.f_code is code:
+            line = tb.tb_lineno
+            for index in range(stop - 1, start, -1):
+                if type(line) is int and line >= blocks[index]["first_line"]:
+                    return index
+            break
+        tb = tb.tb_next
+    return start
 
 
 INTERNAL_FILES = {procedure.__file__, __file__, wire.__file__, tracing.__file__, call_clock.__file__}

@@ -664,8 +664,8 @@ def run_session(header, buffers, in_fd, out_fd, scratch_root, uid):
     session = resolve(header, buffers)
     # Compiled once here, so no job's process compiles the same code again; compiling runs nothing.
     child.forget_compiled()
-    for block in session["program"] + session["provided"]:
-        child.compile_block(block)
+    child.prepared(session["program"])
+    child.prepared(session["provided"])
     limits = dict(session["limits"])
     limits["running"] = count_processes(os.getuid()) if uid is None and os.getuid() != 0 else 0
     # Objects alive now are never collected in the jobs' processes: their garbage collector would
