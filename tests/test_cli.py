@@ -325,3 +325,22 @@ def test_a_run_sets_up_with_fewer_collections_and_restores_the_collector(tmp_pat
     ran = CliRunner().invoke(cli.main, ["run", "--out", str(tmp_path / "out"), str(CORPUS / "correct_module.py")])
     assert ran.exit_code == 0, ran.output
     assert seen == [YOUNG_OBJECTS] and gc.get_threshold() == before
+
+
+def test_a_worker_that_cannot_start_stops_the_run_with_one_line(tmp_path, monkeypatch):
+    """The first worker starts in the background while the run sets up; if it cannot start (here: its command
+    exits at once), the run stops with the error that says so, in the mode it reported, and leaves nothing of
+    the sandbox behind."""
+    from click.testing import CliRunner
+
+    from grader import cli
+    from grader.sandbox import pool
+
+    monkeypatch.setattr(pool, "worker_command", lambda mode, scratch, config, limits: ["/bin/false"])
+    ours = pool._scratch_prefix() + "*"  # this process's workers' scratch folders
+    scratch = set(Path(pool.tempfile.gettempdir()).glob(ours))
+    ran = CliRunner().invoke(cli.main, ["run", "--out", str(tmp_path / "out"), str(CORPUS / "correct_module.py")])
+    mode = "bwrap" if pool.bwrap_available() else "fallback"
+    assert ran.exit_code == 2
+    assert ran.output.splitlines()[-1] == "grader: the sandbox worker did not start (%s mode)" % mode
+    assert set(Path(pool.tempfile.gettempdir()).glob(ours)) == scratch
