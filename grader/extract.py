@@ -89,6 +89,9 @@ class Program:
     # "Class.method" of a graded class -> the class's other methods it calls (through helper methods) and the
     # other graded names it reaches, transitively
     method_callees: dict = field(default_factory=dict)
+    # A graded top-level function -> (`stub_reason`, `_random_call_sites`) of its last definition, read off the
+    # cell's own tree where that is the text as written; absent: read from its source (`definition_source`)
+    own: dict = field(default_factory=dict)
 
     def defines(self, name):
         return name in self.definitions
@@ -265,18 +268,23 @@ def extract_program(cells, graded=(), given=(), python2=False, parsed=None):
     translated = ()
     if python2:
         parsed, translated = _as_python2(parsed)
+    as_written = set()  # indices of statements whose text is the student's as written (definition_source's)
     for cell, source, trees, cell_problems in parsed:
         problems.extend(cell_problems)
         source_lines = source.split("\n")
+        # Blanked IPython lines or a Python 2 translation change the text; a future import could change its parse.
+        unchanged = source == cell.source and "barry_as_FLUFL" not in source
         for offset, tree in trees:
             for node in tree.body:
                 start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
                 code = "\n".join(source_lines[offset + start - 1: offset + node.end_lineno])
+                if unchanged:
+                    as_written.add(len(statements))
                 statements.append(_Statement(node, cell, offset, offset + start, code, keep_statement(node)))
     needs, read, callees, method_callees = (_needed_statements(statements, graded, set(given)) if graded
                                             else ({}, set(), {}, {}))
     needed = set().union(*needs.values()) if needs else set()
-    blocks, definitions, position = [], {}, {}
+    blocks, definitions, position, own = [], {}, {}, {}
     if translated:
         blocks.append(CodeBlock("<python 2>", 0, 1, py2.COMPAT_CODE))
     for index, statement in enumerate(statements):
@@ -286,10 +294,17 @@ def extract_program(cells, graded=(), given=(), python2=False, parsed=None):
         blocks.append(CodeBlock(statement.cell.name, statement.cell.number, statement.first_line, statement.code))
         for definition in _definitions(statement.node, statement.cell.number, statement.cell.name, statement.offset):
             definitions[definition.name] = definition
+            own.pop(definition.name, None)  # a later definition of the name: its own, or read from its source
+        node = statement.node
+        if index in as_written and isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name in graded:
+            # What its source would parse to alone (a top-level statement: dedent leaves its code as it is).
+            start = statement.first_line - statement.offset
+            own[node.name] = (_stub_of(node), _random_sites(syntax.walk(node), start))
     computed = {name: tuple(position[i] for i in sorted(indices) if not statements[i].always)
                 for name, indices in needs.items()}
     return Program(tuple(blocks), definitions, tuple(problems), sources, computed,
-                   frozenset(position[i] for i in needed), frozenset(read), translated, callees, method_callees)
+                   frozenset(position[i] for i in needed), frozenset(read), translated, callees, method_callees,
+                   own)
 
 
 def _as_python2(parsed):
@@ -570,12 +585,21 @@ def stub_reason(program, definition):
     """
     if definition is None:
         return None
+    if definition.name in program.own and program.definitions.get(definition.name) is definition:
+        return program.own[definition.name][0]
     tree = _parse_definition(definition_source(program, definition))
     if tree is None:
         return None
-    if len(tree.body) != 1 or not isinstance(tree.body[0], (ast.FunctionDef, ast.AsyncFunctionDef)):
+    if len(tree.body) != 1:
         return None
-    body = tree.body[0].body
+    return _stub_of(tree.body[0])
+
+
+def _stub_of(node):
+    """stub_reason of one definition's tree."""
+    if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return None
+    body = node.body
     none_names = set()
     kinds = []
     for statement in body:
@@ -622,8 +646,11 @@ def random_calls(program, definition):
     """Calls to a random number generator in a definition: [(`np.random.randn`, line in its cell)]."""
     if definition is None:
         return []
-    return [(name, definition.first_line + line - 1)
-            for name, line in _random_call_sites(definition_source(program, definition))]
+    if definition.name in program.own and program.definitions.get(definition.name) is definition:
+        sites = program.own[definition.name][1]
+    else:
+        sites = _random_call_sites(definition_source(program, definition))
+    return [(name, definition.first_line + line - 1) for name, line in sites]
 
 
 @functools.lru_cache(maxsize=256)
@@ -632,13 +659,18 @@ def _random_call_sites(source):
     tree = _parse_definition(source)
     if tree is None:
         return ()
+    return _random_sites(syntax.walk(tree), 1)
+
+
+def _random_sites(nodes, first_line):
+    """_random_call_sites of a definition's nodes (in `syntax.walk`'s order), its first line `first_line`."""
     found = []
-    for node in syntax.walk(tree):
+    for node in nodes:
         if isinstance(node, ast.Call):
             name = _dotted_name(node.func)
             if name is None:  # a method of something computed: np.random.default_rng(0).normal is seeded
                 continue
             seeded = name.endswith(("default_rng", "RandomState", "Generator")) and (node.args or node.keywords)
             if name.startswith(RANDOM_MODULES) and not name.endswith("seed") and not seeded:
-                found.append((name, node.lineno))
+                found.append((name, node.lineno - first_line + 1))
     return tuple(sorted(found, key=lambda item: item[1]))

@@ -399,3 +399,45 @@ def test_the_grader_s_walk_meets_every_node_in_ast_walk_s_order():
         walked = syntax.walk(tree)
         assert len(walked) == len(list(ast.walk(tree))) > 10
         assert all(mine is theirs for mine, theirs in zip(walked, ast.walk(tree)))
+
+
+def test_a_graded_function_s_stub_and_random_calls_are_read_off_its_cell_s_tree_as_from_its_source():
+    cells = cells_of("""
+        import numpy as np
+        def stub(x):
+            \"\"\"Starter code.\"\"\"
+            out, cache = None, None
+            return out, cache
+        def raises(x):
+            raise NotImplementedError("TODO")
+
+        @decorated
+        def noisy(x):
+            seeded = np.random.default_rng(0).normal()
+            return x + np.random.randn(*x.shape) + np.random.rand()
+        def helper(x):
+            return np.random.rand()
+        """, """
+        %timeit noisy(1)
+        def magic(x):
+            %time y = x
+            pass
+        """, "def stub(x):\n    return x\n")
+    graded = ["stub", "raises", "noisy", "magic"]
+    program = extract.extract_program(cells, graded=graded)
+    assert set(program.own) == {"stub", "raises", "noisy"}  # not `magic`: its cell is not the text as written
+    for name in graded:
+        definition = program.definitions[name]
+        source = extract.definition_source(program, definition)
+        tree = extract._parse_definition(source)
+        assert program.own.get(name, (None, ())) == (
+            None if tree is None else extract._stub_of(tree.body[0]), extract._random_call_sites(source)), name
+    assert program.own["raises"][0] == "it only raises NotImplementedError"
+    assert extract.stub_reason(program, program.definitions["raises"]) == "it only raises NotImplementedError"
+    assert extract.stub_reason(program, program.definitions["stub"]) is None  # its later definition, in cell 3
+    assert extract.stub_reason(program, program.definitions["magic"]) is None  # read from its source: `%time`
+    assert extract.random_calls(program, program.definitions["noisy"]) == [("np.random.rand", 13),
+                                                                           ("np.random.randn", 13)]
+    # Without the later definition, the first one is the stub it is.
+    program = extract.extract_program(cells[:1], graded=graded)
+    assert extract.stub_reason(program, program.definitions["stub"]) == "it only returns None"
