@@ -95,7 +95,7 @@ def test_blocks_of_other_cells_and_out_of_order_lines_are_not_joined():
 
 @pytest.mark.parametrize("code", ['"""A module docstring."""\nx = 1', "# a comment\n'doc'", "(\"doc\")",
                                   "from __future__ import annotations\ndef f(x: undefined_type): return x",
-                                  "a = 1\r\nb = 2"])
+                                  "a = 1\r\nb = 2", "a = 1 + \\"])
 def test_a_block_that_would_run_otherwise_inside_another_code_object_runs_alone(code):
     """A docstring sets __doc__ only as a code object's first statement; a __future__ import changes only its
     own code object; a line broken by a carriage return would be counted otherwise."""

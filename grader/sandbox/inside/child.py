@@ -134,9 +134,10 @@ def _last_line(block):
 def _joinable(block, _starts_with_a_string=re.compile(r"[rRbBuUfF]{0,2}[\"'(\\]").match):
     """Whether a block runs the same inside one code object with its neighbours as alone: not if it may begin
     with a docstring (alone, it sets __doc__), imports from __future__ (alone, that changes only its own code),
-    or may break lines otherwise than with a newline (its lines would be counted wrong)."""
+    may break lines otherwise than with a newline (its lines would be counted wrong), or ends with a line
+    continuation (it would continue into the next block)."""
     code = block["code"]
-    if "\r" in code or "__future__" in code:
+    if "\r" in code or "__future__" in code or code.rstrip().endswith("\\"):
         return False
     for line in code.split("\n"):
         line = line.strip()
