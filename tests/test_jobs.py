@@ -74,16 +74,6 @@ def test_a_session_round_trips_without_reference_code(job_list):
             assert through_the_wire(session.references_to_wire(job)) == {"references": references[job.substitute.set]}
 
 
-@given(jobs, st.integers(0, 1 << 30), st.integers(0, 1 << 20), st.integers(1, 1 << 30), st.integers(0, 10 ** 5))
-def test_a_leader_reads_a_jobs_budget_from_its_wire_form(job, reply_bytes, array_bytes, message_bytes, output_chars):
-    """The per-call clock's budget and the reply's limit, read by a leader from the job as sent (no decoding),
-    are the job's own."""
-    job = dataclasses.replace(job, reply_bytes=reply_bytes, reply_array_bytes=array_bytes)
-    sent = through_the_wire(job.to_wire())
-    assert Job.wire_calls(sent) == job.calls
-    assert Job.wire_reply_limit(sent, message_bytes, output_chars) == job.reply_limit(message_bytes, output_chars)
-
-
 def test_calls_count_every_call_of_student_code():
     """The per-call clock's budget: a run, two per numerical direction, and a repeat."""
     job = Job(unit="f", steps=(), forward_steps=0, trials=(
@@ -136,10 +126,6 @@ def test_the_pipeline_jobs_round_trip(assignment):
         # The worker's side resolves the names the same way, on its plain dicts.
         resolved = [zygote.shared_job(shared.jobs[named["unit"]].to_wire(), named) for named in header["jobs"]]
         assert [Job.from_wire(job) for job in resolved] == jobs
-        # Its leader's per-call clock and reply limit, read from these dicts, are the jobs' own.
-        assert [Job.wire_calls(job) for job in resolved] == [job.calls for job in jobs]
-        assert ([Job.wire_reply_limit(job, 1 << 26, 4000) for job in resolved]
-                == [job.reply_limit(1 << 26, 4000) for job in jobs])
     assert all(len(job.trials) == 1 and job.calls == 1 and job.trace for job in traced)
 
 

@@ -16,11 +16,11 @@ import pytest
 
 from grader import lines
 from grader.report import write_submission_reports
-from grader.sandbox import Job, TrialRequest, decode_job, tracing
+from grader.sandbox import Job, TrialRequest, tracing
 from grader.sandbox.inside import wire
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
-from test_wire import _scalar, complete_trial, frame  # noqa: E402
+from test_wire import _scalar, complete_trial, decode_reply, frame  # noqa: E402
 
 
 def traced(source, call):
@@ -110,8 +110,8 @@ def traced_trial(trace, buffers=()):
 def test_a_trace_is_read_when_asked_for():
     buffers = []
     value = wire.encode_value(np.arange(3.0), buffers)
-    outcome = decode_job({"status": "ok"}, traced_trial({"records": [[2, 1, "a", value, 1]], "truncated": False},
-                                                         buffers), trace_job())
+    outcome = decode_reply(traced_trial({"records": [[2, 1, "a", value, 1]], "truncated": False}, buffers),
+                           trace_job())
     assert outcome.status == "ok"
     (line, iteration, name, array, call), = outcome.trials[0].trace.records
     assert (line, iteration, name, call) == (2, 1, "a", 1) and np.array_equal(array, np.arange(3.0))
@@ -129,13 +129,13 @@ def test_a_trace_is_read_when_asked_for():
 ])
 def test_a_trace_that_breaks_its_bounds_is_that_units_error(trace):
     buffers = [b"\0" * (3000 * 3000 * 8)] if "3000" in json.dumps(trace) else []
-    assert decode_job({"status": "ok"}, traced_trial(trace, buffers), trace_job()).status == "protocol"
+    assert decode_reply(traced_trial(trace, buffers), trace_job()).status == "protocol"
 
 
 def test_a_trace_nobody_asked_for_is_refused():
     job = Job(unit="f", steps=trace_job().steps, forward_steps=0, trials=trace_job().trials, report=("y",))
     reply = traced_trial({"records": [], "truncated": False})
-    assert decode_job({"status": "ok"}, reply, job).status == "protocol"
+    assert decode_reply(reply, job).status == "protocol"
 
 
 HOSTILE = '''

@@ -2,7 +2,6 @@
 
 import dataclasses
 import os
-import signal
 import threading
 
 import pytest
@@ -51,29 +50,13 @@ def test_a_worker_is_given_the_shared_jobs_once_and_again_after_a_restart():
     assert all(o.trials[0].outputs == {"y": 6} for o in outcomes)
 
 
-def parent_session(program=None):
-    """A job that returns the pid of its process's parent: the session leader that forked it."""
+def process_session():
+    """A job that returns its process's pid and its parent's: the zygote that forked it."""
     buffers = []
-    job = Job(unit="leader", steps=({"expr": "leader(x)", "returns": {"kind": "value", "name": "y"}},),
+    job = Job(unit="whose", steps=({"expr": "whose(x)", "returns": {"kind": "value", "name": "y"}},),
               forward_steps=1, report=("y",), trials=(TrialRequest({"x": encode_value(0, buffers)}, seed=1),))
-    program = program or [{"name": "cell 1", "first_line": 1, "code": "import os\ndef leader(x):\n    return os.getppid()\n"}]
+    program = [{"name": "cell 1", "first_line": 1, "code": "import os\ndef whose(x):\n    return os.getppid(), os.getpid()\n"}]
     return Session(program=program, provided=[], references={}, jobs=[job], buffers=buffers)
-
-
-def test_more_jobs_on_the_same_code_are_forked_by_the_same_leader():
-    """A submission's re-runs (a session on the same code object) go to the worker that ran its first jobs,
-    whose leader is still open; any other session ends it and gets a leader of its own."""
-    first = parent_session()
-    with Sandbox(jobs=1, limits=Limits(call_seconds=5)) as sandbox:
-        leaders = [sandbox.run(first)[0], sandbox.run(dataclasses.replace(first, jobs=list(first.jobs)))[0]]
-        other = parent_session()  # equal code, another object: another submission
-        leaders += [sandbox.run(other)[0], sandbox.run(first)[0], sandbox.run(session())[0]]
-        worker, = sandbox._all
-        assert worker.process is not None  # never restarted
-    assert [o.status for o in leaders] == ["ok"] * 5
-    pids = [o.trials[0].outputs["y"] for o in leaders[:4]]
-    assert pids[0] == pids[1] and len({pids[0], pids[2]}) == 2 and pids[3] not in pids[:3]
-    assert leaders[4].trials[0].outputs == {"y": 6}
 
 
 def test_workers_started_ahead_serve_the_first_sessions_and_stop_with_the_sandbox():
@@ -166,22 +149,37 @@ def _descendants(root):
 
 
 @pytest.mark.parametrize("mode", ["bwrap", "fallback"])
-def test_more_jobs_for_a_leader_that_was_killed_restart_the_worker(mode):
-    """The leader kept open between a submission's runs may be killed (by the kernel, out of memory): the
-    re-runs sent to it then get 'the sandbox worker stopped', and the worker starts afresh."""
-    first = parent_session()
+def test_each_session_is_one_process_forked_by_the_zygote_and_gone_after_it(mode):
+    """No process stands between the zygote and the student's code: each session's jobs run in a process the
+    zygote forks, which reads the session itself, and nothing of it is left once the session is over."""
     with Sandbox(jobs=1, limits=Limits(call_seconds=5), mode=mode) as sandbox:
-        assert sandbox.run(first)[0].status == "ok"
+        outcomes = [sandbox.run(process_session())[0] for _ in range(3)]
         worker, = sandbox._all
-        started = worker.process
-        processes = _descendants(started.pid)
-        names = {pid: name for pid, _, name in processes}
-        # The open leader: the Python process whose parent is the zygote, itself a Python process.
-        leader, = [pid for pid, parent, name in processes
-                   if pid != started.pid and name.startswith("python") and names.get(parent, "").startswith("python")]
-        os.kill(leader, signal.SIGKILL)
-        again = sandbox.run(dataclasses.replace(first, jobs=list(first.jobs)))[0]
-        assert again.status == "crashed" and again.detail == {"reason": "the sandbox worker stopped"}
-        assert started.returncode is not None and worker.process is None
-        after = sandbox.run(first)[0]
+        pythons = [pid for pid, _, name in _descendants(worker.process.pid) if name.startswith("python")]
+        assert worker.process.poll() is None  # never restarted
+    assert [o.status for o in outcomes] == ["ok"] * 3
+    parents, pids = zip(*(o.trials[0].outputs["y"] for o in outcomes))
+    assert len(set(parents)) == 1 and len(set(pids)) == 3
+    assert len(pythons) == 1  # the zygote alone, between sessions
+
+
+FORGER = """import os, struct, json
+def whose(x):
+    for header in ({"ended": {"killed": "exited", "reason": None, "relayed": 0, "calls": [1], "too_much_left": False,
+                              "exit": {"exit_code": 0}, "oom_at": None}}, {"relay": True}):
+        text = json.dumps(header).encode()
+        os.write(3, struct.pack("<II", len(text), 0) + text)
+    return 0, 0
+"""
+
+
+@pytest.mark.parametrize("mode", ["bwrap", "fallback"])
+def test_a_job_that_forges_its_workers_messages_only_garbles_its_own_result(mode):
+    """What a job writes on its channel reaches the grader as that job's, whatever it says: a forged "ended" or
+    "relay" is its unit's protocol error, and the next session, on a fresh worker, is graded as if alone."""
+    forged = dataclasses.replace(process_session(), program=[{"name": "cell 1", "first_line": 1, "code": FORGER}])
+    with Sandbox(jobs=1, limits=Limits(call_seconds=5), mode=mode) as sandbox:
+        outcome, = sandbox.run(forged)
+        after, = sandbox.run(process_session())
+    assert outcome.status == "protocol" and outcome.detail == {"reason": "a message out of order"}
     assert after.status == "ok"

@@ -40,6 +40,9 @@ from grader.sandbox import (Job, Limits, Sandbox, Session, TrialRequest, bwrap_a
                             memory_cgroups, network_isolated, private_folder_sizes, throwaway_users, worker_command)
 from grader.sandbox.inside import wire, zygote
 from grader.sandbox.inside.clock import CallClock, Reading, Ticking
+from grader.sandbox.inside.jobs import KILL
+from grader.sandbox.inside.wire import WireError
+from grader.sandbox.outcomes import JobChannel
 from grader.errors import HarnessError
 from grader.spec import find_assignment
 
@@ -499,8 +502,8 @@ def test_a_run_with_reference_code_holds_only_its_own_callees(grader, arena, mon
     assert held.startswith("HELD: ") and "rnn_step_backward" in held and "lstm" not in held
 
 
-def test_runs_with_reference_code_in_one_session_hold_none_of_each_others(grader, arena, monkeypatch):
-    """rnn_backward and lstm_backward are re-run with reference callees in the same session (one leader);
+def test_runs_with_reference_code_hold_none_of_each_others(grader, arena, monkeypatch):
+    """rnn_backward and lstm_backward are re-run with reference callees, each in a process forked from the zygote;
     without concealment, each says whether its memory holds its own callee's reference code (it must: the
     scan works) and the other's (never, not even in memory freed by the processes it was forked from)."""
     monkeypatch.setattr(sandbox_outcomes, "conceal", lambda outcome, job: outcome)
@@ -517,124 +520,119 @@ def test_runs_with_reference_code_say_nothing(grader, arena, monkeypatch):
     assert "callee: reference" in thief.verdict.stdout and "memory: reference" in thief.verdict.stdout
 
 
-# --- The two readers of the channel: a job's leader reading its child, the grader reading a worker --
+# --- The channel back: the zygote relays a job process's channel unread, the grader reads it ---------
 
 def _frame(header, buffers=()):
     return wire.pack(header, list(buffers))
 
 
-def _feed(chunks, pause=0.0, close=True):
-    read_fd, write_fd = os.pipe()
-
-    def write():
-        for chunk in chunks:
-            try:
-                wire.write_all(write_fd, chunk)
-            except OSError:
-                return
-            time.sleep(pause)
-        if close:
-            os.close(write_fd)
-
-    threading.Thread(target=write, daemon=True).start()
-    return read_fd
-
-
-WATCH_LIMITS = {"call_seconds": 0.5, "message_bytes": 1 << 20, "output_chars": 100}
+WATCH_LIMITS = Limits(call_seconds=0.5, message_mb=1, output_chars=100)
 ONE_CALL = Job(unit="f", steps=(), forward_steps=0, trials=(TrialRequest({}, seed=0),))  # one call: two ticks allowed
 
 
-def _watch(read_fd, clock=None, position=0, reader=None):
-    return zygote.watch(reader or wire.FrameReader(read_fd), clock or CallClock(position + 1), ONE_CALL.to_wire(),
-                        WATCH_LIMITS, position)
+def KEEP(header, buffers, job):
+    """A result as it came."""
+    return header, buffers
 
 
-def _ticking(clock, ticks, pause, position=0, then=None):
-    """A job's process in a thread: `ticks` call ends recorded `pause` apart, then `then` (frames) sent."""
-    read_fd, write_fd = os.pipe()
-
-    def job():
-        ticker = Ticking(clock, position)
-        for _ in range(ticks):
-            ticker.tick()
-            time.sleep(pause)
-        for chunk in then or []:
-            wire.write_all(write_fd, chunk)
-        os.close(write_fd)
-
-    threading.Thread(target=job, daemon=True).start()
-    return read_fd
+ENDED = {"killed": "exited", "reason": None, "relayed": 0, "calls": [1], "too_much_left": False,
+         "exit": {"exit_code": 0}, "oom_at": None}
 
 
-@pytest.mark.parametrize("chunks, pause, status, reason", [
-    ([_frame({"job": 0, "result": {"trials": []}})], 0, "ok", None),
-    ([b"\x05\x00\x00\x00\x00\x00\x00\x00hello"], 0, "protocol", "malformed"),
-    ([struct.pack("<II", 0xFFFFFFF0, 0)], 0, "protocol", "too large"),
-    ([struct.pack("<II", 8, 1) + b'{"a": 1}' + struct.pack("<I", 2 << 20)], 0, "protocol", "too large"),
-    ([struct.pack("<II", 100000, 0) + b"[" * 100000], 0, "protocol", "malformed"),
-    ([_frame({"job": 0, "tick": 1})], 0, "protocol", "unexpected"),  # a call's end is not a message
-    ([_frame({"job": 1, "result": {}})], 0, "protocol", "out of order"),
-    ([_frame({"result": {}})], 0, "protocol", "out of order"),  # a frame that does not say whose it is
-    ([_frame({"job": 0, "result": {"trials": []}, "stop": True})], 0, "ok", None),
-    ([_frame({"internal_error": "TypeError: x"})], 0, "protocol", "the grader's code in its process failed"),
-    ([_frame(["not", "a", "dict"])], 0, "protocol", "malformed"),
-    ([_frame({"job": 0, "what": 1})], 0, "protocol", "unexpected"),
-    ([], 0, "crashed", None),
+def _read(chunks, ended=None, jobs=(ONE_CALL,)):
+    """The jobs a process settled, as the grader reads what its worker relayed (`chunks`) and how it ended."""
+    channel = JobChannel(list(jobs), WATCH_LIMITS, KEEP)
+    for chunk in chunks:
+        channel.feed(chunk)
+    return channel.finish(dict(ENDED, **dict({"calls": [1] * len(jobs)}, **(ended or {}))))
+
+
+@pytest.mark.parametrize("chunks, status, reason", [
+    ([_frame({"job": 0, "result": {"trials": []}})], "ok", None),
+    ([b"\x05\x00\x00\x00\x00\x00\x00\x00hello"], "protocol", "malformed"),
+    ([struct.pack("<II", 0xFFFFFFF0, 0)], "protocol", "too large"),
+    ([struct.pack("<II", 8, 1) + b'{"a": 1}' + struct.pack("<I", 2 << 20)], "protocol", "too large"),
+    ([struct.pack("<II", 100000, 0) + b"[" * 100000], "protocol", "malformed"),
+    ([_frame({"job": 0, "tick": 1})], "protocol", "unexpected"),  # a call's end is not a message
+    ([_frame({"job": 1, "result": {}})], "protocol", "out of order"),
+    ([_frame({"result": {}})], "protocol", "out of order"),  # a frame that does not say whose it is
+    ([_frame({"job": 0, "result": {"trials": []}, "stop": True})], "ok", None),
+    ([_frame({"internal_error": "TypeError: x"})], "protocol", "the grader's code in its process failed"),
+    ([_frame(["not", "a", "dict"])], "protocol", "malformed"),
+    ([_frame({"job": 0, "what": 1})], "protocol", "unexpected"),
+    ([_frame({"job": -1, "stop": True})], "protocol", "unexpected"),  # a stop before any result
+    # What only the worker may say, forged on the job's own channel: read as the job's, and out of order.
+    ([_frame({"ended": dict(ENDED, calls=[0])})], "protocol", "out of order"),
+    ([_frame({"relay": True}, [_frame({"job": 0, "result": {"trials": []}})])], "protocol", "out of order"),
+    ([], "crashed", None),
+    ([_frame({"job": 0, "result": {"trials": []}})[:-1]], "crashed", None),  # died in the middle of its result
 ])
-def test_a_leader_reads_any_child(chunks, pause, status, reason):
-    read_fd = _feed(chunks, pause)
-    started = time.monotonic()
-    got, detail, _ = _watch(read_fd)
-    os.close(read_fd)
+def test_the_grader_reads_any_job_channel(chunks, status, reason):
+    (got, detail, _), = _read(chunks)
     assert got == status and (reason is None or reason in detail["reason"])
-    assert time.monotonic() - started < 3
 
 
-@pytest.mark.parametrize("ticks, pause, status, reason", [
-    (2, 0.3, "ok", None),  # each call ends within its clock, not all of them together: no timeout
-    (1000, 0, "protocol", "more calls"),  # one call, two call ends allowed
-    (1000, 0.3, "protocol", "more calls"),  # ticking slowly, forever
+def test_a_frame_is_refused_as_soon_as_its_lengths_say_it_is_too_large():
+    channel = JobChannel([ONE_CALL], WATCH_LIMITS, KEEP)
+    channel.feed(struct.pack("<II", 2, 1) + b"{}" + struct.pack("<I", 8 << 20))  # no more than its lengths
+    assert channel.over and channel.settled[0][0] == "protocol" and "too large" in channel.settled[0][1]["reason"]
+
+
+def test_a_result_split_anywhere_is_read_whole():
+    frames = _frame({"job": 0, "result": {"trials": []}}, [b"x" * 1000]) + _frame({"job": 1, "result": {"trials": []}})
+    channel = JobChannel([ONE_CALL, ONE_CALL], WATCH_LIMITS, KEEP)
+    for start in range(0, len(frames), 7):
+        channel.feed(frames[start:start + 7])
+    assert [entry[0] for entry in channel.finish(dict(ENDED, calls=[1, 1]))] == ["ok", "ok"]
+    assert channel.settled[0][2][1] == [b"x" * 1000]
+
+
+@pytest.mark.parametrize("ended, status, detail", [
+    ({"killed": "timeout"}, "timeout", {"seconds": 0.5}),
+    ({"killed": "protocol", "reason": "message too large"}, "protocol", {"reason": "message too large"}),
+    ({"killed": "protocol", "reason": "more calls reported than the job makes"}, "protocol",
+     {"reason": "more calls reported than the job makes"}),
+    ({"exit": {"signal": "SIGSEGV"}}, "crashed", {"signal": "SIGSEGV"}),
+    ({"exit": {"signal": "SIGKILL"}, "oom_at": 0}, "crashed", {"signal": "SIGKILL", "out_of_memory": True}),
 ])
-def test_a_call_ends_on_the_shared_clock(ticks, pause, status, reason):
-    clock = CallClock(1)
-    read_fd = _ticking(clock, ticks, pause, then=[_frame({"job": 0, "result": {"trials": []}})])
-    started = time.monotonic()
-    got, detail, _ = _watch(read_fd, clock)
-    os.close(read_fd)
-    assert got == status and (reason is None or reason in detail["reason"])
-    assert time.monotonic() - started < 3
+def test_how_a_process_ended_settles_the_job_it_was_on(ended, status, detail):
+    first = _frame({"job": 0, "result": {"trials": []}})
+    settled = _read([first], dict(ended, oom_at=None if ended.get("oom_at") is None else len(first)),
+                    jobs=(ONE_CALL, ONE_CALL))
+    assert [entry[0] for entry in settled] == ["ok", status] and settled[1][1] == detail
 
 
-@pytest.mark.parametrize("forged", [float("nan"), float("inf"), 1e300, -1.0])
-def test_a_forged_call_end_time_restarts_the_clock_from_when_it_is_read(forged):
-    """The time a job writes beside its count is believed only between the call before's end and now."""
-    clock = CallClock(1)
-    read_fd = _feed([], close=False)
-    struct.pack_into("<dQ", clock.memory, 0, forged, 1)
-    started = time.monotonic()
-    got, _, _ = _watch(read_fd, clock)
-    took = time.monotonic() - started
-    os.close(read_fd)
-    # One call end read at the first deadline (0.5 s): a second clock of 0.5 s from then, not from `forged`.
-    assert got == "timeout" and 0.9 < took < 1.5
+def test_an_out_of_memory_kill_before_the_last_result_is_not_the_next_jobs():
+    first = _frame({"job": 0, "result": {"trials": []}})
+    (_, _), (status, detail) = [entry[:2] for entry in _read([first], {"exit": {"signal": "SIGSEGV"}, "oom_at": 10},
+                                                              jobs=(ONE_CALL, ONE_CALL))]
+    assert status == "crashed" and detail == {"signal": "SIGSEGV"}
 
 
-def test_a_count_that_goes_back_is_refused():
-    clock = CallClock(1)
-    reading = Reading(clock, 0, 0.5, allowed=5)
-    struct.pack_into("<dQ", clock.memory, 0, time.monotonic(), 3)
-    assert reading.advance() is None and reading.seen == 3
-    struct.pack_into("<dQ", clock.memory, 0, time.monotonic(), 2)
-    assert "went back" in reading.advance()
+@pytest.mark.parametrize("calls, statuses", [([2, 2], ["ok", "ok"]), ([3, 0], ["protocol"]), ([2, 99], ["ok", "protocol"])])
+def test_each_job_is_held_to_its_own_calls(calls, statuses):
+    """The clock's page counts each job's calls in its slot: a job that reports more than it makes is stopped."""
+    frames = [_frame({"job": 0, "result": {"trials": []}}), _frame({"job": 1, "result": {"trials": []}})]
+    assert [entry[0] for entry in _read(frames, {"calls": calls}, jobs=(ONE_CALL, ONE_CALL))] == statuses
+
+
+@pytest.mark.parametrize("ended", [
+    None, [], {"calls": [1]}, dict(ENDED, calls=[1, 1]), dict(ENDED, calls=["1"]), dict(ENDED, killed="why"),
+    dict(ENDED, exit={"exit_code": 300}), dict(ENDED, exit={"signal": 9}), dict(ENDED, exit={}), dict(ENDED, oom_at="0"),
+    dict(ENDED, too_much_left=None),
+])
+def test_a_malformed_end_is_the_workers_fault(ended):
+    with pytest.raises(WireError):
+        JobChannel([ONE_CALL], WATCH_LIMITS, KEEP).finish(ended)
 
 
 def test_a_frame_of_an_earlier_job_voids_it():
-    read_fd = _feed([_frame({"job": 0, "result": {}})])
-    assert _watch(read_fd, position=1)[0] == "late"
-    os.close(read_fd)
-    read_fd = _feed([_frame({"job": 0, "stop": True})])
-    assert _watch(read_fd, position=1)[0] == "stopped"
-    os.close(read_fd)
+    first = _frame({"job": 0, "result": {"trials": []}})
+    late = _read([first, _frame({"job": 0, "result": {}})], jobs=(ONE_CALL, ONE_CALL))
+    assert [(status, detail["reason"]) for status, detail, _ in late] == [
+        ("protocol", "it sent more on its channel after its result"), ("protocol", "a message out of order")]
+    stopped = _read([first, _frame({"job": 0, "stop": True})], jobs=(ONE_CALL, ONE_CALL))
+    assert [status for status, _, _ in stopped] == ["ok"]  # the next job gets a process of its own
 
 
 @pytest.mark.parametrize("left, after", [
@@ -648,30 +646,191 @@ def test_a_frame_of_an_earlier_job_voids_it():
     ([_frame({"job": 1, "tick": 1})[:-1]], True),
 ])
 def test_what_is_left_in_a_finished_channel(left, after):
+    assert sandbox_outcomes.sent_after(b"".join(left), 0) is after
+    settled = _read([_frame({"job": 0, "result": {"trials": []}})] + left)
+    assert settled[0][0] == ("protocol" if after else "ok")
+
+
+def test_more_left_than_the_worker_would_relay_voids_the_result():
+    assert _read([_frame({"job": 0, "result": {"trials": []}})], {"too_much_left": True})[0][0] == "protocol"
+
+
+def _job_process(job, calls=(1,), reply_bytes=1 << 20, grader_says=None, staged=True):
+    """Fork `job(clock, channel)` as a job process and watch it as the zygote does, relaying to a pipe read here;
+    `grader_says` is written to the zygote's channel from the grader after 0.2 s. Returns (how it ended, the
+    channel's bytes as relayed, seconds the watch took)."""
+    clock = CallClock(len(calls))
     read_fd, write_fd = os.pipe()
-    for chunk in left:
-        os.write(write_fd, chunk)
+    from_grader, to_zygote = os.pipe()
+    relayed_read, relayed_write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(read_fd)
+            job(clock, write_fd)
+        finally:
+            os._exit(0)
     os.close(write_fd)
-    assert zygote.sent_after(wire.FrameReader(read_fd), 0) is after
-    os.close(read_fd)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(_read_all(relayed_read)), daemon=True)
+    reader.start()
+    if grader_says is not None:
+        threading.Timer(0.2, lambda: os.write(to_zygote, grader_says)).start()
+    control = {"jobs": list(range(len(calls))), "calls": list(calls), "call_seconds": 0.5, "reply_bytes": reply_bytes}
+    relay = zygote.Relay()
+    relay.channel(read_fd)
+    assert relay.staged  # its own pipe is the larger: each piece goes to the grader in one move
+    relay.staged = staged
+    started = time.monotonic()
+    try:
+        ended = zygote.watch(pid, read_fd, from_grader, relayed_write, relay, clock, control, zygote.OomWatch())
+        took = time.monotonic() - started
+    finally:
+        try:
+            os.kill(pid, 9)
+        except OSError:
+            pass
+        os.waitpid(pid, 0)
+    ended["too_much_left"] = zygote.drain(read_fd, relayed_write, relay, reply_bytes - ended["relayed"], ended,
+                                          zygote.OomWatch())
+    for fd in (read_fd, relayed_write, from_grader, to_zygote, relay.read_fd, relay.write_fd):
+        os.close(fd)
+    reader.join()
+    os.close(relayed_read)
+    chunks = []
+    for frame in wire.split_frames(received[0]):
+        header, buffers = wire.unpack(frame)
+        assert header == {"relay": True} and len(buffers) == 1
+        chunks.append(buffers[0])
+    assert sum(map(len, chunks)) == ended["relayed"]
+    return ended, b"".join(chunks), took
 
 
-def test_what_a_job_sends_with_its_result_is_still_after_it():
-    """The leader reads its children in large reads: a frame written in the same write as the result is
-    already in its reader's hands when the result is returned, and still counts as sent after it."""
-    read_fd, write_fd = os.pipe()
-    os.write(write_fd, _frame({"job": 0, "result": {"trials": []}}) + _frame({"job": 0, "result": {}}))
-    os.close(write_fd)
-    reader = wire.FrameReader(read_fd)
-    assert _watch(read_fd, reader=reader)[0] == "ok"
-    assert zygote.sent_after(reader, 0) is True
-    os.close(read_fd)
+def _read_all(fd):
+    data = []
+    while True:
+        chunk = os.read(fd, 1 << 16)
+        if not chunk:
+            return b"".join(data)
+        data.append(chunk)
 
 
-def test_a_child_that_stalls_mid_frame_times_out():
-    read_fd = _feed([struct.pack("<II", 100, 0) + b"{"], close=False)
-    assert _watch(read_fd)[0] == "timeout"
-    os.close(read_fd)
+def _ticks_then(ticks, pause, frames=(), then=None):
+    def job(clock, channel):
+        ticker = Ticking(clock, 0)
+        for _ in range(ticks):
+            ticker.tick()
+            time.sleep(pause)
+        for frame in frames:
+            wire.write_all(channel, frame)
+        if then:
+            then()
+    return job
+
+
+@pytest.mark.parametrize("ticks, pause, killed, status", [
+    (2, 0.3, "exited", "ok"),  # each call ends within its clock, not all of them together: no timeout
+    (1000, 0, "exited", "protocol"),  # one call, two call ends allowed: its slot's count, read at its end
+    (1000, 0.3, "protocol", "protocol"),  # ticking slowly, forever: stopped at its clock's first deadline
+])
+def test_a_call_ends_on_the_shared_clock(ticks, pause, killed, status):
+    result = _frame({"job": 0, "result": {"trials": []}})
+    ended, relayed, took = _job_process(_ticks_then(ticks, pause, [result]), staged=pause == 0)
+    assert ended["killed"] == killed and took < 3
+    (got, detail, _), = _read([relayed], dict(ended, exit={"exit_code": 0}, oom_at=None))
+    assert got == status and (status == "ok" or detail["reason"] == "more calls reported than the job makes")
+
+
+@pytest.mark.parametrize("forged", [float("nan"), float("inf"), 1e300, -1.0])
+def test_a_forged_call_end_time_restarts_the_clock_from_when_it_is_read(forged):
+    """The time a job writes beside its count is believed only between the call before's end and now."""
+    def job(clock, channel):
+        struct.pack_into("<dQ", clock.memory, 0, forged, 1)
+        time.sleep(30)
+    ended, _, took = _job_process(job)
+    # One call end read at the first deadline (0.5 s): a second clock of 0.5 s from then, not from `forged`.
+    assert ended["killed"] == "timeout" and 0.9 < took < 1.5
+
+
+def test_the_clock_counts_every_job_of_the_process():
+    clock = CallClock(3)
+    reading = Reading(clock, 0.5, allowed=5)
+    struct.pack_into("<dQ", clock.memory, 16, time.monotonic(), 2)
+    struct.pack_into("<dQ", clock.memory, 32, time.monotonic(), 1)
+    assert reading.advance() is None and reading.seen == 3
+    struct.pack_into("<dQ", clock.memory, 32, time.monotonic(), 0)
+    assert "went back" in reading.advance()
+    struct.pack_into("<dQ", clock.memory, 0, time.monotonic(), 4)
+    assert "more calls" in reading.advance()
+
+
+def test_a_job_process_that_stalls_mid_frame_times_out():
+    ended, relayed, _ = _job_process(_ticks_then(0, 0, [struct.pack("<II", 100, 0) + b"{"], lambda: time.sleep(30)))
+    assert ended["killed"] == "timeout" and relayed == struct.pack("<II", 100, 0) + b"{"
+    assert _read([relayed], {"killed": "timeout"})[0][:2] == ("timeout", {"seconds": 0.5})
+
+
+def test_a_job_process_that_dies_mid_frame_crashed():
+    half = _frame({"job": 0, "result": {"trials": []}})[:20]
+    ended, relayed, _ = _job_process(_ticks_then(1, 0, [half], lambda: os.kill(os.getpid(), 9)))
+    assert ended["killed"] == "exited" and relayed == half
+    assert _read([relayed], {"exit": {"signal": "SIGKILL"}})[0][:2] == ("crashed", {"signal": "SIGKILL"})
+
+
+@pytest.mark.parametrize("staged", [True, False])
+def test_a_flood_is_stopped_at_what_its_jobs_may_send(staged):
+    """The zygote relays no more than the jobs' reply limits: past them it stops the process, unread."""
+    def flood(clock, channel):
+        while True:
+            os.write(channel, b"\0" * 65536)
+    ended, relayed, took = _job_process(flood, reply_bytes=1 << 20, staged=staged)
+    assert ended["killed"] == "protocol" and ended["reason"] == "message too large" and took < 3
+    assert len(relayed) <= 1 << 20
+
+
+def test_a_result_before_a_flood_is_still_read():
+    """The zygote relays what a process may send, then stops it: the job that flooded is "message too large",
+    the one that answered before it keeps its result."""
+    result = _frame({"job": 0, "result": {"trials": []}})
+
+    def answer_then_flood(clock, channel):
+        wire.write_all(channel, result)
+        time.sleep(0.1)
+        os.write(channel, struct.pack("<II", 2, 1) + b"{}" + struct.pack("<I", 900000))  # within its job's limit
+        while True:
+            os.write(channel, b"\0" * 65536)
+    ended, relayed, _ = _job_process(answer_then_flood, calls=(1, 1), reply_bytes=100000)
+    assert ended["killed"] == "protocol" and len(relayed) == 100000 and relayed.startswith(result)
+    settled = _read([relayed], dict(ended, exit={"signal": "SIGKILL"}, oom_at=None), jobs=(ONE_CALL, ONE_CALL))
+    assert [(status, detail.get("reason")) for status, detail, _ in settled] == [
+        ("ok", None), ("protocol", "message too large")]
+
+
+def test_more_than_a_process_may_send_is_not_relayed_and_voids_its_result():
+    """Sent with its result or left behind it (read while it runs, or once it is dead): the same verdict."""
+    result = _frame({"job": 0, "result": {"trials": []}})
+    ended, relayed, _ = _job_process(_ticks_then(1, 0, [result, b"\0" * 5000]), reply_bytes=len(result) + 100)
+    assert len(relayed) <= len(result) + 100
+    (status, detail, _), = _read([relayed], dict(ended, exit={"exit_code": 0}, oom_at=None))
+    assert status == "protocol" and detail["reason"] in ("message too large", sandbox_outcomes.AFTER_RESULT)
+
+
+def test_the_grader_may_stop_a_job_process():
+    ended, _, took = _job_process(_ticks_then(0, 0, (), lambda: time.sleep(30)), grader_says=wire.pack(KILL))
+    assert ended["killed"] == "grader" and took < 0.45
+
+
+def test_a_job_process_that_never_reads_its_session_costs_nothing_but_itself():
+    """The zygote passes the session on into the job's pipe; a job gone before it read it: the rest goes nowhere,
+    and the grader's channel stays in step."""
+    from_grader, to_zygote = os.pipe()
+    job_read, job_write = os.pipe()
+    os.close(job_read)
+    os.write(to_zygote, b"s" * 5000 + b"next")
+    zygote.pass_on(from_grader, 5000, job_write)
+    assert os.read(from_grader, 100) == b"next"
+    for fd in (from_grader, to_zygote):
+        os.close(fd)
 
 
 FAKE_WORKER = """
@@ -688,14 +847,16 @@ if how == "garbage":
 elif how == "huge":
     os.write(1, struct.pack("<II", 0xFFFFFFF0, 0))
 elif how == "nonsense":
-    for reply in ({"job": 99, "status": "ok"}, {"job": "0"}, {"job": 0, "status": "ok"}, {"done": True}):
+    for reply in ({"job": 99, "status": "ok"}, {"relay": True}, {"ended": {}, "job": 0}, {"done": True}):
         os.write(1, wire.pack(reply, [b"junk"]))
 elif how == "over-plan":  # a reply far over what its job's plan allows, sent whole
     os.write(1, struct.pack("<II", 2, 1) + b"{}" + struct.pack("<I", 8 << 20))
     os.write(1, bytes(8 << 20))
-elif how == "relays-junk":
-    os.write(1, wire.pack({"job": 0, "status": "ok"}, [b"junk"]))
-    os.write(1, wire.pack({"done": True}))
+elif how == "relays-junk":  # a job's channel, relayed: garbage
+    os.write(1, wire.pack({"relay": True}, [b"\\x05\\x00\\x00\\x00\\x00\\x00\\x00\\x00hello"]))
+    wire.read_frame(0)  # the grader's word to stop the job process
+    os.write(1, wire.pack({"ended": {"killed": "grader", "reason": None, "relayed": 13, "calls": [0],
+                                     "too_much_left": False, "exit": {"signal": "SIGKILL"}, "oom_at": None}}))
 time.sleep(30)
 """
 

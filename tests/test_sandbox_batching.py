@@ -10,12 +10,14 @@ import warnings
 import numpy as np
 import pytest
 
+from grader.sandbox import Substitution
 from grader.sandbox.inside import child
-from grader.sandbox.inside.zygote import batches
+from grader.sandbox.pool import batches
 
 
 def test_jobs_with_reference_code_get_a_process_of_their_own():
-    jobs = [{}, {}, {"substitute": {"set": "a"}}, {}, {"substitute": {"set": "b"}}, {"substitute": {"set": "c"}}, {}]
+    jobs = [types.SimpleNamespace(substitute=Substitution(name, ("f",)) if name else None)
+            for name in ("", "", "a", "", "b", "c", "")]
     assert list(batches(jobs)) == [[0, 1], [2], [3], [4], [5], [6]]
     assert list(batches([])) == []
 

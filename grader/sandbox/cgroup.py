@@ -25,7 +25,7 @@ ROOT = "/sys/fs/cgroup"
 PREFIX = "grader-"
 _NAME = re.compile(r"grader-(\d+)\.(\d+)-[0-9a-f]+")  # the grader's pid and start time, then a token
 # What a worker holds besides its jobs: the zygote (Python and numpy, warmed up: 16 to 23 MB charged, see
-# docs/threat-model.md), the session leader's copy of the session, and the kernel's share (page tables,
+# docs/threat-model.md), the copy of the session a job process reads, and the kernel's share (page tables,
 # pipes). Its cgroup allows the memory limit plus this.
 WORKER_OWN_MB = 96
 

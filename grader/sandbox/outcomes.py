@@ -57,25 +57,13 @@ class JobOutcome:
     program_errors: tuple = ()  # errors raised while loading the submission's code
 
 
-def decode_job(reply, inner, job, program_blocks=None):
-    """One job's outcome from the worker's reply; the job's own result in it is checked against `job`.
+def decode_job(header, buffers, job, program_blocks=None):
+    """One job's outcome from its result message (its header and buffers), checked against `job`.
 
     The result must hold exactly the planned trials, in order, each complete, with every number finite
     and in range; anything else, and any error while reading it, makes the outcome "protocol": that
     unit's error, never the grader's."""
-    status, detail = reply.get("status"), reply.get("detail")
-    detail = detail if type(detail) is dict else {}
-    if status != "ok":
-        reason = detail.get("reason")
-        detail = {key: value for key, value in detail.items()
-                  if key in ("signal", "exit_code", "seconds") and type(value) in (str, int, float)
-                  or key == "out_of_memory" and value is True}
-        if type(reason) is str:
-            detail["reason"] = reason[:300]
-        return JobOutcome(status if status in ("timeout", "crashed", "protocol") else "crashed", detail)
     try:
-        _check(type(inner) is list and len(inner) == 1, "no result")
-        header, buffers = wire.unpack(inner[0])
         result = header.get("result")
         if type(result) is not dict:
             raise wire.WireError(_text(header.get("error", "no result"), 200))
@@ -89,6 +77,124 @@ def decode_job(reply, inner, job, program_blocks=None):
     except Exception as exc:  # noqa: BLE001 (whatever a reply does to a decoder is that unit's error)
         return JobOutcome("protocol", {"reason": "unreadable result: %s" % _reason(exc)})
     return JobOutcome("ok", {}, decoded, errors)
+
+
+AFTER_RESULT = "it sent more on its channel after its result"
+# What a job may send besides its result: the "stop" that may follow it.
+STOP_BYTES = 256
+
+
+class JobChannel:
+    """What one job process sent on its channel, which its worker relays unread: read here, frame by frame, and
+    each of its jobs settled in order, as (status, detail, what `decode(header, buffers, job)` made of its result,
+    as soon as it came, or None).
+
+    Every frame names its job's place in the process. A job's result settles it; the "stop" that may follow
+    says the process ends there (the next job gets a fresh one); anything else (garbage, a frame over the job's
+    reply limit, a frame of another job, a frame of an earlier job, which voids that job's result too) settles
+    the job as "protocol". `over` once no more is taken (the worker is then told to stop the process); the
+    worker's word on how the process ended (`finish`) settles the job it was on."""
+
+    def __init__(self, jobs, limits, decode):
+        self.jobs = jobs
+        self.limits = limits
+        self.decode = decode
+        self.calls = [job.calls for job in jobs]  # calls of student code each job makes
+        self.reply_limits = [job.reply_limit(limits.message_mb << 20, limits.output_chars) for job in jobs]
+        self.buffer = bytearray()
+        self.settled = []
+        self.ends = []  # bytes of the channel up to the end of each job's result
+        self.taken = 0
+        self.over = False
+
+    def feed(self, data):
+        """Take more of the channel."""
+        self.buffer += data
+        while not self.over:
+            position = len(self.settled)
+            if position == len(self.jobs):
+                self.over = True  # what may follow is left for `finish`
+                break
+            try:
+                frame = wire.take_frame(self.buffer, limit=self.reply_limits[position])
+                if frame is None:
+                    break
+                header, buffers = wire.unpack(frame)
+            except wire.WireError as exc:
+                self._fail({"reason": str(exc)[:300]})
+                break
+            self.taken += len(frame)
+            self._take(header, buffers, position)
+
+    def _fail(self, detail):
+        self.settled.append(("protocol", detail, None))
+        self.over = True
+
+    def _take(self, header, buffers, position):
+        if "internal_error" in header:
+            return self._fail({"reason": "the grader's code in its process failed (%s): did the submission change "
+                               "the interpreter it runs in?" % str(header["internal_error"])[:200]})
+        owner = header.get("job")
+        if "stop" in header and owner == position - 1 and len(header) == 2:
+            if not self.settled:  # only a job of this process that finished may ask for a fresh one
+                return self._fail({"reason": "unexpected message"})
+            self.over = True
+            return
+        if type(owner) is not int or owner != position:
+            if type(owner) is int and 0 <= owner < position:  # the job before sent something after its result
+                self.settled[-1] = ("protocol", {"reason": AFTER_RESULT}, None)
+            return self._fail({"reason": "a message out of order"})
+        if "result" not in header:
+            return self._fail({"reason": "unexpected message"})
+        self.settled.append(("ok", {}, self.decode(header, buffers, self.jobs[position])))
+        self.ends.append(self.taken)
+
+    def finish(self, ended):
+        """The jobs settled, in order, once the worker says how the process ended (`ended`, checked): all of them,
+        or fewer (the rest get a process of their own)."""
+        _check(type(ended) is dict, "a malformed end")
+        calls, killed, oom_at = ended.get("calls"), ended.get("killed"), ended.get("oom_at")
+        _check(type(calls) is list and len(calls) == len(self.jobs) and all(type(n) is int for n in calls)
+               and killed in ("exited", "timeout", "protocol", "grader") and type(ended.get("too_much_left")) is bool
+               and (oom_at is None or type(oom_at) is int), "a malformed end")
+        for position, (status, _, _) in enumerate(self.settled):
+            # Each job's calls, as its slot of the clock's page counts them: at most those it makes.
+            if status == "ok" and calls[position] > self.calls[position] + 1:
+                self.settled[position:] = [("protocol", {"reason": "more calls reported than the job makes"}, None)]
+                return self.settled
+        if not self.over:
+            # The process ended before the job it was on answered: why.
+            if killed == "timeout":
+                self.settled.append(("timeout", {"seconds": self.limits.call_seconds}, None))
+            elif killed == "protocol":
+                self.settled.append(("protocol", {"reason": _text(ended.get("reason"), 300)}, None))
+            else:
+                detail = _exit(ended.get("exit"))
+                if oom_at is not None and oom_at >= (self.ends[-1] if self.ends else 0):
+                    detail["out_of_memory"] = True  # killed by the kernel for the worker's memory cgroup's limit
+                self.settled.append(("crashed", detail, None))
+        elif self.settled[-1][0] == "ok" and (ended["too_much_left"] or sent_after(bytes(self.buffer), len(self.settled) - 1)):
+            self.settled[-1] = ("protocol", {"reason": AFTER_RESULT}, None)
+        return self.settled
+
+
+def _exit(obj):
+    """How a process ended, as its worker says: {"signal": name} or {"exit_code": n}."""
+    _check(type(obj) is dict and len(obj) == 1, "a malformed exit")
+    if "signal" in obj:
+        return {"signal": _text(obj["signal"], 40)}
+    return {"exit_code": _int(obj.get("exit_code"), 0, 256)}
+
+
+def sent_after(left, position):
+    """Whether what was left in a finished process's channel includes a frame of job `position` or earlier (or
+    garbage), other than the "stop" that may follow a result: all its writers are dead, so that is all there is."""
+    try:
+        headers = [wire.unpack(frame)[0] for frame in wire.split_frames(left)]
+    except wire.WireError:
+        return True
+    return any(type(h.get("job")) is not int or h["job"] <= position and h != {"job": position, "stop": True}
+               for h in headers)
 
 
 def _reason(exc):

@@ -2,7 +2,9 @@
 
 `Sandbox.run(session)` sends one submission's jobs to an idle worker and
 returns one `JobOutcome` per job; a worker that stops answering is stopped
-and restarted on its next use.
+and restarted on its next use. The worker forks one process per run of jobs,
+passes it the session unread and relays its channel back unread: what a job
+sent is read here (`outcomes.JobChannel`), never in the sandbox.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from . import cgroup
 from .command import sandbox_env, worker_command
 from .host import (bwrap_available, describe_mode, memory_cgroups, network_isolated, private_folder_sizes,
                    probe_in_background, process_start_time, throwaway_uid, user_namespace)
-from .inside.jobs import END, EXIT, TAKE_SHARED, Limits
+from .inside.jobs import EXIT, KILL, TAKE_SHARED, Limits
 
 # The wire format (`inside.wire`) and the decoding of replies (`outcomes`) use numpy, and are imported where a
 # worker is first talked to, not with this module: the grader makes its Sandbox, whose probes and first worker
@@ -93,7 +95,7 @@ def remove_abandoned_scratch(folder=None):
 JOB_OVERHEAD_SECONDS = 10.0
 
 
-# What the leader adds around a job's result when it relays it (the job's status and detail).
+# What the worker adds around a piece of a job's channel when it relays it, or says of the job's end.
 REPLY_WRAPPING = 64 * 1024
 
 
@@ -116,11 +118,9 @@ class Worker:
         self.cgroup = None
         self.oom_events = None
         self.shared = set()  # tokens of the shared sets (jobs.Shared) the running process holds
-        self.open_program = None  # the code of the session its leader keeps open, waiting for more jobs
 
     def start(self):
         self.shared = set()
-        self.open_program = None
         self.scratch_parent = tempfile.mkdtemp(prefix=_scratch_prefix())
         os.chmod(self.scratch_parent, 0o755)
         scratch = "/tmp/jobs" if self.mode == "bwrap" else os.path.join(self.scratch_parent, "jobs")
@@ -133,7 +133,7 @@ class Worker:
                   "user_namespace": user_namespace(self.mode)}
         if self.memory_cgroups is not None:
             # The whole worker in a memory cgroup of its own: the memory limit counts its jobs' processes and
-            # the files they keep in memory together; the leader reads its OOM kills to name them.
+            # the files they keep in memory together; the zygote reads its OOM kills to name them.
             self.cgroup = cgroup.WorkerCgroup.create(self.memory_cgroups,
                                                      self.limits.memory_mb + cgroup.WORKER_OWN_MB)
             self.oom_events = self.cgroup.open_events()
@@ -217,68 +217,96 @@ class Worker:
         A worker that stops answering, answers out of turn, or relays a job's malformed result is stopped
         (and started afresh on its next use): it never serves another session in an unknown state."""
         from .inside import wire
-        from .outcomes import JobOutcome, conceal, decode_job
+        from .outcomes import JobOutcome, conceal
 
         if self.process is None:
             self.start()
         outcomes = [JobOutcome("crashed", {"reason": "the sandbox worker stopped"}) for _ in session.jobs]
         clean = False
         try:
-            if self.continues(session):
-                # The same code again (a submission's re-runs): its leader, still open, forks their processes.
-                message = wire.pack(session.jobs_to_wire(), session.wire_buffers())
-            else:
-                message = self.end_session()
-                if session.uses_shared() and session.shared.token not in self.shared:
-                    message += wire.pack(TAKE_SHARED) + wire.pack(session.shared.to_wire(), session.shared.buffers)
-                    self.shared.add(session.shared.token)
-                message += wire.pack(session.to_wire(self.limits), session.wire_buffers())
-            self.open_program = None
-            self._write(message, time.monotonic() + JOB_OVERHEAD_SECONDS)
+            message = b""
+            if session.uses_shared() and session.shared.token not in self.shared:
+                message = wire.pack(TAKE_SHARED) + wire.pack(session.shared.to_wire(), session.shared.buffers)
+                self.shared.add(session.shared.token)
+            payload = wire.pack(session.to_wire(self.limits), session.wire_buffers())
             suspect = False
-            # A clock per job: a job that uses all its time cannot take the next job's.
-            for index, job in enumerate(session.jobs):
-                deadline = time.monotonic() + job_budget(job, self.limits) + (JOB_OVERHEAD_SECONDS if index == 0 else 0)
-                limit = job.reply_limit(self.limits.message_mb << 20, self.limits.output_chars) + REPLY_WRAPPING
-                message = self._read(deadline, limit)
-                if message is not None and message[0] == {"job": index, "references": True} and not message[1]:
-                    if not job.substitute:
-                        raise HarnessError("reference code asked for a job that runs none")
-                    # Straight to the job's process: the leader passes it on unread (inside.zygote).
-                    self._write(wire.pack(session.references_to_wire(job)), deadline)
-                    message = self._read(deadline, limit)
-                if message is None:
-                    raise HarnessError("no answer")
-                reply, inner = message
-                if type(reply.get("job")) is not int or reply["job"] != index:
-                    raise HarnessError("a reply out of turn")
-                outcome = decode_job(reply, inner, job, len(session.program))
-                suspect = suspect or outcome.status == "protocol"
-                outcomes[index] = conceal(outcome, job) if job.substitute else outcome
-            message = self._read(time.monotonic() + JOB_OVERHEAD_SECONDS)
-            clean = message is not None and message[0] == {"done": True} and not message[1] and not suspect
+            for batch in batches(session.jobs):
+                while batch:
+                    settled = self._run_process(session, batch, message, payload)
+                    message = b""
+                    for index, (status, detail, result) in zip(batch, settled):
+                        job = session.jobs[index]
+                        outcome = result if status == "ok" else JobOutcome(status, detail)
+                        suspect = suspect or outcome.status == "protocol"
+                        outcomes[index] = conceal(outcome, job) if job.substitute else outcome
+                    batch = batch[len(settled):]
+            clean = not suspect
         except (HarnessError, OSError, wire.WireError):  # the worker's doing: the jobs it did not answer crashed
             clean = False  # and it is not reused; a failure of the grader's own code goes on up, as the grader's
         finally:
-            if clean:
-                self.open_program = session.program
-            else:
+            if not clean:
                 self.stop()
         return outcomes
 
-    def continues(self, session):
-        """Whether the session is more jobs on the code of the one this worker keeps open."""
-        return (self.process is not None and self.open_program is session.program
-                and (not session.uses_shared() or session.shared.token in self.shared))
-
-    def end_session(self):
-        """The message that ends the open session, if any (its leader exits and takes its data with it)."""
+    def _run_process(self, session, batch, message, payload):
+        """One process of the worker for the jobs `batch` (after `message`): it gets the session (`payload`) and,
+        for a job with reference callees, that job's reference code, both passed on unread by the worker. Reads
+        its channel as the worker relays it, until the worker says how it ended: the jobs settled, in order
+        (`JobChannel.finish`)."""
         from .inside import wire
+        from .outcomes import STOP_BYTES, JobChannel, decode_job
 
-        if self.open_program is None:
-            return b""
-        self.open_program = None
-        return wire.pack(END)
+        jobs, blocks = [session.jobs[index] for index in batch], len(session.program)
+        if jobs[0].substitute:  # alone in its process (`batches`): the only reference code it ever gets
+            payload += wire.pack(session.references_to_wire(jobs[0]))
+        # Each result decoded as it comes (what it holds is then freed), its job's outcome kept.
+        channel = JobChannel(jobs, self.limits, lambda header, buffers, job: decode_job(header, buffers, job, blocks))
+        allowed = sum(channel.reply_limits) + STOP_BYTES * len(jobs)
+        control = {"op": "run", "jobs": batch, "calls": channel.calls, "reply_bytes": allowed,
+                   "call_seconds": self.limits.call_seconds, "bytes": len(payload)}
+        # A clock per job: a job that uses all its time cannot take the next job's.
+        deadline = time.monotonic() + job_budget(jobs[0], self.limits) + JOB_OVERHEAD_SECONDS
+        self._write(message + wire.pack(control) + payload, deadline)
+        told_to_stop = False
+        while True:
+            reply = self._read(deadline, allowed + REPLY_WRAPPING)
+            if reply is None:
+                raise HarnessError("no answer")
+            header, buffers = reply
+            if "ended" in header and len(header) == 1 and not buffers:
+                return channel.finish(header["ended"])
+            if header != RELAYED or len(buffers) != 1:
+                raise HarnessError("a reply out of turn")
+            allowed -= len(buffers[0])
+            settled = len(channel.settled)
+            channel.feed(buffers[0])
+            if settled < len(channel.settled) < len(jobs):
+                deadline = time.monotonic() + job_budget(jobs[len(channel.settled)], self.limits)
+            if channel.over and not told_to_stop:
+                self._write(wire.pack(KILL), deadline)  # it has sent all it may: its worker ends it
+                told_to_stop = True
+
+
+# A piece of a job's channel, as its worker relays it (one buffer: the bytes as the job wrote them).
+RELAYED = {"relay": True}
+
+
+def batches(jobs):
+    """Runs of jobs that may share a process: consecutive jobs without reference code share one.
+
+    A job that runs with reference versions of its callees gets a process of its own, so that reference
+    code is in no other job's memory."""
+    run = []
+    for index, job in enumerate(jobs):
+        if job.substitute:
+            if run:
+                yield run
+                run = []
+            yield [index]
+        else:
+            run.append(index)
+    if run:
+        yield run
 
 
 def _stop_workers(workers, starting=()):
@@ -313,6 +341,7 @@ class Sandbox:
         # Threads probing the host, then those starting workers ahead of their first use (start_workers).
         self._starting = probe_in_background(cgroup_root, bwrap=mode is None)
         self._pending = 0  # workers those threads are still starting
+        self._unlisted = 0  # of those, the ones not yet in `_all` (a worker counts once while it starts)
         self.size = jobs
         remove_abandoned_scratch()
         # Workers are stopped (and their scratch folders removed) even if no one calls close().
@@ -337,8 +366,9 @@ class Sandbox:
         delaying the first submissions. Each is idle once started (or, if it failed, started again with its
         error when first used)."""
         with self._lock:
-            wanted = max(0, min(self.size, self.size if count is None else count) - len(self._all) - self._pending)
+            wanted = max(0, min(self.size, self.size if count is None else count) - len(self._all) - self._unlisted)
             self._pending += wanted
+            self._unlisted += wanted
         for _ in range(wanted):
             thread = threading.Thread(target=self._start_idle, name="grader-sandbox-start", daemon=True)
             self._starting.append(thread)
@@ -346,47 +376,42 @@ class Sandbox:
 
     def _start_idle(self):
         # The worker is made here, not by the caller: its mode and cgroup wait for the host's probes.
-        worker = None
+        worker, listed = None, False
         try:
             worker = self._new_worker()
             with self._lock:
                 self._all.append(worker)
+                self._unlisted -= 1
+                listed = True
             worker.start()
         except Exception:  # noqa: BLE001 (Worker.run starts it again, and says why it cannot)
             pass
         with self._returned:
+            self._unlisted -= 0 if listed else 1
             self._pending -= 1
             if worker is not None:
                 self._idle.append(worker)
             self._returned.notify()
 
-    def _take(self, session=None):
-        """An idle worker: the one that keeps this session's code open if there is one, else one with no open
-        session (whose code another thread may still come back with), else any; a new one while there are
-        fewer than `size` and none is being started already (the first sessions wait for those)."""
+    def _take(self):
+        """An idle worker; a new one while there are fewer than `size` and none is being started already (the
+        first sessions wait for those)."""
         with self._returned:
             while True:
-                for wanted in (session.program if session else None, None):
-                    for worker in self._idle:
-                        if worker.open_program is wanted:
-                            self._idle.remove(worker)
-                            return worker
+                if self._idle:
+                    return self._idle.pop(0)
                 if len(self._all) < self.size and not self._pending:
                     worker = self._new_worker()
                     self._all.append(worker)
                     return worker
-                if self._idle:
-                    return self._idle.pop(0)
                 self._returned.wait()
 
     def run(self, session):
         """One outcome per job of the session, in order.
 
         A job that runs reference code has a process of its own, which alone receives that code: no
-        process of a job ever holds the reference code of callees other than its own. A session on the
-        same code (the same `program` object) as one before it goes, when it can, to the worker that ran
-        that one, whose leader forks its processes without reading the code again."""
-        worker = self._take(session)
+        process of a job ever holds the reference code of callees other than its own."""
+        worker = self._take()
         try:
             return worker.run(session)
         finally:

@@ -1,6 +1,6 @@
 """rnn_step_backward and lstm_step_backward are wrong, so rnn_backward and lstm_backward are both run again,
-in one session, each with the reference version of its own callee. Each hunts its process's memory for the
-reference code of the other's callee (which a process forked from a leader that had held it would find)
+each in a process of its own with the reference version of its own callee. Each hunts its process's memory for the
+reference code of the other's callee (which a process forked from a zygote that had held it would find)
 and for its own (which must be there: the scan works), prints what it finds (CROSS: ...), and returns the
 right answer.
 

@@ -1,5 +1,5 @@
 """temporal_affine_backward keeps telling the sandbox that a call has finished (restarting the per-call clock
-the way the harness does, through the job's own Ticking on the page it shares with its leader), forever."""
+the way the harness does, through the job's own Ticking on the page it shares with the zygote), forever."""
 import sys
 
 

@@ -103,7 +103,7 @@ def compile_block(block):
 def prepared(blocks):
     """The blocks as they run: [(start, stop, code)], `code` running blocks[start:stop] (a run of blocks that
     runs the same as one code object, see `_joinable`) or one block (then it may be the exception compiling it
-    raised). A session's leader prepares its blocks, so its job processes inherit them."""
+    raised). A job process prepares its session's blocks once, before its first job."""
     entry = _PREPARED.get(id(blocks))
     if entry is None or entry[0] is not blocks:
         entry = _PREPARED[id(blocks)] = (blocks, _runs(blocks))
@@ -478,7 +478,7 @@ def run_trial(session, job, trial, buffers_in, buffers_out, errors, ticker, budg
 
 def run_job(session, job, buffers_in, result_fd, limits=None, position=0, clock=None):
     """Run every trial of one job and write one result message; `position`: the job's place in this process,
-    `clock`: the per-call clock's page shared with the leader (`inside.clock`), where each call's end goes."""
+    `clock`: the per-call clock's page shared with the zygote (`inside.clock`), where each call's end goes."""
     limits = limits or {}
     # Top-level code a graded function needs runs in every call: it gets half of the call's time.
     session = dict(session, load_seconds=limits["call_seconds"] / 2 if limits.get("call_seconds") else None)

@@ -1,15 +1,16 @@
-"""The per-call clock's shared page: how a job's process tells its leader that a call has ended.
+"""The per-call clock's shared page: how a job's process tells the worker watching it that a call has ended.
 
 The job's process records, after each call of student code, how many calls have ended and when, in
-its job's slot of a page it shares with its leader (`MAP_SHARED`, made by the leader before the
-fork, one slot per job of the process). The leader does not wake for it: it sleeps until the job's
-result or its deadline, and only at the deadline reads the slot, to see whether the clock restarted
-since. Before this page a call's end was a message the leader woke up to read, about 150 per
-submission.
+its job's slot of a page it shares with the worker (`MAP_SHARED`, made by the zygote before the
+fork, one slot per job of the process). The zygote does not wake for it: it sleeps until the job's
+process sends something, ends, or reaches its deadline, and only at the deadline reads the slots, to
+see whether the clock restarted since. Before this page a call's end was a message the watching
+process woke up to read, about 150 per submission.
 
-What the page holds is written by student code's process, so the leader believes it only within
-bounds (`Reading.advance`): a count that grows, at most to the calls the job makes, and a time no
-later than when it is read and no earlier than the call before's.
+What the page holds is written by student code's process, so the zygote believes it only within
+bounds (`Reading.advance`): a count that grows, at most to the calls the jobs make, and a time no
+later than when it is read and no earlier than the call before's; the grader holds each job's count
+to that job's calls (`outcomes.JobChannel`).
 """
 
 import math
@@ -46,29 +47,36 @@ class Ticking:
     def tick(self):
         self.count += 1
         if self.memory is not None:
-            # The time first, then the count: a leader that sees the new count sees this call's time with it.
+            # The time first, then the count: a watcher that sees the new count sees this call's time with it.
             self._pack_time(self.memory, self.offset, self._monotonic())
             self._pack_count(self.memory, self.offset + 8, self.count)
 
 
-class Reading:
-    """The leader's side, for one job: when its clock's deadline is, as far as the job's slot says."""
+def count(clock, position):
+    """The count of calls ended that a job's slot holds, as written there (untrusted)."""
+    return _COUNT.unpack_from(clock.memory, position * SLOT_BYTES + 8)[0]
 
-    def __init__(self, clock, position, call_seconds, allowed):
+
+class Reading:
+    """The worker's side, for one job process: when its clock's deadline is, as far as its jobs' slots say.
+
+    A call's end in any of its jobs restarts the clock: the count is the slots' total, the time the latest."""
+
+    def __init__(self, clock, call_seconds, allowed):
         self.memory = clock.memory
-        self.offset = position * SLOT_BYTES
+        self.slots = len(clock.memory) // SLOT_BYTES
         self.call_seconds = call_seconds
-        self.allowed = allowed  # calls the job makes, plus one
+        self.allowed = allowed  # calls its jobs make, plus one each
         self.seen = 0
-        self.since = time.monotonic()  # the latest call's end, or the job's start
+        self.since = time.monotonic()  # the latest call's end, or the process's start
         self.deadline = self.since + call_seconds
 
     def count(self):
-        return _COUNT.unpack_from(self.memory, self.offset + 8)[0]
+        return sum(_COUNT.unpack_from(self.memory, slot * SLOT_BYTES + 8)[0] for slot in range(self.slots))
 
     def advance(self):
-        """Read the slot: None while it is within bounds (the deadline moved on if a call ended since), else
-        why it is not (more calls than the job makes, or a count that went back)."""
+        """Read the slots: None while they are within bounds (the deadline moved on if a call ended since), else
+        why they are not (more calls than the jobs make, or a count that went back)."""
         count = self.count()
         if count == self.seen:
             return None
@@ -76,7 +84,7 @@ class Reading:
             return "more calls reported than the job makes"
         if count < self.seen:
             return "a call count that went back"
-        (ended,) = _TIME.unpack_from(self.memory, self.offset)
+        ended = max(_TIME.unpack_from(self.memory, slot * SLOT_BYTES)[0] for slot in range(self.slots))
         now = time.monotonic()
         # A time outside (the call before's end, now] is not believed: the call ended by now, at the latest.
         if not (math.isfinite(ended) and self.since < ended <= now):

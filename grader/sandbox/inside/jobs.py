@@ -113,8 +113,8 @@ class Job:
     substitute: Substitution | None = None
     # What its reply may hold, from its plan (0: only the limit's `message_mb`): all of it but its printed
     # output, and its arrays. The job's own encoder keeps within them (a larger array goes as its shape); the
-    # leader and the grader refuse a reply as soon as it announces more than `reply_limit`, and the grader
-    # retires the worker that relayed it.
+    # grader refuses a reply as soon as it announces more than `reply_limit` (the worker relays no more than
+    # the sum of its process's jobs' limits), and retires the worker that relayed it.
     reply_bytes: int = 0
     reply_array_bytes: int = 0
     # Trace the unit's own function line by line (inside/tracing.py): {"file", "name", "first_line", "last_line"},
@@ -134,16 +134,6 @@ class Job:
 
     def reply_limit(self, message_bytes, output_chars):
         return reply_limit(self.reply_bytes, len(self.trials), message_bytes, output_chars)
-
-    @staticmethod
-    def wire_calls(obj):
-        """`calls` of the job whose `to_wire()` is `obj`, without decoding it (a leader does this per job)."""
-        return sum(trial_calls(trial.get("directions") or {}, trial.get("repeat")) for trial in obj["trials"])
-
-    @staticmethod
-    def wire_reply_limit(obj, message_bytes, output_chars):
-        """`reply_limit` of the job whose `to_wire()` is `obj`, without decoding it."""
-        return reply_limit(obj.get("reply_bytes", 0), len(obj["trials"]), message_bytes, output_chars)
 
     def to_wire(self):
         return {
@@ -196,7 +186,7 @@ class Shared:
 
 
 TAKE_SHARED = {"op": "take-shared"}  # the message before a Shared set: the worker keeps what follows
-END = {"op": "end"}  # ends the open session: the next message starts another
+KILL = {"op": "kill"}  # stops the running job process: the grader has read enough of its channel
 
 
 @dataclass(frozen=True)
@@ -214,8 +204,8 @@ class Session:
         return self.shared is not None and all(self.shared.holds(job) for job in self.jobs)
 
     def to_wire(self, limits):
-        """The message header. No reference code goes with it: the process of a job with reference callees
-        asks for theirs when it starts (`references_to_wire`), so that the session's leader never holds any.
+        """The message header. No reference code goes with it: the process of a job with reference callees gets
+        theirs after it (`references_to_wire`), passed on unread by the worker, which never holds any.
         With a shared set, the jobs go by name (the worker has them) and no buffers go with it."""
         return dict(self.jobs_to_wire(), op="session", program=self.program, limits=limits.to_wire(),
                     **({} if self.uses_shared() else {"provided": self.provided}))
@@ -234,13 +224,13 @@ class Session:
         return [] if self.uses_shared() else self.buffers
 
     def references_to_wire(self, job):
-        """The header of the message that answers a job's request for its reference code."""
+        """The header of the message with a job's reference code, for the process that runs it alone."""
         return {"references": self.references[job.substitute.set]}
 
     @classmethod
     def from_wire(cls, header, buffers, shared=None):
         """(session, limits) from a header and its buffers (and the shared set it names); its references come
-        one by one, as asked for."""
+        with the runs that call for them."""
         if "shared" in header:
             jobs = [shared.jobs[job["unit"]].traced(job["trial"], job["trace"], job["reply_bytes"]) if job.get("trace")
                     else replace(shared.jobs[job["unit"]], substitute=Substitution.from_wire(job["substitute"]))

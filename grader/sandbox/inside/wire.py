@@ -266,6 +266,38 @@ def pack(header, buffers=()):
     return b"".join(parts)
 
 
+def frame_head(header_text, size):
+    """The start of a message whose JSON header is `header_text` and whose one buffer, of `size` bytes, follows
+    (written by another means: the worker splices a job's channel to the grader)."""
+    return _HEADER.pack(len(header_text), 1) + header_text + _SIZE.pack(size)
+
+
+def take_frame(buffer, limit=MAX_MESSAGE_BYTES, header_limit=MAX_HEADER_BYTES):
+    """The first whole message in `buffer` (a bytearray), removed from it; None while it is incomplete. As
+    `read_frame`, WireError as soon as its lengths announce more than the limits, before what they announce
+    is there."""
+    size = len(buffer)
+    if size < _HEADER.size:
+        return None
+    text_length, count = _HEADER.unpack_from(buffer, 0)
+    if text_length > min(limit, header_limit) or count > 100000:
+        raise WireError("message too large")
+    end, total = _HEADER.size + text_length, text_length
+    for _ in range(count):
+        if size < end + _SIZE.size:
+            return None
+        (length,) = _SIZE.unpack_from(buffer, end)
+        total += length
+        if total > limit:
+            raise WireError("message too large")
+        end += _SIZE.size + length
+    if size < end:
+        return None
+    frame = bytes(buffer[:end])
+    del buffer[:end]
+    return frame
+
+
 def read_exact(fd, size, deadline=None):
     """Read exactly `size` bytes from a file descriptor; None at end of file or past the deadline."""
     chunks = []

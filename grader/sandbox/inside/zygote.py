@@ -1,35 +1,39 @@
 """The sandbox worker: a clean Python with numpy loaded that forks the processes that run jobs.
 
-Three kinds of process, each forked from the one above:
+Two kinds of process:
 
 - the zygote (this module's `main`): started once per worker, loads numpy and
-  warms it up, then forks one session leader per session. It never reads a
-  submission, so no submission's code or data is ever in the memory that the
-  next one's processes are forked from.
-- the session leader: reads one session (one submission's code and jobs) from
-  the grader, runs its jobs one at a time, answers, runs the further jobs the
-  grader sends on the same code (the submission's re-runs with reference
-  callees), and exits when the grader ends the session.
-- the job process: runs units' trials (`inside.child`), one job after another
-  while none of them changes what the next would run in (a module patched, a
-  thread or process left running: then the next job gets a fresh process; a
-  job with reference code always gets its own, and receives that code itself:
-  the leader passes it on unread, see `ask_for_references`). Before any student
-  code runs it moves to a scratch folder of its own, takes resource limits and,
-  when the worker runs as root, becomes a throwaway user (a uid no one else
-  uses), which bounds its process count (root is exempt from RLIMIT_NPROC),
-  keeps it from signalling anything but its own processes, and lets the leader
-  find and remove everything it leaves behind.
+  warms it up, then, for each run of jobs the grader asks for, forks one job
+  process and watches it. It never reads a submission, nor anything a job
+  sends: the session (one submission's code and the names of its jobs) goes
+  from the grader into the job process's input pipe, and the job's channel back
+  to the grader, through the kernel (`splice`), the zygote learning only their
+  lengths. So no submission's code or data, and no reference code, is ever in
+  the memory the next job process is forked from.
+- the job process: reads its session (and, for a re-run with reference callees,
+  that job's reference code) before any student code runs, compiles the code
+  once, then runs units' trials (`inside.child`), one job after another while
+  none of them changes what the next would run in (a module patched, a thread
+  or process left running: then it stops, and the grader asks for a fresh
+  process for the next job; a job with reference code always gets its own).
+  Before any student code runs it moves to a scratch folder of its own, takes
+  resource limits and, when the worker runs as root, becomes a throwaway user
+  (a uid no one else uses), which bounds its process count (root is exempt from
+  RLIMIT_NPROC), keeps it from signalling anything but its own processes, and
+  lets the zygote find and remove everything it leaves behind.
 
-The leader enforces each job's limits from outside: a per-call clock (the job
-records each call's end in a page it shares with its leader, `inside.clock`, a
-bounded number of times; the leader reads it only when the clock runs out,
-instead of waking for a message per call), a cap on what it may
-send, and the killing of whatever the job left running (its process group,
-its orphans, and with a throwaway user every process of that user) and the
-removal of what it left: its scratch folder, files of its user in the usual
-world-writable folders, and System V IPC objects. The leader talks to the
-grader over the worker's stdin and stdout; job processes get neither.
+The zygote enforces each job process's limits from outside: a per-call clock
+(the job records each call's end in a page it shares with the zygote,
+`inside.clock`, a bounded number of times; the zygote reads it only when the
+clock runs out, instead of waking for a message per call), a cap on what it may
+send (the sum of its jobs' reply limits), and the killing of whatever it left
+running (its process group, its orphans, and with a throwaway user every
+process of that user) and the removal of what it left: its scratch folder,
+files of its user in the usual world-writable folders, and System V IPC
+objects. Then it tells the grader how the process ended (`run_process`). The
+grader reads the relayed channel itself and settles each job from it
+(`sandbox.outcomes.JobChannel`). The zygote talks to the grader over the
+worker's stdin and stdout; job processes get neither.
 """
 
 import ctypes
@@ -42,14 +46,16 @@ import select
 import shutil
 import signal
 import stat
+import struct
 import sys
+import termios
 import time
 
 import numpy as np
 import numpy.random  # noqa: F401  (imported once here, not in every job)
 
 from . import child, clock as call_clock, procedure, wire
-from .jobs import Job, Limits, Session, TrialRequest
+from .jobs import KILL, Job, Limits, Session, TrialRequest
 
 PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
@@ -68,9 +74,6 @@ MS_NOSUID, MS_NODEV, MS_REC, MS_PRIVATE = 0x2, 0x4, 0x4000, 0x40000
 # and pipes, which RLIMIT_AS does not count.
 OPEN_FILES = 32
 IPC_RMID = 0
-# How a session leader ends: the zygote forks the next one only after SESSION_DONE, or after reading the
-# shared set that follows a TAKE_SHARED.
-SESSION_DONE, END_OF_INPUT, EXIT_REQUESTED, TAKE_SHARED = 0, 3, 4, 5
 # Where any user may create files: after each job, what its throwaway user left there is removed.
 WORLD_WRITABLE = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/var/lock", "/dev/mqueue", "/run/shm")
 # Loaded before the job's process drops to its throwaway user, in case that user cannot read Python's own
@@ -161,7 +164,7 @@ def prepare_child(result_fd, scratch, limits, uid, jobs=1):
     os.closerange(4, 65536)
     os.chdir(scratch)
     try:
-        # Under the worker's memory cgroup, the kernel kills a job process first, never its leader or worker;
+        # Under the worker's memory cgroup, the kernel kills a job process first, never the zygote;
         # set while still privileged, a throwaway user cannot lower it again.
         with open("/proc/self/oom_score_adj", "w") as adjust:
             adjust.write("1000")
@@ -171,6 +174,9 @@ def prepare_child(result_fd, scratch, limits, uid, jobs=1):
         os.fchown(1, uid, uid)
         become(uid)
     prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # after the change of user, which clears it
+    # What its own processes leave running when they exit (a daemon) becomes its child, which the check
+    # between jobs sees: the next job then gets a fresh process.
+    prctl(PR_SET_CHILD_SUBREAPER, 1)
     if _in_user_namespace:
         drop_capabilities()
     prctl(PR_SET_NO_NEW_PRIVS, 1)
@@ -379,118 +385,16 @@ def describe_exit(status):
     return {"exit_code": os.WEXITSTATUS(status)}
 
 
-AFTER_RESULT = "it sent more on its channel after its result"
-
-
-def watch(reader, clock, job, limits, position=0):
-    """Read the job's frames until its result, a timeout, garbage or its end: (status, detail, result frame).
-
-    `reader` is a wire.FrameReader on the job's process's channel, `clock` the page where that process
-    records each call's end (`inside.clock`): the per-call clock restarts with each, up to the calls the
-    job makes. `position` is the job's place in its process: every frame names it, a "stop" names the job
-    before. A frame of an earlier job is "late": that job sent something after its result."""
-    call_seconds = limits["call_seconds"]
-    calls = call_clock.Reading(clock, position, call_seconds, allowed=Job.wire_calls(job) + 1)
-    limit = Job.wire_reply_limit(job, limits["message_bytes"], limits["output_chars"])
-    while True:
-        try:
-            frame = reader.read_frame(calls.deadline, limit=limit)
-            header = None if frame is None else wire.unpack(frame)[0]
-        except wire.WireError as exc:
-            return "protocol", {"reason": str(exc)[:300]}, None
-        if frame is None:
-            if time.monotonic() < calls.deadline:
-                return "crashed", {}, None
-            wrong = calls.advance()  # the deadline: did a call end since the clock last started?
-            if wrong:
-                return "protocol", {"reason": wrong}, None
-            if time.monotonic() >= calls.deadline:
-                return "timeout", {"seconds": call_seconds}, None
-            continue
-        if type(header) is not dict:
-            return "protocol", {"reason": "unexpected message"}, None
-        if "internal_error" in header:
-            return "protocol", {"reason": "the grader's code in its process failed (%s): did the submission change "
-                                "the interpreter it runs in?" % str(header["internal_error"])[:200]}, None
-        owner = header.get("job")
-        if "stop" in header and owner == position - 1 and len(header) == 2:
-            return "stopped", {}, None
-        if type(owner) is not int or owner != position:
-            if type(owner) is int and 0 <= owner < position:
-                return "late", {"reason": AFTER_RESULT}, None
-            return "protocol", {"reason": "a message out of order"}, None
-        if "result" in header:
-            wrong = calls.advance()
-            if wrong:
-                return "protocol", {"reason": wrong}, None
-            return "ok", {}, frame
-        return "protocol", {"reason": "unexpected message"}, None
-
-
-def sent_after(reader, position):
-    """Whether what is left in a finished process's channel (what `reader` holds, then the pipe) includes a
-    frame of job `position` or earlier (or garbage), other than the "stop" that may follow a result: all
-    its writers are dead, so what is there is all there will be."""
-    data = [reader.take_buffered()]
-    while _select([reader.fd], [], [], 0)[0]:
-        chunk = os.read(reader.fd, 1 << 16)
-        if not chunk:
-            break
-        data.append(chunk)
-        if sum(map(len, data)) > 1 << 22:
-            return True
-    try:
-        headers = [wire.unpack(frame)[0] for frame in wire.split_frames(b"".join(data))]
-    except wire.WireError:
-        return True
-    return any(type(h) is not dict or type(h.get("job")) is not int or h["job"] <= position
-               and h != {"job": position, "stop": True} for h in headers)
-
-
-def batches(jobs):
-    """Runs of jobs that may share a process: consecutive jobs without reference code share one.
-
-    A job that runs with reference versions of its callees gets a process of its own, so that reference
-    code is in no other job's memory."""
-    run = []
-    for index, job in enumerate(jobs):
-        if job.get("substitute"):
-            if run:
-                yield run
-                run = []
-            yield [index]
-        else:
-            run.append(index)
-    if run:
-        yield run
-
-
 class SessionBroken(Exception):
-    """The channel from the grader is out of step: the session ends here, and the worker with it."""
+    """The channel from the grader is out of step: the worker stops."""
 
 
-F_SETPIPE_SZ = 1031
-
-
-def ask_for_references(in_fd, out_fd, index):
-    """Ask the grader for job `index`'s reference code: (its length, a pipe to pass it on through).
-
-    The grader answers with one frame of JSON text alone. This process reads its length, never the text:
-    `pass_on` moves it from the grader's pipe into the job's through the kernel (splice), so no leader holds
-    reference code, and the job processes it forks later (other units' re-runs) cannot find it in memory."""
-    wire.write_all(out_fd, wire.pack({"job": index, "references": True}))
-    head = wire.read_exact(in_fd, 8)
-    if head is None:
-        raise SessionBroken("no reference code")
-    length, count = wire.unpack_head(head)
-    if count != 0:
-        raise SessionBroken("reference code with buffers")
-    read_fd, write_fd = os.pipe()
-    try:
-        fcntl.fcntl(write_fd, F_SETPIPE_SZ, max(length, 4096))
-    except OSError:
-        pass  # a smaller pipe: the job reads while it fills
-    return length, read_fd, write_fd
+F_SETPIPE_SZ, F_GETPIPE_SZ = 1031, 1032
+# The largest pipe an ordinary user may make (/proc/sys/fs/pipe-max-size), and a job's channel: a job's result
+# usually arrives in one piece, relayed in one go.
+PIPE_BYTES, CHANNEL_PIPE_BYTES = 1 << 20, 1 << 19
+# What goes before each piece of a job's channel the worker relays: a frame of one buffer, that piece.
+RELAY_HEADER = json.dumps({"relay": True}).encode()
 
 
 def pass_on(in_fd, length, write_fd):
@@ -512,98 +416,223 @@ def pass_on(in_fd, length, write_fd):
         os.close(write_fd)
 
 
-def take_references(read_fd):
-    """In a job's process: the reference code the leader passed on, {set: blocks}."""
-    chunks = []
-    while True:
-        chunk = os.read(read_fd, 1 << 16)
-        if not chunk:
-            break
-        chunks.append(chunk)
-    os.close(read_fd)
-    return json.loads(b"".join(chunks).decode())["references"]
+def available(fd):
+    """Bytes waiting in a pipe (0 at its end)."""
+    return struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"))[0]
 
 
-def run_in_child(session, indices, buffers, limits, scratch_root, uid, in_fd=None, out_fd=None):
-    """Fork one process for the jobs `indices`, run them in order, watch each.
+class Relay:
+    """Moves pieces of a job's channel to the grader unread, each as one frame of one buffer: its head and the
+    bytes go into a pipe of the zygote's own first (`splice`), then to the grader in one move, so that the
+    grader finds the whole piece when it wakes. That pipe must hold more pages than the job's (this process
+    alone empties it, and a piece takes as many pages there as in the job's pipe, its head one more): where
+    it cannot, the head goes to the grader first and the piece straight after it."""
 
-    A job with reference callees is alone in its process, and that process gets their reference code
-    from the grader through `in_fd` (see `ask_for_references`).
+    def __init__(self):
+        self.read_fd, self.write_fd = os.pipe()
+        _size_pipe(self.write_fd, PIPE_BYTES)
+        self.capacity = fcntl.fcntl(self.write_fd, F_GETPIPE_SZ)
+        self.staged = False
 
-    Returns [(status, detail, result message or None)] for the jobs it settled, in order: all of them,
-    or fewer when a job failed (timeout, crash, garbage) or when the process had to stop because a
-    job changed what the next would run in (then the caller starts a fresh process at the next job).
-    """
-    first = indices[0]
-    scratch = os.path.join(scratch_root, "job-%d" % first)
+    def channel(self, fd):
+        """Relay from the job pipe `fd` from now on."""
+        self.staged = fcntl.fcntl(fd, F_GETPIPE_SZ) < self.capacity
+
+    def move(self, read_fd, out_fd, size):
+        """Relay `size` bytes waiting in `read_fd`."""
+        head = wire.frame_head(RELAY_HEADER, size)
+        if self.staged:
+            wire.write_all(self.write_fd, head)
+            moves = ((read_fd, self.write_fd, size), (self.read_fd, out_fd, len(head) + size))
+        else:
+            wire.write_all(out_fd, head)
+            moves = ((read_fd, out_fd, size),)
+        for source, target, left in moves:
+            while left:
+                moved = os.splice(source, target, left)
+                if moved == 0:
+                    raise SessionBroken("a pipe ended inside what it held")
+                left -= moved
+
+
+def run_process(control, in_fd, out_fd, relay, scratch_root, uid):
+    """One job process for the jobs the grader names (`control`, its "run" message): forked here, it reads the
+    session (and a re-run's reference code) that this process passes on from the grader unread, then runs the
+    jobs one after another. This process watches it through the per-call clock's page only, relays its channel
+    to the grader unread (lengths only), kills and removes what it left, then says how it ended."""
+    indices = control["jobs"]
+    scratch = os.path.join(scratch_root, "job-%d" % indices[0])
     shutil.rmtree(scratch, ignore_errors=True)
     os.makedirs(scratch, mode=0o700)
     if uid is not None:
         os.chown(scratch, uid, uid)
-    substitute = session["jobs"][first].get("substitute")
-    references = ask_for_references(in_fd, out_fd, first) if substitute else None
+    input_read, input_write = os.pipe()
+    _size_pipe(input_write, control["bytes"])
     read_fd, write_fd = os.pipe()
+    _size_pipe(write_fd, CHANNEL_PIPE_BYTES)
+    relay.channel(write_fd)
     clock = call_clock.CallClock(len(indices))
+    oom = OomWatch()
     pid = os.fork()
     if pid == 0:
+        channel = [write_fd]  # descriptor 3 once the process is prepared, which closes every other
         try:
-            os.close(read_fd)
-            if references:
-                os.close(references[2])
-                session["references"] = {substitute["set"]: take_references(references[1])}
-            prepare_child(write_fd, scratch, limits, uid, jobs=len(indices))
-            child.run_jobs(session, [session["jobs"][i] for i in indices], buffers, 3, limits, clock)
+            for fd in (in_fd, out_fd, read_fd, input_write, relay.read_fd, relay.write_fd):
+                os.close(fd)
+            job_process(input_read, channel, indices, scratch, uid, clock)
         except BaseException as exc:
             # A failure of this harness (or of an interpreter the student's code broke): say so.
             try:
                 text = "%s: %s" % (wire.type_name(exc), child.safe_message(exc, 200))
-                wire.write_all(3, wire.pack({"internal_error": text}))
+                wire.write_all(channel[0], wire.pack({"internal_error": text}))
             except BaseException:
                 pass
         finally:
             os._exit(0)
     os.close(write_fd)
-    if references:
-        os.close(references[1])
-        pass_on(in_fd, references[0], references[2])
-    reader = wire.FrameReader(read_fd)
-    settled = []
-    kills = oom_kills()
+    os.close(input_read)
+    ended, allowed = None, control["reply_bytes"]
     try:
-        for position, index in enumerate(indices):
-            status, detail, result = watch(reader, clock, session["jobs"][index], limits, position)
-            if status == "stopped":
-                if not settled:  # only a job of this process that finished may ask for a fresh one
-                    settled.append(("protocol", {"reason": "unexpected message"}, None))
-                break
-            if status == "late":  # the job before sent something after its result: neither counts
-                settled[-1] = ("protocol", detail, None)
-                settled.append(("protocol", {"reason": "a message out of order"}, None))
-                break
-            settled.append((status, detail, result))
-            if status == "ok":
-                kills = oom_kills()  # a process the job started, killed: not the next job's doing
-            # A process left running (even one that left its parent) could write into the next job's channel.
-            if status != "ok" or [p for p in orphans() if p != pid]:
-                break
+        pass_on(in_fd, control["bytes"], input_write)
+        ended = watch(pid, read_fd, in_fd, out_fd, relay, clock, control, oom)
     finally:
         exit_status = kill_leftovers(pid, uid)
-        if settled and settled[-1][0] == "ok" and sent_after(reader, len(settled) - 1):
-            settled[-1] = ("protocol", {"reason": AFTER_RESULT}, None)
+        if ended is not None:
+            # Every writer of its channel is dead now: what is left there is all there will ever be.
+            ended["too_much_left"] = drain(read_fd, out_fd, relay, allowed - ended["relayed"], ended, oom)
         os.close(read_fd)
         clock.close()
         remove_leftovers(scratch, uid)
-    if settled and settled[-1][0] == "crashed":
-        detail = describe_exit(exit_status)
-        if oom_kills() > kills:
-            detail["out_of_memory"] = True  # killed by the kernel for the worker's memory cgroup's limit
-        settled[-1] = ("crashed", detail, None)
-    return settled
+    oom.sample(ended["relayed"])
+    ended.update(exit=describe_exit(exit_status), oom_at=oom.at)
+    wire.write_all(out_fd, wire.pack({"ended": ended}))
+
+
+def job_process(input_fd, channel, indices, scratch, uid, clock):
+    """In the job process: take the session, prepare, run the jobs `indices`, sending on `channel`.
+
+    Student code runs as many frames deep in the stack as it did under the session leaders this process
+    replaced (main, then three calls), so that a recursion limit strikes at the same call of the student's."""
+    session, buffers = take_input(input_fd, indices[0])
+    limits = dict(session["limits"])
+    limits["running"] = count_processes(os.getuid()) if uid is None and os.getuid() != 0 else 0
+    prepare_child(channel[0], scratch, limits, uid, jobs=len(indices))
+    channel[0] = 3
+    child.run_jobs(session, [session["jobs"][i] for i in indices], buffers, 3, limits, clock)
+
+
+def _size_pipe(fd, size):
+    try:
+        fcntl.fcntl(fd, F_SETPIPE_SZ, min(max(size, 4096), PIPE_BYTES))
+    except OSError:
+        pass  # a smaller pipe: the reader reads while it fills
+
+
+class OomWatch:
+    """When the worker's cgroup's OOM kills rose, as the bytes of the job's channel relayed before it was seen
+    (`at`): the grader names a job "out of memory" only if it rose after that job's predecessor's result."""
+
+    def __init__(self):
+        self.count = oom_kills()
+        self.at = None
+
+    def sample(self, relayed):
+        if _oom_events is not None:
+            count = oom_kills()
+            if count > self.count:
+                self.count, self.at = count, relayed
+
+
+def take_input(read_fd, first):
+    """In a job's process, before any student code: the session the worker passed on, whole and decoded, and its
+    buffers; with the reference code of its job `first`'s callees in it, for a re-run (alone in its process).
+    Its code is compiled once, for all its jobs."""
+    chunks = []
+    while True:
+        chunk = os.read(read_fd, 1 << 20)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(read_fd)
+    frames = wire.split_frames(b"".join(chunks))
+    header, buffers = wire.unpack(frames[0])
+    session = resolve(header, buffers)
+    if len(frames) > 1:
+        session["references"] = {session["jobs"][first]["substitute"]["set"]: wire.unpack(frames[1])[0]["references"]}
+    child.forget_compiled()
+    child.prepared(session["program"])
+    child.prepared(session["provided"])
+    # Objects alive now are never collected again here: the collector would otherwise walk them after every job.
+    gc.freeze()
+    return session, buffers
+
+
+def watch(pid, read_fd, in_fd, out_fd, relay, clock, control, oom):
+    """Relay the job process's channel until the process ends, its clock runs out, it sends more than its jobs
+    may, or the grader asks to stop it: {"killed": why, "reason", "relayed": bytes, "calls": each job's count}.
+
+    Nothing the job sends is read here: only how much there is (`available`) and the clock's page, believed
+    within bounds (`clock.Reading`)."""
+    reading = call_clock.Reading(clock, control["call_seconds"], allowed=sum(calls + 1 for calls in control["calls"]))
+    limit = control["reply_bytes"]
+    process = os.pidfd_open(pid)
+    watched = [read_fd, process, in_fd]
+    relayed, killed, reason = 0, None, None
+    try:
+        while killed is None:
+            ready = _select(watched, [], [], max(0.0, reading.deadline - time.monotonic()))[0]
+            if not ready:
+                reason = reading.advance()  # the deadline: did a call end since the clock last started?
+                if reason:
+                    killed = "protocol"
+                elif time.monotonic() >= reading.deadline:
+                    killed = "timeout"
+                continue
+            if read_fd in ready:
+                size = available(read_fd)
+                if size == 0:
+                    watched.remove(read_fd)  # every writer closed it: the process's end says the rest
+                elif relayed + size > limit:
+                    if relayed < limit:  # what it may send goes on (a result before a flood is still read)
+                        relay.move(read_fd, out_fd, limit - relayed)
+                        relayed = limit
+                    killed, reason = "protocol", "message too large"
+                    break
+                else:
+                    oom.sample(relayed)
+                    relay.move(read_fd, out_fd, size)
+                    relayed += size
+            if in_fd in ready:
+                frame = wire.read_frame(in_fd, limit=1 << 20)  # from the grader: trusted
+                if frame is None or wire.unpack(frame)[0] != KILL:
+                    raise SessionBroken("a message that fits no running job")
+                killed = "grader"
+            elif process in ready:
+                killed = "exited"
+    finally:
+        os.close(process)
+    return {"killed": killed, "reason": reason, "relayed": relayed,
+            "calls": [call_clock.count(clock, position) for position in range(len(control["calls"]))]}
+
+
+def drain(read_fd, out_fd, relay, allowed, ended, oom):
+    """Relay what is left in a dead process's channel, up to `allowed` bytes: True if there was more."""
+    while _select([read_fd], [], [], 0)[0]:
+        size = available(read_fd)
+        if size == 0:
+            break
+        if size > allowed:
+            return True
+        oom.sample(ended["relayed"])
+        relay.move(read_fd, out_fd, size)
+        ended["relayed"] += size
+        allowed -= size
+    return False
 
 
 # Shared sets (jobs.Shared) this worker was given: token -> {"jobs": {unit: job}, "provided": blocks}, every
-# trial's inputs decoded. Kept in the zygote, so each session's processes inherit them instead of reading
-# and decoding them again: they hold nothing of any submission and no reference code.
+# trial's inputs decoded. Kept in the zygote, so each job process inherits them instead of reading and decoding
+# them again: they hold nothing of any submission and no reference code.
 SHARED = {}
 
 
@@ -657,63 +686,24 @@ def shared_job(whole, named):
     return job
 
 
-def run_session(header, buffers, in_fd, out_fd, scratch_root, uid):
-    """Run the session's jobs, then more jobs on the same code as the grader sends them ("jobs"), until it
-    ends the session ("end"): the re-runs a submission's first results call for are forked from this same
-    leader. Returns the op that ended it."""
-    session = resolve(header, buffers)
-    # Compiled once here, so no job's process compiles the same code again; compiling runs nothing.
-    child.forget_compiled()
-    child.prepared(session["program"])
-    child.prepared(session["provided"])
-    limits = dict(session["limits"])
-    limits["running"] = count_processes(os.getuid()) if uid is None and os.getuid() != 0 else 0
-    # Objects alive now are never collected in the jobs' processes: their garbage collector would
-    # otherwise walk them all, copying every page it touches (forks share memory until it is written).
-    gc.freeze()
+def serve(in_fd, out_fd, scratch_root, uid):
+    """The grader's messages, one after another, until it says "exit" or its channel ends."""
+    relay = Relay()
     while True:
-        for batch in batches(session["jobs"]):
-            while batch:
-                settled = run_in_child(session, batch, buffers, limits, scratch_root, uid, in_fd, out_fd)
-                for index, (status, detail, result) in zip(batch, settled):
-                    message = wire.pack({"job": index, "status": status, "detail": detail}, [result] if result else [])
-                    wire.write_all(out_fd, message)
-                batch = batch[max(1, len(settled)):] if settled else batch[1:]
-        wire.write_all(out_fd, wire.pack({"done": True}))
         frame = wire.read_frame(in_fd, limit=1 << 31, header_limit=1 << 31)  # from the grader: trusted
         if frame is None:
-            return None
-        header, buffers = wire.unpack(frame)
-        if header.get("op") != "jobs":
-            return header.get("op")
-        base = {key: value for key, value in session.items() if key not in ("shared", "jobs")}
-        session = resolve(dict(base, **header), buffers)
-
-
-def lead_session(in_fd, out_fd, scratch_root, uid):
-    """One session, in a process of its own: its data dies with it."""
-    prctl(PR_SET_CHILD_SUBREAPER, 1)
-    prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    frame = wire.read_frame(in_fd, limit=1 << 31, header_limit=1 << 31)  # from the grader: trusted
-    if frame is None:
-        return END_OF_INPUT
-    header, buffers = wire.unpack(frame)
-    del frame
-    if header.get("op") == "exit":
-        return EXIT_REQUESTED
-    if header.get("op") == "take-shared":
-        return TAKE_SHARED
-    if header.get("op") == "jobs":  # the leader of their session is gone (killed): this worker stops
-        raise SessionBroken("more jobs for a session that is over")
-    if header.get("op") == "session":
-        ended_by = run_session(header, buffers, in_fd, out_fd, scratch_root, uid)
-        if ended_by is None:
-            return END_OF_INPUT
-        if ended_by == "exit":
-            return EXIT_REQUESTED
-        if ended_by != "end":
-            raise SessionBroken("a message that fits no open session")
-    return SESSION_DONE
+            return
+        control = wire.unpack(frame)[0]
+        op = control.get("op")
+        if op == "exit":
+            return
+        if op == "take-shared":
+            take_shared(in_fd)
+            gc.freeze()
+        elif op == "run":
+            run_process(control, in_fd, out_fd, relay, scratch_root, uid)
+        elif op != "kill":  # a stop for a process that ended before it arrived: nothing to do
+            raise SessionBroken("a message this worker does not know")
 
 
 def warm_up():
@@ -830,27 +820,10 @@ def main():
     wire.write_all(out_fd, wire.pack({"ready": True, "pid": os.getpid(), "network_isolated": network,
                                       "private_folders": folders, "user_namespace": _in_user_namespace}))
     child.remember_environment()  # what each job process compares its modules with, taken once here
-    # Every object alive now is shared with every leader and job process this zygote forks: kept out of
+    # Every object alive now is shared with every job process this zygote forks: kept out of
     # their garbage collector, which would otherwise walk them all and copy each page it touches.
     gc.freeze()
-    while True:
-        leader = os.fork()
-        if leader == 0:
-            code = 1
-            try:
-                code = lead_session(in_fd, out_fd, scratch_root, uid)
-            finally:
-                os._exit(code)
-        _, status = os.waitpid(leader, 0)
-        if os.WIFEXITED(status) and os.WEXITSTATUS(status) == TAKE_SHARED:
-            take_shared(in_fd)
-            gc.freeze()
-            continue
-        # As in kill_leftovers: every process of the throwaway user descends from us, its subreaper, so with
-        # no child left and no IPC object of theirs there is nothing to kill (and a fork is saved per session).
-        if uid is not None and (orphans() or any(_ipc_ids(kind, uid) for kind in ("shm", "sem", "msg"))):
-            kill_user(uid)
-        reap_all()
-        if not (os.WIFEXITED(status) and os.WEXITSTATUS(status) == SESSION_DONE):
-            break
-    shutil.rmtree(scratch_root, ignore_errors=True)
+    try:
+        serve(in_fd, out_fd, scratch_root, uid)
+    finally:
+        shutil.rmtree(scratch_root, ignore_errors=True)
