@@ -318,11 +318,6 @@ def read_exact(fd, size, deadline=None):
     return b"".join(chunks)
 
 
-def unpack_head(head):
-    """(header length, buffer count) from a frame's first 8 bytes."""
-    return _HEADER.unpack(head)
-
-
 def read_frame(fd, deadline=None, limit=MAX_MESSAGE_BYTES, header_limit=MAX_HEADER_BYTES):
     """The raw bytes of one message, or None at end of file or timeout; WireError if oversized.
 
@@ -367,11 +362,11 @@ def _frame_complete(take, skip, limit, header_limit):
 
 class FrameReader:
     """The messages of a channel that only this reader reads, taken from it in large reads: a frame's many
-    small parts (a length before each buffer) and the frames that arrive together (a job's ticks, a
-    session's results) cost one system call, not two per part.
+    small parts (a length before each buffer) and the frames that arrive together (the pieces of a job's
+    channel a worker relays) cost one system call, not two per part.
 
-    What it has read past the last frame stays here (`take_buffered`): never use it on a channel that
-    another process, or `read_frame`, reads next."""
+    What it has read past the last frame stays here: never use it on a channel that another process, or
+    `read_frame`, reads next."""
 
     CHUNK = 1 << 16
 
@@ -401,12 +396,6 @@ class FrameReader:
         frame = bytes(self._buffer[:end])
         del self._buffer[:end]
         return frame
-
-    def take_buffered(self):
-        """The bytes read past the last frame, given up by this reader."""
-        data = bytes(self._buffer)
-        self._buffer.clear()
-        return data
 
     def _fill(self, size, deadline):
         """Read until `size` bytes are here; False at end of file or past the deadline."""
