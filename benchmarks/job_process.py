@@ -5,13 +5,14 @@
 
 The session is the one the pipeline sends for the cs231n-rnn reference (13 units, 149 calls of student
 code; `--kind buggy`: `sigmoid` for `tanh` in rnn_step_forward, first pass only). It goes through the
-wire as the worker gets it (the shared set, then the session), is resolved and compiled as a session
-leader does, with `gc.freeze` and the module snapshot as in the zygote, then `child.run_jobs` runs its
-jobs `--count` times in a row, `--repeats` times: CPU per submission (`time.process_time`), the median
-and the fastest. With `--fork`, each submission's jobs run in a process forked for them, as a leader
-forks a job process: its CPU (`wait4`), minor faults (copy-on-write) included, and its exit. No limits,
-no throwaway user, no clock watched: that is the leader's. `--frames FILE` writes one run's frames (to
-diff the results of two versions: `seconds` differ). Run by hand; never a test.
+wire as the worker gets it (the shared set, then the session), is resolved and compiled as the job's
+process does when it starts (not counted here), with `gc.freeze` and the module snapshot as in the
+zygote, then `child.run_jobs` runs its jobs `--count` times in a row, `--repeats` times: CPU per
+submission (`time.process_time`), the median and the fastest. With `--fork`, each submission's jobs run
+in a process forked for them, as the zygote forks a job's process: its CPU (`wait4`), minor faults
+(copy-on-write) included, and its exit. No limits, no throwaway user, no clock watched: that is the
+zygote's. `--frames FILE` writes one run's frames (to diff the results of two versions: `seconds`
+differ). Run by hand; never a test.
 """
 
 import argparse
@@ -57,7 +58,7 @@ def session_frames(source):
 
 
 def arrive(shared_frame, session_frame):
-    """The session as a leader holds it before forking its job process (see zygote.run_session)."""
+    """The session as the job's process holds it before its first job (see zygote.take_input)."""
     header, buffers = wire.unpack(shared_frame)
     units = list(header["jobs"])
     jobs = zygote.decode_jobs([header["jobs"][unit] for unit in units], buffers)
