@@ -55,7 +55,8 @@ def process_session():
     buffers = []
     job = Job(unit="whose", steps=({"expr": "whose(x)", "returns": {"kind": "value", "name": "y"}},),
               forward_steps=1, report=("y",), trials=(TrialRequest({"x": encode_value(0, buffers)}, seed=1),))
-    program = [{"name": "cell 1", "first_line": 1, "code": "import os\ndef whose(x):\n    return os.getppid(), os.getpid()\n"}]
+    code = "import os\ndef whose(x):\n    return os.getppid(), os.getpid()\n"
+    program = [{"name": "cell 1", "first_line": 1, "code": code}]
     return Session(program=program, provided=[], references={}, jobs=[job], buffers=buffers)
 
 

@@ -609,7 +609,9 @@ def test_an_out_of_memory_kill_before_the_last_result_is_not_the_next_jobs():
     assert status == "crashed" and detail == {"signal": "SIGSEGV"}
 
 
-@pytest.mark.parametrize("calls, statuses", [([2, 2], ["ok", "ok"]), ([3, 0], ["protocol"]), ([2, 99], ["ok", "protocol"])])
+@pytest.mark.parametrize("calls, statuses", [
+    ([2, 2], ["ok", "ok"]), ([3, 0], ["protocol"]), ([2, 99], ["ok", "protocol"]),
+])
 def test_each_job_is_held_to_its_own_calls(calls, statuses):
     """The clock's page counts each job's calls in its slot: a job that reports more than it makes is stopped."""
     frames = [_frame({"job": 0, "result": {"trials": []}}), _frame({"job": 1, "result": {"trials": []}})]
@@ -618,8 +620,8 @@ def test_each_job_is_held_to_its_own_calls(calls, statuses):
 
 @pytest.mark.parametrize("ended", [
     None, [], {"calls": [1]}, dict(ENDED, calls=[1, 1]), dict(ENDED, calls=["1"]), dict(ENDED, killed="why"),
-    dict(ENDED, exit={"exit_code": 300}), dict(ENDED, exit={"signal": 9}), dict(ENDED, exit={}), dict(ENDED, oom_at="0"),
-    dict(ENDED, too_much_left=None),
+    dict(ENDED, exit={"exit_code": 300}), dict(ENDED, exit={"signal": 9}), dict(ENDED, exit={}),
+    dict(ENDED, oom_at="0"), dict(ENDED, too_much_left=None),
 ])
 def test_a_malformed_end_is_the_workers_fault(ended):
     with pytest.raises(WireError):

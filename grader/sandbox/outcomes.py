@@ -173,8 +173,10 @@ class JobChannel:
                 if oom_at is not None and oom_at >= (self.ends[-1] if self.ends else 0):
                     detail["out_of_memory"] = True  # killed by the kernel for the worker's memory cgroup's limit
                 self.settled.append(("crashed", detail, None))
-        elif self.settled[-1][0] == "ok" and (ended["too_much_left"] or sent_after(bytes(self.buffer), len(self.settled) - 1)):
-            self.settled[-1] = ("protocol", {"reason": AFTER_RESULT}, None)
+        elif self.settled[-1][0] == "ok":
+            # What was left after its last result (relayed before the end): only a "stop" may follow it.
+            if ended["too_much_left"] or sent_after(bytes(self.buffer), len(self.settled) - 1):
+                self.settled[-1] = ("protocol", {"reason": AFTER_RESULT}, None)
         return self.settled
 
 
