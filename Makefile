@@ -15,7 +15,7 @@ $(VENV)/.installed: pyproject.toml
 ## and would otherwise compile its modules at every start (about 20 ms).
 templates: $(VENV)/.installed
 	@$(VENV)/bin/grader compile-templates >/dev/null
-	@$(PYTHON) -m compileall -q grader >/dev/null
+	@$(PYTHON) -m compileall -q -x '/assignments/' grader
 
 ## Grade the bundled examples of every assignment (examples/<assignment>/) into feedback/<assignment>/.
 demo: $(VENV)/.installed templates

@@ -212,7 +212,7 @@ def evaluate_dimension(expression, dims):
     """The size a shape entry stands for, given the trial's dimensions."""
     if isinstance(expression, int):
         return expression
-    if expression in dims:  # a symbol alone, as most entries are (a run's trials ask thousands of times)
+    if type(expression) is str and expression in dims:  # a symbol alone, as most entries are (a run's trials ask thousands of times)
         return dims[expression]
     tree = _dimension_tree(str(expression))
 

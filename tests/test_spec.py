@@ -149,3 +149,5 @@ def test_a_shape_entry_is_the_size_it_stands_for():
     assert [evaluate_dimension(entry, dims) for entry in ("N", "H", "4*H", "H+D", "2*H-1", 7)] == [3, 5, 20, 9, 9, 7]
     with pytest.raises(ValueError, match="unsupported dimension expression"):
         evaluate_dimension("H//2", dims)
+    with pytest.raises(ValueError, match=r"unsupported dimension expression \['N'\]"):  # a list in a shape
+        evaluate_dimension(["N"], dims)

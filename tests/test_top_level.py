@@ -78,6 +78,17 @@ def test_the_block_that_raises_is_named_and_the_blocks_after_it_still_run():
     assert namespace["e"] == 4
 
 
+def test_the_blocks_after_the_one_that_raised_run_with_no_exception_active():
+    """As alone: a later block sees no exception in sys.exc_info(), a bare `raise` has nothing to re-raise, and
+    a later exception has no earlier one as its context."""
+    blocks = [block("import sys", 1), block("x = 1 / 0", 2), block("seen = repr(sys.exc_info()[1])", 3),
+              block("raise", 4), block("y = [][1]", 5), block("context = repr(sys.exc_info())", 6)]
+    namespace, errors = same_as_one_by_one(blocks)
+    assert namespace["seen"] == "None"
+    assert [(error["block"], error["type"]) for error in errors] == [
+        (1, "ZeroDivisionError"), (3, "RuntimeError"), (4, "IndexError")]
+
+
 @pytest.mark.parametrize("raising", ["raise SystemExit(3)", "raise KeyboardInterrupt", "import no_such_module_here",
                                      "x = 1 / 0", "assert False, 'top-level assert'"])
 def test_any_exception_at_top_level_is_the_error_of_its_block(raising):

@@ -193,12 +193,14 @@ def exec_blocks(blocks, namespace, errors, seconds=None):
                 for index in range(start, stop):
                     _exec_block(blocks, index, code if stop - start == 1 else None, namespace, errors, seconds)
                 continue
+            raised = None
             try:
                 exec(code, namespace)
             except BaseException as exc:
-                index = _raising_block(exc, code, blocks, start, stop)
-                _record(blocks, index, exc, errors, seconds)
-                for later in range(index + 1, stop):
+                raised = _raising_block(exc, code, blocks, start, stop)
+                _record(blocks, raised, exc, errors, seconds)
+            if raised is not None:  # out of the except clause: the later blocks see no active exception, as alone
+                for later in range(raised + 1, stop):
                     _exec_block(blocks, later, None, namespace, errors, seconds)
     finally:
         if seconds:
@@ -212,9 +214,9 @@ def _exec_block(blocks, index, code, namespace, errors, seconds):
     if _HUNG and key in _HUNG:
         errors.append(dict(_HUNG[key], block=index))
         return
-    if code is None:
-        code = compile_block(blocks[index])
     try:
+        if code is None:  # in the try: the top-level clock may run out while it compiles
+            code = compile_block(blocks[index])
         if issubclass(type(code), BaseException):
             raise code
         exec(code, namespace)
