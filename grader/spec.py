@@ -212,7 +212,7 @@ def evaluate_dimension(expression, dims):
     """The size a shape entry stands for, given the trial's dimensions."""
     if isinstance(expression, int):
         return expression
-    if type(expression) is str and expression in dims:  # a symbol alone, as most entries are (a run's trials ask thousands of times)
+    if type(expression) is str and expression in dims:  # a symbol alone: most entries, asked thousands of times
         return dims[expression]
     tree = _dimension_tree(str(expression))
 
@@ -284,6 +284,17 @@ def _read_input(reader, name, raw, dimensions):
         if unknown:
             reader.fail("input %r: shape symbol %s is not among the dimensions (%s)"
                         % (name, ", ".join(sorted(unknown)), ", ".join(dimensions)), raw, "shape")
+        if isinstance(entry, bool) or not isinstance(entry, (int, str)):
+            unsupported = True
+        else:  # what the trials will ask of it, here, where the file and line can be named
+            try:
+                evaluate_dimension(entry, dict.fromkeys(dimensions, 2))
+                unsupported = False
+            except ValueError:
+                unsupported = True
+        if unsupported:
+            reader.fail("input %r: %r is not a dimension: a name, a whole number, or names and numbers joined by "
+                        "+, - and * (such as 4*H)" % (name, entry), raw, "shape")
     dtype = raw.get("dtype", "float")
     if dtype not in ("float", "int", "bool"):
         reader.fail("input %r: dtype must be float, int or bool, not %r" % (name, dtype), raw, "dtype")

@@ -64,6 +64,9 @@ def test_a_good_spec_reads_into_units(tmp_path):
     ("call: rnn_step_backward(dnext_h, cache)", "call: rnn_step_backward(dnext_h, cahce)",
      "'cahce' is not an input, a dimension or an earlier result", 21),
     ("  N: [2, 4]", "  N: [4, 2]", "dimension 'N' must be [low, high]", 4),
+    ("  b: {shape: [H]}", "  b: {shape: [[H]]}", "input 'b': ['H'] is not a dimension", 12),
+    ("  b: {shape: [H]}", "  b: {shape: [H//2]}", "input 'b': 'H//2' is not a dimension", 12),
+    ("  b: {shape: [H]}", "  b: {shape: [2.5]}", "input 'b': 2.5 is not a dimension", 12),
     ("call: rnn_step_forward(x, prev_h, Wx, Wh, b)", "call: rnn_step_forward(x, prev_h, Wx, Wh, b",
      "cannot read", 16),
 ])
