@@ -587,6 +587,30 @@ def test_a_result_split_anywhere_is_read_whole():
     assert channel.settled[0][2][1] == [b"x" * 1000]
 
 
+def test_a_result_trickled_a_byte_at_a_time_has_each_length_read_once(monkeypatch):
+    """A job may announce many buffers and send their lengths a byte at a time: the grader's process reads each
+    length once, not all of them again for every byte (quadratic work in the grader, which holds its lock)."""
+    from grader.sandbox.inside import wire
+
+    reads = []
+
+    class CountingSize:
+        size = wire._SIZE.size
+
+        def unpack_from(self, buffer, offset=0):
+            reads.append(offset)
+            return struct.unpack_from("<I", buffer, offset)
+
+    monkeypatch.setattr(wire, "_SIZE", CountingSize())
+    count = 2000
+    frame = struct.pack("<II", 2, count) + b"{}" + struct.pack("<I", 0) * count
+    channel = JobChannel([ONE_CALL], WATCH_LIMITS, KEEP)
+    for index in range(len(frame)):
+        channel.feed(frame[index:index + 1])
+    assert len(reads) == 2 * count  # each buffer's length read once as it arrives, once to unpack the whole
+    assert channel.settled[0][0] == "protocol"  # and read whole: {} says whose result it is not
+
+
 @pytest.mark.parametrize("ended, status, detail", [
     ({"killed": "timeout"}, "timeout", {"seconds": 0.5}),
     ({"killed": "protocol", "reason": "message too large"}, "protocol", {"reason": "message too large"}),

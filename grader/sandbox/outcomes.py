@@ -102,6 +102,7 @@ class JobChannel:
         self.calls = [job.calls for job in jobs]  # calls of student code each job makes
         self.reply_limits = [job.reply_limit(limits.message_mb << 20, limits.output_chars) for job in jobs]
         self.buffer = bytearray()
+        self.scan = None  # the result being read: what is known of its lengths so far
         self.settled = []
         self.ends = []  # bytes of the channel up to the end of each job's result
         self.taken = 0
@@ -116,9 +117,12 @@ class JobChannel:
                 self.over = True  # what may follow is left for `finish`
                 break
             try:
-                frame = wire.take_frame(self.buffer, limit=self.reply_limits[position])
+                if self.scan is None:
+                    self.scan = wire.FrameScan(limit=self.reply_limits[position])
+                frame = self.scan.take(self.buffer)
                 if frame is None:
                     break
+                self.scan = None
                 header, buffers = wire.unpack(frame)
             except wire.WireError as exc:
                 self._fail({"reason": str(exc)[:300]})

@@ -276,26 +276,44 @@ def take_frame(buffer, limit=MAX_MESSAGE_BYTES, header_limit=MAX_HEADER_BYTES):
     """The first whole message in `buffer` (a bytearray), removed from it; None while it is incomplete. As
     `read_frame`, WireError as soon as its lengths announce more than the limits, before what they announce
     is there."""
-    size = len(buffer)
-    if size < _HEADER.size:
-        return None
-    text_length, count = _HEADER.unpack_from(buffer, 0)
-    if text_length > min(limit, header_limit) or count > 100000:
-        raise WireError("message too large")
-    end, total = _HEADER.size + text_length, text_length
-    for _ in range(count):
-        if size < end + _SIZE.size:
+    return FrameScan(limit, header_limit).take(buffer)
+
+
+class FrameScan:
+    """take_frame for a buffer that grows piece by piece: the lengths already read are kept, so that each is
+    read once however the message arrives (a job may send a head announcing many buffers a byte at a time;
+    scanning them all again for every byte would cost the reader quadratic time)."""
+
+    def __init__(self, limit=MAX_MESSAGE_BYTES, header_limit=MAX_HEADER_BYTES):
+        self.limit, self.header_limit = limit, header_limit
+        self._count = None  # buffers the message announces, once its head is there
+        self._end = self._total = self._read = 0
+
+    def take(self, buffer):
+        """The first whole message in `buffer`, removed from it, as take_frame; None while it is incomplete."""
+        size = len(buffer)
+        if self._count is None:
+            if size < _HEADER.size:
+                return None
+            text_length, count = _HEADER.unpack_from(buffer, 0)
+            if text_length > min(self.limit, self.header_limit) or count > 100000:
+                raise WireError("message too large")
+            self._count, self._end, self._total = count, _HEADER.size + text_length, text_length
+        while self._read < self._count:
+            if size < self._end + _SIZE.size:
+                return None
+            (length,) = _SIZE.unpack_from(buffer, self._end)
+            self._total += length
+            if self._total > self.limit:
+                raise WireError("message too large")
+            self._end += _SIZE.size + length
+            self._read += 1
+        if size < self._end:
             return None
-        (length,) = _SIZE.unpack_from(buffer, end)
-        total += length
-        if total > limit:
-            raise WireError("message too large")
-        end += _SIZE.size + length
-    if size < end:
-        return None
-    frame = bytes(buffer[:end])
-    del buffer[:end]
-    return frame
+        frame = bytes(buffer[:self._end])
+        del buffer[:self._end]
+        self._count, self._end, self._total, self._read = None, 0, 0, 0
+        return frame
 
 
 def read_exact(fd, size, deadline=None):
