@@ -27,7 +27,7 @@ from . import cgroup
 from .command import sandbox_env, worker_command
 from .host import (bwrap_available, describe_mode, memory_cgroups, network_isolated, private_folder_sizes,
                    probe_in_background, process_start_time, throwaway_uid, user_namespace)
-from .inside.jobs import EXIT, KILL, TAKE_SHARED, Limits
+from .inside.jobs import EXIT, KILL, RELAY, TAKE_SHARED, Limits
 
 # The wire format (`inside.wire`) and the decoding of replies (`outcomes`) use numpy, and are imported where a
 # worker is first talked to, not with this module: the grader makes its Sandbox, whose probes and first worker
@@ -275,7 +275,7 @@ class Worker:
             header, buffers = reply
             if "ended" in header and len(header) == 1 and not buffers:
                 return channel.finish(header["ended"])
-            if header != RELAYED or len(buffers) != 1:
+            if header != RELAY or len(buffers) != 1:
                 raise HarnessError("a reply out of turn")
             allowed -= len(buffers[0])
             settled = len(channel.settled)
@@ -285,10 +285,6 @@ class Worker:
             if channel.over and not told_to_stop:
                 self._write(wire.pack(KILL), deadline)  # it has sent all it may: its worker ends it
                 told_to_stop = True
-
-
-# A piece of a job's channel, as its worker relays it (one buffer: the bytes as the job wrote them).
-RELAYED = {"relay": True}
 
 
 def batches(jobs):

@@ -187,6 +187,7 @@ class Shared:
 
 TAKE_SHARED = {"op": "take-shared"}  # the message before a Shared set: the worker keeps what follows
 KILL = {"op": "kill"}  # stops the running job process: the grader has read enough of its channel
+RELAY = {"relay": True}  # the header of a piece of a job's channel its worker relays (one buffer: the bytes)
 
 
 @dataclass(frozen=True)

@@ -272,17 +272,11 @@ def frame_head(header_text, size):
     return _HEADER.pack(len(header_text), 1) + header_text + _SIZE.pack(size)
 
 
-def take_frame(buffer, limit=MAX_MESSAGE_BYTES, header_limit=MAX_HEADER_BYTES):
-    """The first whole message in `buffer` (a bytearray), removed from it; None while it is incomplete. As
-    `read_frame`, WireError as soon as its lengths announce more than the limits, before what they announce
-    is there."""
-    return FrameScan(limit, header_limit).take(buffer)
-
-
 class FrameScan:
-    """take_frame for a buffer that grows piece by piece: the lengths already read are kept, so that each is
-    read once however the message arrives (a job may send a head announcing many buffers a byte at a time;
-    scanning them all again for every byte would cost the reader quadratic time)."""
+    """One message taken from a buffer that grows piece by piece, as `read_frame` reads one (WireError as soon
+    as its lengths announce more than the limits): the lengths already read are kept, so that each is read
+    once however the message arrives (a job may send a head announcing many buffers a byte at a time;
+    scanning them all again for every byte would cost the reader quadratic time). A new one for each message."""
 
     def __init__(self, limit=MAX_MESSAGE_BYTES, header_limit=MAX_HEADER_BYTES):
         self.limit, self.header_limit = limit, header_limit
@@ -290,7 +284,7 @@ class FrameScan:
         self._end = self._total = self._read = 0
 
     def take(self, buffer):
-        """The first whole message in `buffer`, removed from it, as take_frame; None while it is incomplete."""
+        """The message, removed from the start of `buffer` (a bytearray), once it is whole; None until then."""
         size = len(buffer)
         if self._count is None:
             if size < _HEADER.size:
@@ -312,7 +306,6 @@ class FrameScan:
             return None
         frame = bytes(buffer[:self._end])
         del buffer[:self._end]
-        self._count, self._end, self._total, self._read = None, 0, 0, 0
         return frame
 
 

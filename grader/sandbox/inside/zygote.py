@@ -55,7 +55,7 @@ import numpy as np
 import numpy.random  # noqa: F401  (imported once here, not in every job)
 
 from . import child, clock as call_clock, procedure, wire
-from .jobs import KILL, Job, Limits, Session, TrialRequest
+from .jobs import KILL, RELAY, Job, Limits, Session, TrialRequest
 
 PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
@@ -394,7 +394,7 @@ F_SETPIPE_SZ, F_GETPIPE_SZ = 1031, 1032
 # usually arrives in one piece, relayed in one go.
 PIPE_BYTES, CHANNEL_PIPE_BYTES = 1 << 20, 1 << 19
 # What goes before each piece of a job's channel the worker relays: a frame of one buffer, that piece.
-RELAY_HEADER = json.dumps({"relay": True}).encode()
+RELAY_HEADER = json.dumps(RELAY).encode()
 
 
 def pass_on(in_fd, length, write_fd):
